@@ -1,0 +1,161 @@
+//! The one error type resolvers and services return.
+//!
+//! async-graphql is built with `custom-error-conversion`, so nothing reaches a client without
+//! passing through `From<ApiError> for async_graphql::Error` below: every error carries a stable
+//! `extensions.code`, and an internal cause is logged once here and never shown.
+
+use std::sync::Arc;
+
+/// Stable values of `extensions.code`.
+pub mod code {
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const CONFLICT: &str = "CONFLICT";
+    pub const INTERNAL: &str = "INTERNAL_SERVER_ERROR";
+    pub const UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    /// The client sent something unusable; `argument` names the argument or input field at fault.
+    #[error("{message}")]
+    BadInput {
+        argument: String,
+        message: String,
+    },
+    #[error("authentication required")]
+    Unauthenticated,
+    /// `needs` names the missing scope or right; never a row.
+    #[error("not permitted: {needs}")]
+    Forbidden { needs: String },
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The database cannot be reached; the client may retry.
+    #[error("the database is unavailable, try again shortly")]
+    Unavailable(Arc<anyhow::Error>),
+    #[error("internal error")]
+    Internal(Arc<anyhow::Error>),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn bad_input(argument: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadInput {
+            argument: argument.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(Arc::new(cause.into()))
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadInput { .. } => code::BAD_USER_INPUT,
+            Self::Unauthenticated => code::UNAUTHENTICATED,
+            Self::Forbidden { .. } => code::FORBIDDEN,
+            Self::NotFound(_) => code::NOT_FOUND,
+            Self::Unavailable(_) => code::UNAVAILABLE,
+            Self::Internal(_) => code::INTERNAL,
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        use sea_orm::DbErr;
+        // A pool that cannot hand out a connection means the database is down or saturated:
+        // the client should retry rather than report a bug.
+        let unavailable = matches!(e, DbErr::ConnectionAcquire(_) | DbErr::Conn(_));
+        let cause = Arc::new(anyhow::Error::new(e));
+        if unavailable {
+            Self::Unavailable(cause)
+        } else {
+            Self::Internal(cause)
+        }
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Internal(Arc::new(e))
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(e: ApiError) -> Self {
+        match &e {
+            ApiError::Internal(cause) => tracing::error!(error = ?cause, "request failed"),
+            ApiError::Unavailable(cause) => tracing::warn!(error = %cause, "database unavailable"),
+            _ => {}
+        }
+        let code = e.code();
+        use async_graphql::ErrorExtensions;
+        let mut err = async_graphql::Error::new(e.to_string());
+        err = err.extend_with(|_, ext| {
+            ext.set("code", code);
+            match &e {
+                ApiError::BadInput { argument, .. } => ext.set("argument", argument.as_str()),
+                ApiError::Forbidden { needs } => ext.set("needs", needs.as_str()),
+                _ => {}
+            }
+        });
+        err
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn convert(e: ApiError) -> async_graphql::Value {
+        let err: async_graphql::Error = e.into();
+        let server = err.into_server_error(async_graphql::Pos::default());
+        async_graphql::to_value(&server).expect("serialise error")
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let db = sea_orm::DbErr::Custom("relation \"village\" does not exist".into());
+        let v = convert(db.into());
+        let text = v.to_string();
+        assert!(!text.contains("village"), "leaked: {text}");
+        assert!(text.contains("internal error"), "{text}");
+        assert!(text.contains(code::INTERNAL), "{text}");
+    }
+
+    #[test]
+    fn bad_input_names_the_argument() {
+        let v = convert(ApiError::bad_input("first", "must be at most 100"));
+        let text = v.to_string();
+        assert!(text.contains(code::BAD_USER_INPUT), "{text}");
+        assert!(text.contains("\"argument\": \"first\""), "{text}");
+    }
+
+    #[test]
+    fn every_variant_has_its_code() {
+        let cases = [
+            (ApiError::Unauthenticated, code::UNAUTHENTICATED),
+            (
+                ApiError::Forbidden {
+                    needs: "tasks:write".into(),
+                },
+                code::FORBIDDEN,
+            ),
+            (ApiError::NotFound("task"), code::NOT_FOUND),
+            (
+                ApiError::Unavailable(Arc::new(anyhow::anyhow!("pool timed out"))),
+                code::UNAVAILABLE,
+            ),
+        ];
+        for (e, expected) in cases {
+            assert_eq!(e.code(), expected);
+            let text = convert(e).to_string();
+            assert!(text.contains(expected), "{text}");
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The service layer: every read and write goes through a [`Service`] built per request for one
+//! principal. It owns row scope (`scope`), so resolvers, loaders and aggregates cannot forget it.
+
+pub mod area;
+pub mod filters;
+pub mod page;
+pub mod progress;
+pub mod scope;
+
+use std::{collections::HashMap, sync::Arc};
+
+use chrono::{FixedOffset, NaiveDate, Utc};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, ModelTrait, QueryFilter, QueryOrder, Value};
+
+use crate::{error::ApiResult, principal::Principal};
+pub use scope::Scoped;
+
+/// Indian Standard Time: "today" and "overdue" follow the calendar of the people using Sangam.
+const IST: i32 = 5 * 3600 + 30 * 60;
+
+#[derive(Clone)]
+pub struct Service {
+    db: DatabaseConnection,
+    who: Arc<Principal>,
+    today: NaiveDate,
+}
+
+impl Service {
+    pub fn new(db: DatabaseConnection, who: Principal) -> Self {
+        let ist = FixedOffset::east_opt(IST).expect("IST is a valid offset");
+        Self::on(db, who, Utc::now().with_timezone(&ist).date_naive())
+    }
+
+    /// A service whose "today" is fixed, so tests can pin dates.
+    pub fn on(db: DatabaseConnection, who: Principal, today: NaiveDate) -> Self {
+        Self {
+            db,
+            who: Arc::new(who),
+            today,
+        }
+    }
+
+    pub fn principal(&self) -> &Principal {
+        &self.who
+    }
+
+    pub fn today(&self) -> NaiveDate {
+        self.today
+    }
+
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// The rows of `E` this principal may see.
+    pub fn scoped<E: Scoped>(&self) -> sea_orm::Select<E> {
+        E::find().filter(E::reach(&self.reach()))
+    }
+
+    pub(crate) fn reach(&self) -> scope::Reach<'_> {
+        scope::Reach::new(&self.who, self.today)
+    }
+
+    /// Rows of `E` by id, limited to the principal's reach: rows outside it are simply absent.
+    pub async fn by_ids<E: Scoped>(&self, ids: &[i64]) -> ApiResult<HashMap<i64, E::Model>> {
+        let rows = self
+            .scoped::<E>()
+            .filter(E::id_column().is_in(ids.iter().copied()))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|m| (E::row_id(&m), m)).collect())
+    }
+
+    pub async fn by_id<E: Scoped>(&self, id: i64) -> ApiResult<Option<E::Model>> {
+        Ok(self.by_ids::<E>(&[id]).await?.remove(&id))
+    }
+
+    /// Rows of `E` whose `column` is one of `parents`, grouped by that column, in id order.
+    /// One statement for any number of parents: this is what the DataLoaders batch into.
+    pub async fn children<E: Scoped>(
+        &self,
+        column: E::Column,
+        parents: &[i64],
+    ) -> ApiResult<HashMap<i64, Vec<E::Model>>> {
+        let rows = self
+            .scoped::<E>()
+            .filter(column.is_in(parents.iter().copied()))
+            .order_by_asc(E::id_column())
+            .all(&self.db)
+            .await?;
+        let mut grouped: HashMap<i64, Vec<E::Model>> = HashMap::new();
+        for row in rows {
+            if let Some(parent) = as_i64(&row.get(column)) {
+                grouped.entry(parent).or_default().push(row);
+            }
+        }
+        Ok(grouped)
+    }
+
+    /// One page of the reachable rows of `E` matching `filter`.
+    pub async fn list<E: Scoped>(
+        &self,
+        filter: Condition,
+        page: page::PageRequest,
+    ) -> ApiResult<page::Page<E::Model>> {
+        page::fetch(&self.db, self.scoped::<E>().filter(filter), page).await
+    }
+
+    /// The one reachable row of `E` matching `filter` (a natural key such as an LGD code).
+    pub async fn find_one<E: Scoped>(&self, filter: Condition) -> ApiResult<Option<E::Model>> {
+        Ok(self.scoped::<E>().filter(filter).one(&self.db).await?)
+    }
+
+    /// Checks that the database answers (for `/readyz`).
+    pub async fn ping(db: &DatabaseConnection) -> ApiResult<()> {
+        db.ping().await?;
+        Ok(())
+    }
+}
+
+pub(crate) fn as_i64(v: &Value) -> Option<i64> {
+    match v {
+        Value::BigInt(Some(x)) => Some(*x),
+        Value::Int(Some(x)) => Some(i64::from(*x)),
+        _ => None,
+    }
+}

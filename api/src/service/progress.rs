@@ -1,0 +1,305 @@
+//! Progress aggregates for reviews: coverage, Har Ghar Jal, schemes and tasks per area, and each
+//! area's difference from its parent. Three grouped statements per level, whatever the size.
+
+use std::collections::HashMap;
+
+use entities::{enums::*, *};
+use sea_orm::{
+    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, QueryResult,
+    sea_query::{Expr, ExprTrait, Func, JoinType, Query, SelectStatement},
+};
+
+use super::{
+    Service,
+    area::{Area, AreaLevel},
+    filters::{OPEN_STATUSES, overdue},
+    Scoped,
+};
+use crate::error::{ApiError, ApiResult};
+
+/// Totals for one area (or the whole reach, when `area` is `None`).
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    pub area: Option<Area>,
+    pub villages: i64,
+    pub households: i64,
+    pub tap_connections: i64,
+    pub villages_reported: i64,
+    pub villages_certified: i64,
+    pub schemes_by_status: HashMap<SchemeStatus, i64>,
+    pub tasks_open: i64,
+    pub tasks_overdue: i64,
+}
+
+impl Totals {
+    /// Share of households with a tap, in percent; `None` where there are no households.
+    pub fn coverage_percent(&self) -> Option<f64> {
+        (self.households > 0).then(|| self.tap_connections as f64 * 100.0 / self.households as f64)
+    }
+
+    pub fn reported_percent(&self) -> Option<f64> {
+        (self.villages > 0).then(|| self.villages_reported as f64 * 100.0 / self.villages as f64)
+    }
+
+    /// Scheme counts in lifecycle order, statuses with none left out.
+    pub fn schemes(&self) -> impl Iterator<Item = (SchemeStatus, i64)> + '_ {
+        use sea_orm::Iterable;
+        SchemeStatus::iter()
+            .filter_map(|s| self.schemes_by_status.get(&s).map(|n| (s, *n)))
+    }
+
+    pub fn schemes_total(&self) -> i64 {
+        self.schemes_by_status.values().sum()
+    }
+}
+
+pub struct ProgressReport {
+    pub level: AreaLevel,
+    pub parent: Totals,
+    pub rows: Vec<Totals>,
+}
+
+/// What a village-based row is grouped by at `level`, and whether that needs the district.
+fn village_group(level: AreaLevel) -> (Expr, bool) {
+    match level {
+        AreaLevel::State => (Expr::col(village::Column::StateId.as_column_ref()), false),
+        AreaLevel::Division => (Expr::col(district::Column::DivisionId.as_column_ref()), true),
+        AreaLevel::District => (Expr::col(village::Column::DistrictId.as_column_ref()), false),
+        AreaLevel::Block => (Expr::col(village::Column::BlockId.as_column_ref()), false),
+        AreaLevel::GramPanchayat => {
+            (Expr::col(village::Column::GramPanchayatId.as_column_ref()), false)
+        }
+    }
+}
+
+fn join_district_on(q: &mut SelectStatement, district_id: impl ColumnTrait) {
+    q.join(
+        JoinType::InnerJoin,
+        district::Entity,
+        Expr::col(district::Column::Id.as_column_ref()).equals(district_id.as_column_ref()),
+    );
+}
+
+fn count_where(cond: Condition) -> Expr {
+    Func::coalesce([Func::sum(Expr::case(cond, 1).finally(0)).into(), Expr::val(0)]).into()
+}
+
+fn get_i64(row: &QueryResult, col: &str) -> ApiResult<i64> {
+    Ok(row.try_get::<Option<i64>>("", col)?.unwrap_or(0))
+}
+
+impl Service {
+    /// Progress of every area at `level` within `within` (or everywhere the principal reaches).
+    /// Returns `None` when `within` is outside the principal's reach.
+    pub async fn progress(
+        &self,
+        level: AreaLevel,
+        within: Option<Area>,
+    ) -> ApiResult<Option<ProgressReport>> {
+        if let Some(w) = within {
+            if w.level >= level {
+                return Err(ApiError::bad_input(
+                    "within",
+                    format!("`within` must be an area above {level:?} level"),
+                ));
+            }
+            if !self.area_visible(w).await? {
+                return Ok(None);
+            }
+        }
+        let areas = self.area_ids(level, within).await?;
+        let mut grouped = self.totals(Some(level), within).await?;
+        let rows = areas
+            .into_iter()
+            .map(|id| Totals {
+                area: Some(Area::new(level, id)),
+                ..grouped.remove(&id).unwrap_or_default()
+            })
+            .collect();
+        let parent = Totals {
+            area: within,
+            ..self
+                .totals(within.map(|w| w.level), within)
+                .await?
+                .into_values()
+                .next()
+                .unwrap_or_default()
+        };
+        Ok(Some(ProgressReport { level, parent, rows }))
+    }
+
+    async fn area_visible(&self, area: Area) -> ApiResult<bool> {
+        Ok(match area.level {
+            AreaLevel::State => self.by_id::<state::Entity>(area.id).await?.is_some(),
+            AreaLevel::Division => self.by_id::<division::Entity>(area.id).await?.is_some(),
+            AreaLevel::District => self.by_id::<district::Entity>(area.id).await?.is_some(),
+            AreaLevel::Block => self.by_id::<block::Entity>(area.id).await?.is_some(),
+            AreaLevel::GramPanchayat => {
+                self.by_id::<gram_panchayat::Entity>(area.id).await?.is_some()
+            }
+        })
+    }
+
+    /// Ids of the reachable areas at `level` within `within`, in id order.
+    async fn area_ids(&self, level: AreaLevel, within: Option<Area>) -> ApiResult<Vec<i64>> {
+        async fn ids<E: Scoped>(svc: &Service, cond: Condition) -> ApiResult<Vec<i64>> {
+            use sea_orm::{QueryFilter, QueryOrder};
+            let rows = svc.scoped::<E>().filter(cond).order_by_asc(E::id_column()).all(svc.db()).await?;
+            Ok(rows.iter().map(E::row_id).collect())
+        }
+        let w = |f: fn(&Area) -> Condition| within.as_ref().map(f).unwrap_or_else(Condition::all);
+        match level {
+            AreaLevel::State => ids::<state::Entity>(self, w(Area::states)).await,
+            AreaLevel::Division => ids::<division::Entity>(self, w(Area::divisions)).await,
+            AreaLevel::District => ids::<district::Entity>(self, w(Area::districts)).await,
+            AreaLevel::Block => ids::<block::Entity>(self, w(Area::blocks)).await,
+            AreaLevel::GramPanchayat => {
+                ids::<gram_panchayat::Entity>(self, w(Area::gram_panchayats)).await
+            }
+        }
+    }
+
+    /// Runs the three grouped statements, keyed by the id of the area at `group` level
+    /// (`None`: one group, keyed 0). Rows outside any area (null group) are left out.
+    async fn totals(
+        &self,
+        group: Option<AreaLevel>,
+        within: Option<Area>,
+    ) -> ApiResult<HashMap<i64, Totals>> {
+        let mut out: HashMap<i64, Totals> = HashMap::new();
+        let reach = self.reach();
+        let villages_in = {
+            let mut c = village::Entity::reach(&reach);
+            if let Some(w) = within {
+                c = c.add(w.villages());
+            }
+            c
+        };
+
+        // Villages: households, taps, Har Ghar Jal.
+        let mut q = Query::select();
+        q.from(village::Entity)
+            .expr_as(Func::count(Expr::col(village::Column::Id.as_column_ref())), "villages")
+            .expr_as(Func::coalesce([Func::sum(Expr::col(village::Column::Households.as_column_ref())).into(), Expr::val(0)]), "households")
+            .expr_as(Func::coalesce([Func::sum(Expr::col(village::Column::TapConnections.as_column_ref())).into(), Expr::val(0)]), "taps")
+            .expr_as(
+                count_where(Condition::all().add(
+                    village::Column::HgjStatus.is_in([HgjStatus::Reported, HgjStatus::Certified]),
+                )),
+                "reported",
+            )
+            .expr_as(
+                count_where(Condition::all().add(village::Column::HgjStatus.eq(HgjStatus::Certified))),
+                "certified",
+            )
+            .cond_where(villages_in.clone());
+        self.group(&mut q, group.map(village_group));
+        for row in self.db().query_all(&q).await? {
+            if let Some(t) = slot(&mut out, &row, group)? {
+                t.villages += get_i64(&row, "villages")?;
+                t.households += get_i64(&row, "households")?;
+                t.tap_connections += get_i64(&row, "taps")?;
+                t.villages_reported += get_i64(&row, "reported")?;
+                t.villages_certified += get_i64(&row, "certified")?;
+            }
+        }
+
+        // Schemes serving those villages, by status; a multi-village scheme counts once per area.
+        let mut q = Query::select();
+        q.from(scheme_village::Entity)
+            .join(
+                JoinType::InnerJoin,
+                village::Entity,
+                Expr::col(village::Column::Id.as_column_ref())
+                    .equals(scheme_village::Column::VillageId.as_column_ref()),
+            )
+            .join(
+                JoinType::InnerJoin,
+                scheme::Entity,
+                Expr::col(scheme::Column::Id.as_column_ref())
+                    .equals(scheme_village::Column::SchemeId.as_column_ref()),
+            )
+            .expr_as(Expr::col(scheme::Column::Status.as_column_ref()), "status")
+            .expr_as(
+                Func::count_distinct(Expr::col(scheme::Column::Id.as_column_ref())),
+                "schemes",
+            )
+            .cond_where(villages_in)
+            .cond_where(scheme::Entity::reach(&reach))
+            .add_group_by([Expr::col(scheme::Column::Status.as_column_ref())]);
+        self.group(&mut q, group.map(village_group));
+        for row in self.db().query_all(&q).await? {
+            if let Some(t) = slot(&mut out, &row, group)? {
+                let status: String = row.try_get("", "status")?;
+                let status = SchemeStatus::try_from_value(&status)?;
+                *t.schemes_by_status.entry(status).or_default() +=
+                    get_i64(&row, "schemes")?;
+            }
+        }
+
+        // Tasks located in the area, open and overdue.
+        let mut q = Query::select();
+        let mut tasks_in = task::Entity::reach(&reach);
+        if let Some(w) = within {
+            tasks_in = tasks_in.add(w.tasks());
+        }
+        q.from(task::Entity)
+            .expr_as(count_where(Condition::all().add(task::Column::Status.is_in(OPEN_STATUSES))), "open")
+            .expr_as(count_where(overdue(self.today())), "overdue")
+            .cond_where(tasks_in);
+        let task_group = group.map(|level| match level {
+            AreaLevel::State => (Expr::col(task::Column::StateId.as_column_ref()), None),
+            AreaLevel::Division => (Expr::col(district::Column::DivisionId.as_column_ref()), Some(true)),
+            AreaLevel::District => (Expr::col(task::Column::DistrictId.as_column_ref()), None),
+            // Below the district a task is placed by its village; scheme-wide tasks have none.
+            AreaLevel::Block => (Expr::col(village::Column::BlockId.as_column_ref()), Some(false)),
+            AreaLevel::GramPanchayat => {
+                (Expr::col(village::Column::GramPanchayatId.as_column_ref()), Some(false))
+            }
+        });
+        if let Some((expr, join)) = task_group {
+            match join {
+                Some(true) => join_district_on(&mut q, task::Column::DistrictId),
+                Some(false) => {
+                    q.join(
+                        JoinType::InnerJoin,
+                        village::Entity,
+                        Expr::col(village::Column::Id.as_column_ref())
+                            .equals(task::Column::VillageId.as_column_ref()),
+                    );
+                }
+                None => {}
+            }
+            q.expr_as(expr.clone(), "area_id").add_group_by([expr]);
+        }
+        for row in self.db().query_all(&q).await? {
+            if let Some(t) = slot(&mut out, &row, group)? {
+                t.tasks_open += get_i64(&row, "open")?;
+                t.tasks_overdue += get_i64(&row, "overdue")?;
+            }
+        }
+        Ok(out)
+    }
+
+    fn group(&self, q: &mut SelectStatement, group: Option<(Expr, bool)>) {
+        if let Some((expr, needs_district)) = group {
+            if needs_district {
+                join_district_on(q, village::Column::DistrictId);
+            }
+            q.expr_as(expr.clone(), "area_id").add_group_by([expr]);
+        }
+    }
+}
+
+/// The totals a result row adds to: its group's, created on first sight.
+fn slot<'m>(
+    out: &'m mut HashMap<i64, Totals>,
+    row: &QueryResult,
+    group: Option<AreaLevel>,
+) -> ApiResult<Option<&'m mut Totals>> {
+    let key = match group {
+        None => Some(0),
+        Some(_) => row.try_get::<Option<i64>>("", "area_id")?,
+    };
+    Ok(key.map(|k| out.entry(k).or_default()))
+}

@@ -1,0 +1,23 @@
+//! sea-orm entities for Sangam. Row types only: the GraphQL types live in `api`.
+
+pub mod enums;
+pub mod assignment;
+pub mod audit_log;
+pub mod block;
+pub mod district;
+pub mod division;
+pub mod gram_panchayat;
+pub mod hgj_certification;
+pub mod hgj_report;
+pub mod organisation;
+pub mod organisation_theme;
+pub mod scheme;
+pub mod scheme_village;
+pub mod state;
+pub mod task;
+pub mod task_event;
+pub mod village;
+pub mod water_quality_result;
+pub mod water_quality_test;
+
+pub use sea_orm;
