@@ -1,7 +1,13 @@
 //! Sangam: the Jal Jeevan Mission convergence API.
 
+pub mod cli;
+pub mod config;
 pub mod db;
 pub mod error;
+pub mod graphql;
+pub mod http;
 pub mod principal;
+pub mod seed;
+pub mod server;
 pub mod service;
 pub mod telemetry;

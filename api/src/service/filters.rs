@@ -321,3 +321,13 @@ impl WaterQualityFilter {
         c
     }
 }
+
+/// The same rule as [`active_assignment`], for a row already loaded.
+pub fn active_assignment_on(a: &assignment::Model, today: NaiveDate) -> bool {
+    a.starts_on <= today && a.ends_on.is_none_or(|end| end >= today)
+}
+
+/// The same rule as [`overdue`], for a row already loaded.
+pub fn is_overdue(t: &task::Model, today: NaiveDate) -> bool {
+    OPEN_STATUSES.contains(&t.status) && t.due_on.is_some_and(|due| due < today)
+}

@@ -2,6 +2,7 @@
 //! principal. It owns row scope (`scope`), so resolvers, loaders and aggregates cannot forget it.
 
 pub mod area;
+pub mod bis;
 pub mod filters;
 pub mod page;
 pub mod progress;
@@ -9,14 +10,19 @@ pub mod scope;
 
 use std::{collections::HashMap, sync::Arc};
 
-use chrono::{FixedOffset, NaiveDate, Utc};
+use chrono::{NaiveDate, TimeDelta, Utc};
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection, ModelTrait, QueryFilter, QueryOrder, Value};
 
 use crate::{error::ApiResult, principal::Principal};
 pub use scope::Scoped;
 
 /// Indian Standard Time: "today" and "overdue" follow the calendar of the people using Sangam.
-const IST: i32 = 5 * 3600 + 30 * 60;
+const IST_OFFSET_SECS: i64 = 5 * 3600 + 30 * 60;
+
+/// Today's date in India.
+pub fn today_ist() -> NaiveDate {
+    (Utc::now() + TimeDelta::seconds(IST_OFFSET_SECS)).date_naive()
+}
 
 #[derive(Clone)]
 pub struct Service {
@@ -27,8 +33,7 @@ pub struct Service {
 
 impl Service {
     pub fn new(db: DatabaseConnection, who: Principal) -> Self {
-        let ist = FixedOffset::east_opt(IST).expect("IST is a valid offset");
-        Self::on(db, who, Utc::now().with_timezone(&ist).date_naive())
+        Self::on(db, who, today_ist())
     }
 
     /// A service whose "today" is fixed, so tests can pin dates.

@@ -1,0 +1,37 @@
+//! Reading per-request data from the GraphQL context without `unwrap`.
+
+use async_graphql::Context;
+
+use crate::{
+    error::{ApiError, ApiResult},
+    service::Service,
+};
+
+/// Limits that apply to every request (page sizes now; query cost later).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_page_size: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_page_size: 100 }
+    }
+}
+
+pub trait CtxExt {
+    /// The request's service, built for its principal.
+    fn svc(&self) -> ApiResult<&Service>;
+    fn limits(&self) -> Limits;
+}
+
+impl CtxExt for Context<'_> {
+    fn svc(&self) -> ApiResult<&Service> {
+        self.data_opt::<Service>()
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("request has no Service attached")))
+    }
+
+    fn limits(&self) -> Limits {
+        self.data_opt::<Limits>().copied().unwrap_or_default()
+    }
+}

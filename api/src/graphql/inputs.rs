@@ -1,0 +1,250 @@
+//! Filter inputs. Each converts into a service filter, naming the field at fault when invalid.
+
+use async_graphql::{ID, InputObject};
+use chrono::NaiveDate;
+use entities::enums::*;
+
+use super::ids::{Kind, decode_as, decode_one};
+use crate::{
+    error::{ApiError, ApiResult},
+    service::{
+        area::{Area, AreaLevel},
+        filters,
+    },
+};
+
+const MAX_SEARCH: usize = 100;
+
+/// Decodes an id that must name an area (state, division, district, block or GP).
+pub fn area(argument: &str, id: &ID) -> ApiResult<Area> {
+    let (kind, n) = decode_as(
+        argument,
+        id,
+        &[Kind::State, Kind::Division, Kind::District, Kind::Block, Kind::GramPanchayat],
+    )?;
+    let level = match kind {
+        Kind::State => AreaLevel::State,
+        Kind::Division => AreaLevel::Division,
+        Kind::District => AreaLevel::District,
+        Kind::Block => AreaLevel::Block,
+        _ => AreaLevel::GramPanchayat,
+    };
+    Ok(Area::new(level, n))
+}
+
+fn within(id: Option<ID>) -> ApiResult<Option<Area>> {
+    id.map(|id| area("filter.within", &id)).transpose()
+}
+
+fn search(text: Option<String>) -> ApiResult<Option<String>> {
+    match text {
+        Some(t) if t.trim().is_empty() => {
+            Err(ApiError::bad_input("filter.search", "`filter.search` must not be empty"))
+        }
+        Some(t) if t.chars().count() > MAX_SEARCH => Err(ApiError::bad_input(
+            "filter.search",
+            format!("`filter.search` must be at most {MAX_SEARCH} characters"),
+        )),
+        other => Ok(other),
+    }
+}
+
+fn one(field: &str, id: Option<ID>, kind: Kind) -> ApiResult<Option<i64>> {
+    id.map(|id| decode_one(field, &id, kind)).transpose()
+}
+
+/// Filter for geography lists.
+#[derive(InputObject, Default)]
+#[graphql(name = "AreaFilter")]
+pub struct AreaFilterInput {
+    /// Only areas within this state, division, district, block or gram panchayat.
+    pub within: Option<ID>,
+    /// Part of the name, in English (any case) or Hindi.
+    pub search: Option<String>,
+}
+
+impl AreaFilterInput {
+    pub fn into_filter(self) -> ApiResult<filters::AreaFilter> {
+        Ok(filters::AreaFilter { within: within(self.within)?, search: search(self.search)? })
+    }
+}
+
+#[derive(InputObject, Default)]
+#[graphql(name = "VillageFilter")]
+pub struct VillageFilterInput {
+    /// Only villages within this state, division, district, block or gram panchayat.
+    pub within: Option<ID>,
+    pub hgj_status: Option<Vec<HgjStatus>>,
+    /// Lowest tap coverage, in percent (inclusive).
+    pub coverage_min: Option<f64>,
+    /// Highest tap coverage, in percent (inclusive).
+    pub coverage_max: Option<f64>,
+    /// Part of the village name, in English (any case) or Hindi.
+    pub search: Option<String>,
+    /// Only villages served by a scheme in one of these statuses.
+    pub scheme_status: Option<Vec<SchemeStatus>>,
+}
+
+impl VillageFilterInput {
+    pub fn into_filter(self) -> ApiResult<filters::VillageFilter> {
+        let pct = |field: &str, v: Option<f64>| -> ApiResult<Option<f64>> {
+            match v {
+                Some(x) if !(0.0..=100.0).contains(&x) => {
+                    Err(ApiError::bad_input(field, format!("`{field}` must be between 0 and 100")))
+                }
+                other => Ok(other),
+            }
+        };
+        let coverage_min = pct("filter.coverageMin", self.coverage_min)?;
+        let coverage_max = pct("filter.coverageMax", self.coverage_max)?;
+        if let (Some(min), Some(max)) = (coverage_min, coverage_max)
+            && min > max
+        {
+            return Err(ApiError::bad_input(
+                "filter.coverageMin",
+                "`filter.coverageMin` must not be above `filter.coverageMax`",
+            ));
+        }
+        Ok(filters::VillageFilter {
+            within: within(self.within)?,
+            hgj_status: self.hgj_status.unwrap_or_default(),
+            coverage_min,
+            coverage_max,
+            search: search(self.search)?,
+            scheme_status: self.scheme_status.unwrap_or_default(),
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+#[graphql(name = "SchemeFilter")]
+pub struct SchemeFilterInput {
+    pub within: Option<ID>,
+    pub status: Option<Vec<SchemeStatus>>,
+    #[graphql(name = "type")]
+    pub scheme_type: Option<Vec<SchemeType>>,
+    /// Part of the scheme name (English or Hindi) or code.
+    pub search: Option<String>,
+}
+
+impl SchemeFilterInput {
+    pub fn into_filter(self) -> ApiResult<filters::SchemeFilter> {
+        Ok(filters::SchemeFilter {
+            within: within(self.within)?,
+            status: self.status.unwrap_or_default(),
+            scheme_type: self.scheme_type.unwrap_or_default(),
+            search: search(self.search)?,
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+#[graphql(name = "TaskFilter")]
+pub struct TaskFilterInput {
+    pub within: Option<ID>,
+    pub status: Option<Vec<TaskStatus>>,
+    pub kind: Option<Vec<TaskKind>>,
+    pub priority: Option<Vec<TaskPriority>>,
+    /// Tasks assigned to this line department.
+    pub department: Option<Department>,
+    /// Tasks assigned to this organisation.
+    pub assignee: Option<ID>,
+    pub village: Option<ID>,
+    pub scheme: Option<ID>,
+    /// Only overdue tasks (true) or only tasks that are not overdue (false).
+    pub overdue: Option<bool>,
+}
+
+impl TaskFilterInput {
+    pub fn into_filter(self) -> ApiResult<filters::TaskFilter> {
+        Ok(filters::TaskFilter {
+            within: within(self.within)?,
+            status: self.status.unwrap_or_default(),
+            kind: self.kind.unwrap_or_default(),
+            priority: self.priority.unwrap_or_default(),
+            department: self.department,
+            assignee: one("filter.assignee", self.assignee, Kind::Organisation)?,
+            village: one("filter.village", self.village, Kind::Village)?,
+            scheme: one("filter.scheme", self.scheme, Kind::Scheme)?,
+            overdue: self.overdue,
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+#[graphql(name = "OrganisationFilter")]
+pub struct OrganisationFilterInput {
+    pub kind: Option<OrganisationKind>,
+    pub department: Option<Department>,
+    pub theme: Option<Theme>,
+    /// Part of the name or code.
+    pub search: Option<String>,
+}
+
+impl OrganisationFilterInput {
+    pub fn into_filter(self) -> ApiResult<filters::OrganisationFilter> {
+        Ok(filters::OrganisationFilter {
+            kind: self.kind,
+            department: self.department,
+            theme: self.theme,
+            search: search(self.search)?,
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+#[graphql(name = "AssignmentFilter")]
+pub struct AssignmentFilterInput {
+    pub within: Option<ID>,
+    pub organisation: Option<ID>,
+    pub village: Option<ID>,
+    pub theme: Option<Theme>,
+    /// Only assignments in force today (true) or not in force (false).
+    pub active: Option<bool>,
+}
+
+impl AssignmentFilterInput {
+    pub fn into_filter(self) -> ApiResult<filters::AssignmentFilter> {
+        Ok(filters::AssignmentFilter {
+            within: within(self.within)?,
+            organisation: one("filter.organisation", self.organisation, Kind::Organisation)?,
+            village: one("filter.village", self.village, Kind::Village)?,
+            theme: self.theme,
+            active: self.active,
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+#[graphql(name = "WaterQualityTestFilter")]
+pub struct WaterQualityFilterInput {
+    pub within: Option<ID>,
+    pub village: Option<ID>,
+    pub contaminated: Option<bool>,
+    pub method: Option<WqMethod>,
+    /// Sampled on or after this date.
+    pub sampled_from: Option<NaiveDate>,
+    /// Sampled on or before this date.
+    pub sampled_to: Option<NaiveDate>,
+}
+
+impl WaterQualityFilterInput {
+    pub fn into_filter(self) -> ApiResult<filters::WaterQualityFilter> {
+        if let (Some(from), Some(to)) = (self.sampled_from, self.sampled_to)
+            && from > to
+        {
+            return Err(ApiError::bad_input(
+                "filter.sampledFrom",
+                "`filter.sampledFrom` must not be after `filter.sampledTo`",
+            ));
+        }
+        Ok(filters::WaterQualityFilter {
+            within: within(self.within)?,
+            village: one("filter.village", self.village, Kind::Village)?,
+            contaminated: self.contaminated,
+            method: self.method,
+            sampled_from: self.sampled_from,
+            sampled_to: self.sampled_to,
+        })
+    }
+}

@@ -1,0 +1,38 @@
+//! The GraphQL schema.
+
+pub mod connection;
+pub mod context;
+pub mod ids;
+pub mod inputs;
+pub mod loaders;
+pub mod query;
+pub mod scalars;
+pub mod types;
+
+use async_graphql::{EmptyMutation, EmptySubscription, Request, Schema, SchemaBuilder};
+
+pub use context::Limits;
+use query::Query;
+
+use crate::service::Service;
+
+pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// The schema without any data: what `export-schema` prints and the server serves.
+pub fn schema_builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
+    Schema::build(Query, EmptyMutation, EmptySubscription)
+}
+
+pub fn schema(limits: Limits) -> AppSchema {
+    schema_builder().data(limits).finish()
+}
+
+/// The SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    schema_builder().finish().sdl()
+}
+
+/// Prepares a request for execution: the principal's service and fresh per-request loaders.
+pub fn prepare(req: Request, svc: Service) -> Request {
+    loaders::attach(req, svc)
+}

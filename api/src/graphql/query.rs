@@ -1,0 +1,324 @@
+//! The root query.
+
+use async_graphql::{Context, ID, Object, OutputType, SimpleObject};
+use entities::*;
+use sea_orm::{ColumnTrait, Condition};
+
+use super::{
+    connection::{Conn, PageArgs, connection},
+    context::CtxExt,
+    ids::{self, Kind},
+    inputs::*,
+    loaders,
+    types::{
+        Assignment, Block, District, Division, GramPanchayat, Node, Organisation, Scheme, State, Task,
+        TaskEvent, Village, WaterQualityTest, progress::ProgressReport,
+    },
+};
+use crate::{
+    error::{ApiError, ApiResult},
+    service::{Scoped, area::{Area, AreaLevel}, filters::name_search},
+};
+
+pub struct Query;
+
+/// One page of the reachable rows of `E` matching `filter`, as a connection of `N`.
+async fn list<E: Scoped, N: OutputType>(
+    ctx: &Context<'_>,
+    filter: Condition,
+    args: PageArgs,
+    wrap: impl Fn(E::Model) -> N,
+) -> ApiResult<Conn<N>> {
+    let req = args.request(ctx.limits())?;
+    let page = ctx.svc()?.list::<E>(filter, req).await?;
+    Ok(connection(page, E::row_id, wrap))
+}
+
+/// The geography-list condition: within an area, and a name search.
+fn area_condition<C: ColumnTrait>(
+    filter: Option<AreaFilterInput>,
+    within: fn(&Area) -> Condition,
+    name: C,
+    name_hi: C,
+) -> ApiResult<Condition> {
+    let f = filter.unwrap_or_default().into_filter()?;
+    let mut c = Condition::all();
+    if let Some(a) = f.within {
+        c = c.add(within(&a));
+    }
+    if let Some(text) = &f.search {
+        c = c.add(name_search(name, Some(name_hi), text));
+    }
+    Ok(c)
+}
+
+async fn by_code<E: Scoped, N>(ctx: &Context<'_>, cond: Condition, wrap: fn(E::Model) -> N) -> ApiResult<Option<N>> {
+    Ok(ctx.svc()?.find_one::<E>(cond).await?.map(wrap))
+}
+
+fn eq<C: ColumnTrait>(column: C, value: impl Into<sea_orm::Value>) -> Condition {
+    Condition::all().add(column.eq(value))
+}
+
+/// Who the caller is, as Sangam sees it.
+#[derive(SimpleObject)]
+pub struct Viewer {
+    /// Subject of the caller's token.
+    pub sub: String,
+    pub role: String,
+    pub scopes: Vec<String>,
+    pub organisation_id: Option<ID>,
+}
+
+#[Object]
+impl Query {
+    /// Any object by its global id; null when it does not exist or is outside the caller's reach.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Node>> {
+        let (kind, n) = ids::decode("id", &id)?;
+        node(ctx, kind, n).await
+    }
+
+    /// Several objects by global id (at most 100), in the order given.
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> ApiResult<Vec<Option<Node>>> {
+        if ids.len() > 100 {
+            return Err(ApiError::bad_input("ids", "`ids` may hold at most 100 ids"));
+        }
+        let decoded = ids.iter().map(|id| ids::decode("ids", id)).collect::<ApiResult<Vec<_>>>()?;
+        let lookups = decoded.into_iter().map(|(kind, n)| node(ctx, kind, n));
+        futures_util::future::try_join_all(lookups).await
+    }
+
+    /// The caller's identity, role and scopes.
+    async fn viewer(&self, ctx: &Context<'_>) -> ApiResult<Viewer> {
+        let who = ctx.svc()?.principal();
+        Ok(Viewer {
+            sub: who.sub.clone(),
+            role: who.role.as_str().to_owned(),
+            scopes: who.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            organisation_id: who.organisation_id.map(|o| ids::encode(Kind::Organisation, o)),
+        })
+    }
+
+    /// A state by its LGD code.
+    async fn state(&self, ctx: &Context<'_>, lgd_code: i32) -> ApiResult<Option<State>> {
+        by_code::<state::Entity, _>(ctx, eq(state::Column::LgdCode, lgd_code), State).await
+    }
+    /// A division by its Sangam code (divisions have no LGD code).
+    async fn division(&self, ctx: &Context<'_>, code: String) -> ApiResult<Option<Division>> {
+        by_code::<division::Entity, _>(ctx, eq(division::Column::Code, code), Division).await
+    }
+    /// A district by its LGD code.
+    async fn district(&self, ctx: &Context<'_>, lgd_code: i32) -> ApiResult<Option<District>> {
+        by_code::<district::Entity, _>(ctx, eq(district::Column::LgdCode, lgd_code), District).await
+    }
+    /// A block by its LGD code.
+    async fn block(&self, ctx: &Context<'_>, lgd_code: i32) -> ApiResult<Option<Block>> {
+        by_code::<block::Entity, _>(ctx, eq(block::Column::LgdCode, lgd_code), Block).await
+    }
+    /// A gram panchayat by its LGD local-body code.
+    async fn gram_panchayat(&self, ctx: &Context<'_>, lgd_code: i32) -> ApiResult<Option<GramPanchayat>> {
+        by_code::<gram_panchayat::Entity, _>(ctx, eq(gram_panchayat::Column::LgdCode, lgd_code), GramPanchayat).await
+    }
+    /// A village by its LGD code.
+    async fn village(&self, ctx: &Context<'_>, lgd_code: i32) -> ApiResult<Option<Village>> {
+        by_code::<village::Entity, _>(ctx, eq(village::Column::LgdCode, lgd_code), Village).await
+    }
+    /// A scheme by its code.
+    async fn scheme(&self, ctx: &Context<'_>, code: String) -> ApiResult<Option<Scheme>> {
+        by_code::<scheme::Entity, _>(ctx, eq(scheme::Column::Code, code), Scheme).await
+    }
+    /// An organisation by its code.
+    async fn organisation(&self, ctx: &Context<'_>, code: String) -> ApiResult<Option<Organisation>> {
+        by_code::<organisation::Entity, _>(ctx, eq(organisation::Column::Code, code), Organisation).await
+    }
+
+    async fn states(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AreaFilterInput>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<Conn<State>> {
+        let c = area_condition(filter, Area::states, state::Column::Name, state::Column::NameHi)?;
+        list::<state::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), State).await
+    }
+
+    async fn divisions(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AreaFilterInput>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<Conn<Division>> {
+        let c = area_condition(filter, Area::divisions, division::Column::Name, division::Column::NameHi)?;
+        list::<division::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), Division).await
+    }
+
+    async fn districts(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AreaFilterInput>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<Conn<District>> {
+        let c = area_condition(filter, Area::districts, district::Column::Name, district::Column::NameHi)?;
+        list::<district::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), District).await
+    }
+
+    async fn blocks(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AreaFilterInput>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<Conn<Block>> {
+        let c = area_condition(filter, Area::blocks, block::Column::Name, block::Column::NameHi)?;
+        list::<block::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), Block).await
+    }
+
+    async fn gram_panchayats(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AreaFilterInput>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<Conn<GramPanchayat>> {
+        let c = area_condition(
+            filter,
+            Area::gram_panchayats,
+            gram_panchayat::Column::Name,
+            gram_panchayat::Column::NameHi,
+        )?;
+        list::<gram_panchayat::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), GramPanchayat).await
+    }
+
+    /// Villages, in id order (grouped geographically).
+    async fn villages(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<VillageFilterInput>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<Conn<Village>> {
+        let c = filter.unwrap_or_default().into_filter()?.condition();
+        list::<village::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), Village).await
+    }
+
+    async fn schemes(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<SchemeFilterInput>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<Conn<Scheme>> {
+        let c = filter.unwrap_or_default().into_filter()?.condition();
+        list::<scheme::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), Scheme).await
+    }
+
+    async fn organisations(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<OrganisationFilterInput>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<Conn<Organisation>> {
+        let c = filter.unwrap_or_default().into_filter()?.condition();
+        list::<organisation::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), Organisation).await
+    }
+
+    async fn assignments(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AssignmentFilterInput>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<Conn<Assignment>> {
+        let today = ctx.svc()?.today();
+        let c = filter.unwrap_or_default().into_filter()?.condition(today);
+        list::<assignment::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), Assignment).await
+    }
+
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<TaskFilterInput>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<Conn<Task>> {
+        let today = ctx.svc()?.today();
+        let c = filter.unwrap_or_default().into_filter()?.condition(today);
+        list::<task::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), Task).await
+    }
+
+    async fn water_quality_tests(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<WaterQualityFilterInput>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<Conn<WaterQualityTest>> {
+        let c = filter.unwrap_or_default().into_filter()?.condition();
+        list::<water_quality_test::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), WaterQualityTest)
+            .await
+    }
+
+    /// Progress of every area at `level` within `within` (everywhere the caller reaches when
+    /// omitted), each compared with the parent. Null when `within` is unknown or out of reach.
+    async fn progress(
+        &self,
+        ctx: &Context<'_>,
+        level: AreaLevel,
+        within: Option<ID>,
+    ) -> ApiResult<Option<ProgressReport>> {
+        let within = within.map(|id| area("within", &id)).transpose()?;
+        Ok(ctx.svc()?.progress(level, within).await?.map(ProgressReport))
+    }
+}
+
+/// Resolves a decoded global id through the loaders (and so through row scope).
+async fn node(ctx: &Context<'_>, kind: Kind, id: i64) -> ApiResult<Option<Node>> {
+    Ok(match kind {
+        Kind::State => loaders::one::<state::Entity>(ctx, id).await?.map(|m| Node::State(State(m))),
+        Kind::Division => loaders::one::<division::Entity>(ctx, id).await?.map(|m| Node::Division(Division(m))),
+        Kind::District => loaders::one::<district::Entity>(ctx, id).await?.map(|m| Node::District(District(m))),
+        Kind::Block => loaders::one::<block::Entity>(ctx, id).await?.map(|m| Node::Block(Block(m))),
+        Kind::GramPanchayat => loaders::one::<gram_panchayat::Entity>(ctx, id)
+            .await?
+            .map(|m| Node::GramPanchayat(GramPanchayat(m))),
+        Kind::Village => loaders::one::<village::Entity>(ctx, id).await?.map(|m| Node::Village(Village(m))),
+        Kind::Scheme => loaders::one::<scheme::Entity>(ctx, id).await?.map(|m| Node::Scheme(Scheme(m))),
+        Kind::Organisation => loaders::one::<organisation::Entity>(ctx, id)
+            .await?
+            .map(|m| Node::Organisation(Organisation(m))),
+        Kind::Assignment => {
+            loaders::one::<assignment::Entity>(ctx, id).await?.map(|m| Node::Assignment(Assignment(m)))
+        }
+        Kind::Task => loaders::one::<task::Entity>(ctx, id).await?.map(|m| Node::Task(Task(m))),
+        Kind::TaskEvent => loaders::one::<task_event::Entity>(ctx, id).await?.map(|m| Node::TaskEvent(TaskEvent(m))),
+        Kind::WaterQualityTest => loaders::one::<water_quality_test::Entity>(ctx, id)
+            .await?
+            .map(|m| Node::WaterQualityTest(WaterQualityTest(m))),
+    })
+}

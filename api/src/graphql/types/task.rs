@@ -1,0 +1,125 @@
+//! Convergence tasks and their history.
+
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, NaiveDate, Utc};
+use entities::{enums::*, *};
+
+use super::{District, Organisation, Scheme, Village, personal};
+use crate::{
+    error::ApiResult,
+    graphql::{
+        context::CtxExt,
+        ids::{Kind, encode},
+        loaders,
+    },
+    service::filters::is_overdue,
+};
+
+/// A piece of convergence work on a village or a scheme, assigned to a department or a partner.
+pub struct Task(pub task::Model);
+
+#[Object]
+impl Task {
+    pub async fn id(&self) -> ID {
+        encode(Kind::Task, self.0.id)
+    }
+    async fn kind(&self) -> TaskKind {
+        self.0.kind
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn status(&self) -> TaskStatus {
+        self.0.status
+    }
+    async fn priority(&self) -> TaskPriority {
+        self.0.priority
+    }
+    async fn due_on(&self) -> Option<NaiveDate> {
+        self.0.due_on
+    }
+    /// Past its due date and not yet done (derived, never stored).
+    async fn is_overdue(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        Ok(is_overdue(&self.0, ctx.svc()?.today()))
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// Row version, for optimistic concurrency on updates.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    async fn village(&self, ctx: &Context<'_>) -> ApiResult<Option<Village>> {
+        let Some(id) = self.0.village_id else {
+            return Ok(None);
+        };
+        Ok(loaders::one::<village::Entity>(ctx, id).await?.map(Village))
+    }
+    async fn scheme(&self, ctx: &Context<'_>) -> ApiResult<Option<Scheme>> {
+        let Some(id) = self.0.scheme_id else {
+            return Ok(None);
+        };
+        Ok(loaders::one::<scheme::Entity>(ctx, id).await?.map(Scheme))
+    }
+    async fn district(&self, ctx: &Context<'_>) -> ApiResult<Option<District>> {
+        Ok(loaders::one::<district::Entity>(ctx, self.0.district_id).await?.map(District))
+    }
+    /// The department or partner that does the work.
+    async fn assignee(&self, ctx: &Context<'_>) -> ApiResult<Option<Organisation>> {
+        Ok(loaders::one::<organisation::Entity>(ctx, self.0.assignee_organisation_id).await?.map(Organisation))
+    }
+    /// The organisation that raised the task.
+    async fn raised_by(&self, ctx: &Context<'_>) -> ApiResult<Option<Organisation>> {
+        let Some(id) = self.0.raised_by_organisation_id else {
+            return Ok(None);
+        };
+        Ok(loaders::one::<organisation::Entity>(ctx, id).await?.map(Organisation))
+    }
+    /// Everything that happened to the task, oldest first (append-only).
+    async fn history(&self, ctx: &Context<'_>) -> ApiResult<Vec<TaskEvent>> {
+        let rows = loaders::children::<task_event::Entity>(ctx, task_event::Column::TaskId, self.0.id).await?;
+        Ok(rows.into_iter().map(TaskEvent).collect())
+    }
+}
+
+/// One entry in a task's history.
+pub struct TaskEvent(pub task_event::Model);
+
+#[Object]
+impl TaskEvent {
+    pub async fn id(&self) -> ID {
+        encode(Kind::TaskEvent, self.0.id)
+    }
+    async fn kind(&self) -> TaskEventKind {
+        self.0.kind
+    }
+    async fn from_status(&self) -> Option<TaskStatus> {
+        self.0.from_status
+    }
+    async fn to_status(&self) -> Option<TaskStatus> {
+        self.0.to_status
+    }
+    /// Free-text note or comment (personal data).
+    async fn note(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        personal(ctx, self.0.note.clone())
+    }
+    /// Who did it: the subject of their token (personal data).
+    async fn actor(&self, ctx: &Context<'_>) -> ApiResult<String> {
+        personal(ctx, self.0.actor_sub.clone())
+    }
+    async fn actor_organisation(&self, ctx: &Context<'_>) -> ApiResult<Option<Organisation>> {
+        let Some(id) = self.0.actor_organisation_id else {
+            return Ok(None);
+        };
+        Ok(loaders::one::<organisation::Entity>(ctx, id).await?.map(Organisation))
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+}

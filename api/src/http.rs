@@ -1,0 +1,217 @@
+//! HTTP surface: GraphQL over HTTP, GraphiQL, the SDL, health and readiness.
+
+use std::time::Duration;
+
+use async_graphql::{
+    ParseRequestError,
+    http::GraphiQLSource,
+    parser::{parse_query, types::OperationType},
+};
+use async_graphql_axum::GraphQLRequest;
+use axum::{
+    Json, Router,
+    extract::{FromRef, State},
+    http::{HeaderMap, HeaderValue, Request, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+use tower_http::{
+    limit::RequestBodyLimitLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+use crate::{
+    error::code,
+    graphql::{self, AppSchema},
+    principal::Principal,
+    service::Service,
+};
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub schema: AppSchema,
+}
+
+impl FromRef<AppState> for DatabaseConnection {
+    fn from_ref(s: &AppState) -> Self {
+        s.db.clone()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let x_request_id = header::HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/schema.graphql", get(sdl))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req
+                .extensions()
+                .get::<RequestId>()
+                .and_then(|id| id.header_value().to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+}
+
+/// A request that is not a GraphQL request at all (RFC: GraphQL over HTTP, 400/405/413).
+pub struct HttpRejection(StatusCode, String);
+
+impl From<ParseRequestError> for HttpRejection {
+    fn from(e: ParseRequestError) -> Self {
+        match e {
+            ParseRequestError::PayloadTooLarge => {
+                Self(StatusCode::PAYLOAD_TOO_LARGE, "request body too large".to_owned())
+            }
+            other => Self(StatusCode::BAD_REQUEST, format!("malformed GraphQL request: {other}")),
+        }
+    }
+}
+
+impl IntoResponse for HttpRejection {
+    fn into_response(self) -> Response {
+        let code = match self.0 {
+            StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
+            StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+            _ => "BAD_REQUEST",
+        };
+        let body = json!({ "errors": [{ "message": self.1, "extensions": { "code": code } }] });
+        let mut res = (self.0, Json(body)).into_response();
+        if self.0 == StatusCode::METHOD_NOT_ALLOWED {
+            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        res
+    }
+}
+
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+async fn execute(st: &AppState, headers: &HeaderMap, req: async_graphql::Request) -> Response {
+    // Until bearer tokens are required every caller is the all-access principal; the service
+    // applies row scope for whoever it is built with.
+    let svc = Service::new(st.db.clone(), Principal::all_access());
+    let mut req = graphql::prepare(req, svc);
+    if let Some(id) = request_id(headers) {
+        req = req.data(RequestIdData(id));
+    }
+    let res = st.schema.execute(req).await;
+    graphql_response(headers, res)
+}
+
+/// The request id, for audit records.
+#[derive(Debug, Clone)]
+pub struct RequestIdData(pub String);
+
+/// Encodes a GraphQL response as the client asked (GraphQL over HTTP): the
+/// `application/graphql-response+json` media type uses status codes for request errors, plain
+/// `application/json` always answers 200.
+fn graphql_response(headers: &HeaderMap, res: async_graphql::Response) -> Response {
+    let accepts = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let modern = accepts.contains("application/graphql-response+json");
+    let status = if modern && res.data == async_graphql::Value::Null && !res.errors.is_empty() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let content_type = if modern { "application/graphql-response+json" } else { "application/json" };
+    let body = match serde_json::to_vec(&res) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode response");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+        }
+    };
+    (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+async fn graphql_post(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    req: GraphQLRequest<HttpRejection>,
+) -> Response {
+    execute(&st, &headers, req.into_inner()).await
+}
+
+/// GET runs queries (never mutations); a browser without a query gets GraphiQL.
+async fn graphql_get(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let Some(raw) = uri.query().filter(|q| !q.is_empty()) else {
+        let wants_html = headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
+        if wants_html {
+            return Html(GraphiQLSource::build().endpoint("/graphql").title("Sangam GraphiQL").finish())
+                .into_response();
+        }
+        return HttpRejection(StatusCode::BAD_REQUEST, "missing `query` parameter".to_owned())
+            .into_response();
+    };
+    let req = match async_graphql::http::parse_query_string(raw) {
+        Ok(r) => r,
+        Err(e) => return HttpRejection::from(ParseRequestError::from(e)).into_response(),
+    };
+    if !selects_query(&req) {
+        return HttpRejection(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only queries may be sent with GET; use POST".to_owned(),
+        )
+        .into_response();
+    }
+    execute(&st, &headers, req).await
+}
+
+/// Whether the operation a request would run is a query. Unparsable documents pass, so that
+/// the executor reports the syntax error in the usual GraphQL shape.
+fn selects_query(req: &async_graphql::Request) -> bool {
+    let Ok(doc) = parse_query(&req.query) else {
+        return true;
+    };
+    let ty = match &req.operation_name {
+        Some(name) => doc.operations.iter().find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
+        None => doc.operations.iter().next(),
+    }
+    .map(|(_, op)| op.node.ty);
+    !matches!(ty, Some(OperationType::Mutation | OperationType::Subscription))
+}
+
+async fn sdl(State(st): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], st.schema.sdl())
+}
+
+/// Ready when the database answers within two seconds.
+async fn readyz(State(db): State<DatabaseConnection>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(2), Service::ping(&db)).await {
+        Ok(Ok(())) => (StatusCode::OK, Json(json!({ "status": "ready" }))).into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            unavailable()
+        }
+        Err(_) => {
+            tracing::warn!("readiness check timed out");
+            unavailable()
+        }
+    }
+}
+
+fn unavailable() -> Response {
+    let body = json!({ "status": "unavailable", "code": code::UNAVAILABLE });
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+}
