@@ -67,16 +67,27 @@ impl ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(e: sea_orm::DbErr) -> Self {
-        use sea_orm::DbErr;
-        // A pool that cannot hand out a connection means the database is down or saturated:
-        // the client should retry rather than report a bug.
-        let unavailable = matches!(e, DbErr::ConnectionAcquire(_) | DbErr::Conn(_));
+        let unavailable = is_unavailable(&e);
         let cause = Arc::new(anyhow::Error::new(e));
         if unavailable {
             Self::Unavailable(cause)
         } else {
             Self::Internal(cause)
         }
+    }
+}
+
+/// A pool that cannot hand out a connection, or a connection that broke, means the database is
+/// down or saturated: the client should retry rather than report a bug.
+fn is_unavailable(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx::Error as Sqlx};
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Query(RuntimeErr::SqlxError(inner)) | DbErr::Exec(RuntimeErr::SqlxError(inner)) => matches!(
+            inner.as_ref(),
+            Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed | Sqlx::Protocol(_)
+        ),
+        _ => false,
     }
 }
 

@@ -1,1 +1,259 @@
-//! Integration tests live in `tests/`.
+//! Test harness: a fresh database per test, on SQLite always and on PostgreSQL when
+//! `TEST_DATABASE_URL` points at a server (each test creates and drops its own database).
+
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use api::{
+    graphql::{self, Limits},
+    http::{AppState, router},
+};
+use axum::{
+    Router,
+    body::{Body, to_bytes},
+    http::{HeaderMap, Request, StatusCode, header},
+};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+/// Where a test's database lives.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    /// An administrative URL of a PostgreSQL server; tests create databases on it.
+    Postgres(String),
+}
+
+impl Backend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// SQLite, plus PostgreSQL when `TEST_DATABASE_URL` is set.
+pub fn backends() -> Vec<Backend> {
+    let mut all = vec![Backend::Sqlite];
+    if let Ok(url) = std::env::var("TEST_DATABASE_URL")
+        && !url.is_empty()
+    {
+        all.push(Backend::Postgres(url));
+    }
+    all
+}
+
+/// Runs `check` once per backend, each time against a fresh database.
+pub async fn each_backend<F, Fut>(check: F)
+where
+    F: Fn(Backend) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for backend in backends() {
+        check(backend).await;
+    }
+}
+
+/// Drops a PostgreSQL test database when the test ends, pass or fail.
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    pub async fn create(admin_url: &str) -> anyhow::Result<Self> {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH)?.subsec_nanos();
+        let name = format!(
+            "sangam_test_{}_{}_{nanos}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let admin = Database::connect(admin_url).await?;
+        admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
+        admin.close().await?;
+        let url = replace_db_name(admin_url, &name);
+        Ok(Self { admin_url: admin_url.to_owned(), name, url })
+    }
+}
+
+/// `postgres://user@host:port/db?x` with `db` replaced.
+pub fn replace_db_name(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime; a separate thread with its own runtime can block.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                let admin = Database::connect(&admin_url).await.ok()?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await
+                    .ok()?;
+                admin.close().await.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(()))) {
+            eprintln!("warning: could not drop test database {}", self.name);
+        }
+    }
+}
+
+/// A migrated database for one test.
+pub struct TestDb {
+    pub db: DatabaseConnection,
+    pub url: String,
+    /// SQL statements run so far (counted by sea-orm's metric callback).
+    pub statements: Arc<AtomicUsize>,
+    pub backend: Backend,
+    _pg: Option<PgDatabase>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        let (url, pg) = match &backend {
+            Backend::Sqlite => ("sqlite::memory:".to_owned(), None),
+            Backend::Postgres(admin) => {
+                let pg = PgDatabase::create(admin).await.expect("create test database");
+                (pg.url.clone(), Some(pg))
+            }
+        };
+        let mut t = Self::new_at(&url).await;
+        t.backend = backend;
+        t._pg = pg;
+        t
+    }
+
+    /// A migrated database at `url`, which the caller owns.
+    pub async fn new_at(url: &str) -> Self {
+        let mut db = api::db::connect(url, 4).await.expect("open test database");
+        let statements = Arc::new(AtomicUsize::new(0));
+        let counter = statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        Migrator::up(&db, None).await.expect("run migrations");
+        let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres(url.to_owned()) };
+        Self { db, url: url.to_owned(), statements, backend, _pg: None }
+    }
+
+    /// A fresh database holding the demo dataset.
+    pub async fn demo(backend: Backend) -> Self {
+        let t = Self::new(backend).await;
+        api::seed::demo(&t.db, api::service::today_ist()).await.expect("seed demo data");
+        t
+    }
+
+    pub fn statement_count(&self) -> usize {
+        self.statements.load(Ordering::Relaxed)
+    }
+}
+
+/// The real router over a test database.
+pub struct TestApp {
+    pub t: TestDb,
+    pub router: Router,
+}
+
+pub struct HttpReply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl HttpReply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+impl TestApp {
+    pub fn over(t: TestDb) -> Self {
+        Self::with_limits(t, Limits::default())
+    }
+
+    pub fn with_limits(t: TestDb, limits: Limits) -> Self {
+        let router = router(AppState { db: t.db.clone(), schema: graphql::schema(limits) });
+        Self { t, router }
+    }
+
+    pub async fn demo(backend: Backend) -> Self {
+        Self::over(TestDb::demo(backend).await)
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> HttpReply {
+        let res = self.router.clone().oneshot(req).await.expect("router is infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = to_bytes(res.into_body(), 16 * 1024 * 1024).await.expect("read body");
+        HttpReply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    pub async fn get(&self, uri: &str) -> HttpReply {
+        self.send(Request::get(uri).body(Body::empty()).expect("request")).await
+    }
+
+    /// POSTs a GraphQL request and returns the whole response body (`data` and `errors`).
+    pub async fn post(&self, query: &str, variables: Value) -> Value {
+        let body = json!({ "query": query, "variables": variables }).to_string();
+        let req = Request::post("/graphql")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .expect("request");
+        let reply = self.send(req).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.json()
+    }
+
+    /// Runs a query that must succeed and returns its `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let res = self.post(query, variables).await;
+        assert!(res.get("errors").is_none(), "[{}] unexpected errors: {res:#}", self.t.backend.name());
+        res["data"].clone()
+    }
+
+    /// Runs a query that must fail and returns its first error.
+    pub async fn error(&self, query: &str, variables: Value) -> Value {
+        let res = self.post(query, variables).await;
+        res["errors"][0].clone()
+    }
+}
+
+/// A global id as the API encodes it (for probing with ids the API never handed out).
+pub fn global_id(kind: &str, id: i64) -> String {
+    use api::graphql::ids::{Kind, encode};
+    let kind = match kind {
+        "State" => Kind::State,
+        "District" => Kind::District,
+        "Block" => Kind::Block,
+        "GramPanchayat" => Kind::GramPanchayat,
+        "Village" => Kind::Village,
+        "Scheme" => Kind::Scheme,
+        "Task" => Kind::Task,
+        other => panic!("unknown kind {other}"),
+    };
+    encode(kind, id).0
+}

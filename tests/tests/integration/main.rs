@@ -1,0 +1,12 @@
+//! Sangam integration tests. Every test runs against a fresh SQLite database, and again against a
+//! fresh PostgreSQL database when `TEST_DATABASE_URL` is set.
+
+mod bad_input;
+mod binary;
+mod db_down;
+mod http;
+mod n_plus_one;
+mod pagination;
+mod progress;
+mod queries;
+mod schema_sdl;

@@ -1,0 +1,93 @@
+//! Progress aggregates add up, and each row is compared with its parent.
+
+use serde_json::{Value, json};
+use tests::{TestApp, each_backend};
+
+const REPORT: &str = "query($level: AreaLevel!, $within: ID) { progress(level: $level, within: $within) {
+    level
+    parent { areaId villages households tapConnections coveragePercent villagesReported villagesCertified
+             reportedPercent schemes schemesByStatus { status count } tasksOpen tasksOverdue coverageDifference }
+    rows { areaId area { __typename ... on District { name } ... on State { name } ... on Division { name } ... on GramPanchayat { name } }
+           villages households tapConnections coveragePercent villagesReported villagesCertified reportedPercent
+           schemes schemesByStatus { status count } tasksOpen tasksOverdue coverageDifference reportedDifference } } }";
+
+fn sum(rows: &[Value], field: &str) -> i64 {
+    rows.iter().map(|r| r[field].as_i64().expect(field)).sum()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+async fn state_id(app: &TestApp, lgd: i64) -> Value {
+    app.data("query($c: Int!) { state(lgdCode: $c) { id } }", json!({ "c": lgd })).await["state"]["id"].clone()
+}
+
+#[tokio::test]
+async fn district_rows_add_up_to_their_state() {
+    each_backend(|backend| async move {
+        let app = TestApp::demo(backend).await;
+        let cg = state_id(&app, 22).await;
+        let data = app.data(REPORT, json!({ "level": "DISTRICT", "within": cg })).await;
+        let report = &data["progress"];
+        let rows = report["rows"].as_array().expect("rows");
+        assert_eq!(rows.len(), 12, "Chhattisgarh's demo districts: Bastar (7) and Raipur (5) divisions");
+        let parent = &report["parent"];
+        assert_eq!(parent["areaId"], cg);
+        for f in ["villages", "households", "tapConnections", "villagesReported", "villagesCertified", "tasksOpen", "tasksOverdue", "schemes"] {
+            assert_eq!(sum(rows, f), parent[f].as_i64().expect(f), "{f} does not add up");
+        }
+        let parent_cov = parent["coveragePercent"].as_f64().expect("coverage");
+        for r in rows {
+            assert_eq!(r["area"]["__typename"], "District");
+            let cov = r["coveragePercent"].as_f64().expect("coverage");
+            assert!(close(r["coverageDifference"].as_f64().expect("diff"), cov - parent_cov), "{r:#}");
+            let expect = r["tapConnections"].as_f64().expect("taps") * 100.0 / r["households"].as_f64().expect("hh");
+            assert!(close(cov, expect));
+            let by_status: i64 = r["schemesByStatus"].as_array().expect("list").iter().map(|s| s["count"].as_i64().expect("n")).sum();
+            assert_eq!(by_status, r["schemes"].as_i64().expect("schemes"));
+        }
+        assert!(rows.iter().any(|r| r["coverageDifference"].as_f64().expect("d") < 0.0), "some district is below the state average");
+
+        // The same numbers as the lists give.
+        let lists = app
+            .data(
+                "query($s: ID!) { villages(filter: { within: $s }) { totalCount }
+                   reported: villages(filter: { within: $s, hgjStatus: [REPORTED, CERTIFIED] }) { totalCount }
+                   overdue: tasks(filter: { within: $s, overdue: true }) { totalCount } }",
+                json!({ "s": cg }),
+            )
+            .await;
+        assert_eq!(lists["villages"]["totalCount"], parent["villages"]);
+        assert_eq!(lists["reported"]["totalCount"], parent["villagesReported"]);
+        assert_eq!(lists["overdue"]["totalCount"], parent["tasksOverdue"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn national_state_division_and_gp_levels() {
+    each_backend(|backend| async move {
+        let app = TestApp::demo(backend).await;
+        let national = app.data(REPORT, json!({ "level": "STATE" })).await;
+        let rows = national["progress"]["rows"].as_array().expect("rows");
+        assert_eq!(rows.len(), 2);
+        assert!(national["progress"]["parent"]["areaId"].is_null());
+        assert_eq!(sum(rows, "households"), national["progress"]["parent"]["households"].as_i64().expect("hh"));
+
+        let mp = state_id(&app, 23).await;
+        let divisions = app.data(REPORT, json!({ "level": "DIVISION", "within": mp })).await;
+        let rows = divisions["progress"]["rows"].as_array().expect("rows");
+        assert_eq!(rows.len(), 1, "the demo has MP's Indore division");
+        assert_eq!(rows[0]["area"]["name"], "Indore");
+        assert_eq!(rows[0]["villages"], divisions["progress"]["parent"]["villages"]);
+
+        let block = app.data("{ blocks(first: 1) { edges { node { id gramPanchayats { id } } } } }", json!({})).await;
+        let block = &block["blocks"]["edges"][0]["node"];
+        let gps = app.data(REPORT, json!({ "level": "GRAM_PANCHAYAT", "within": block["id"] })).await;
+        let rows = gps["progress"]["rows"].as_array().expect("rows");
+        assert_eq!(rows.len(), block["gramPanchayats"].as_array().expect("gps").len());
+        assert_eq!(sum(rows, "villages"), gps["progress"]["parent"]["villages"].as_i64().expect("villages"));
+    })
+    .await;
+}
