@@ -143,7 +143,11 @@ async fn graphql_post(
     headers: HeaderMap,
     req: GraphQLRequest<HttpRejection>,
 ) -> Response {
-    execute(&st, &headers, req.into_inner()).await
+    let req = req.into_inner();
+    if req.query.trim().is_empty() {
+        return HttpRejection(StatusCode::BAD_REQUEST, "missing `query`".to_owned()).into_response();
+    }
+    execute(&st, &headers, req).await
 }
 
 /// GET runs queries (never mutations); a browser without a query gets GraphiQL.

@@ -71,13 +71,13 @@ impl Scope {
     }
 }
 
-/// The states or districts a principal works in (database ids).
+/// The states or districts a principal works in, by LGD code (as tokens carry them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Jurisdiction {
     /// Every row, e.g. a national dashboard or the operator's own CLI.
     All,
-    States(Vec<i64>),
-    Districts(Vec<i64>),
+    States(Vec<i32>),
+    Districts(Vec<i32>),
 }
 
 #[derive(Debug, Clone)]

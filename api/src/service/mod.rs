@@ -57,9 +57,20 @@ impl Service {
         &self.db
     }
 
-    /// The rows of `E` this principal may see.
-    pub fn scoped<E: Scoped>(&self) -> sea_orm::Select<E> {
-        E::find().filter(E::reach(&self.reach()))
+    /// The rows of `E` this principal may see; FORBIDDEN when its role or token may not read
+    /// `E` at all.
+    pub fn scoped<E: Scoped>(&self) -> ApiResult<sea_orm::Select<E>> {
+        scope::may_read::<E>(&self.who)?;
+        Ok(E::find().filter(E::reach(&self.reach())))
+    }
+
+    /// FORBIDDEN unless the token holds `scope`.
+    pub fn require(&self, scope: crate::principal::Scope) -> ApiResult<()> {
+        if self.who.has_scope(scope) {
+            Ok(())
+        } else {
+            Err(crate::error::ApiError::Forbidden { needs: scope.as_str().to_owned() })
+        }
     }
 
     pub(crate) fn reach(&self) -> scope::Reach<'_> {
@@ -69,7 +80,7 @@ impl Service {
     /// Rows of `E` by id, limited to the principal's reach: rows outside it are simply absent.
     pub async fn by_ids<E: Scoped>(&self, ids: &[i64]) -> ApiResult<HashMap<i64, E::Model>> {
         let rows = self
-            .scoped::<E>()
+            .scoped::<E>()?
             .filter(E::id_column().is_in(ids.iter().copied()))
             .all(&self.db)
             .await?;
@@ -88,7 +99,7 @@ impl Service {
         parents: &[i64],
     ) -> ApiResult<HashMap<i64, Vec<E::Model>>> {
         let rows = self
-            .scoped::<E>()
+            .scoped::<E>()?
             .filter(column.is_in(parents.iter().copied()))
             .order_by_asc(E::id_column())
             .all(&self.db)
@@ -108,12 +119,12 @@ impl Service {
         filter: Condition,
         page: page::PageRequest,
     ) -> ApiResult<page::Page<E::Model>> {
-        page::fetch(&self.db, self.scoped::<E>().filter(filter), page).await
+        page::fetch(&self.db, self.scoped::<E>()?.filter(filter), page).await
     }
 
     /// The one reachable row of `E` matching `filter` (a natural key such as an LGD code).
     pub async fn find_one<E: Scoped>(&self, filter: Condition) -> ApiResult<Option<E::Model>> {
-        Ok(self.scoped::<E>().filter(filter).one(&self.db).await?)
+        Ok(self.scoped::<E>()?.filter(filter).one(&self.db).await?)
     }
 
     /// Checks that the database answers (for `/readyz`).

@@ -96,6 +96,7 @@ impl Service {
         level: AreaLevel,
         within: Option<Area>,
     ) -> ApiResult<Option<ProgressReport>> {
+        self.require(crate::principal::Scope::ProgressRead)?;
         if let Some(w) = within {
             if w.level >= level {
                 return Err(ApiError::bad_input(
@@ -144,7 +145,7 @@ impl Service {
     async fn area_ids(&self, level: AreaLevel, within: Option<Area>) -> ApiResult<Vec<i64>> {
         async fn ids<E: Scoped>(svc: &Service, cond: Condition) -> ApiResult<Vec<i64>> {
             use sea_orm::{QueryFilter, QueryOrder};
-            let rows = svc.scoped::<E>().filter(cond).order_by_asc(E::id_column()).all(svc.db()).await?;
+            let rows = svc.scoped::<E>()?.filter(cond).order_by_asc(E::id_column()).all(svc.db()).await?;
             Ok(rows.iter().map(E::row_id).collect())
         }
         let w = |f: fn(&Area) -> Condition| within.as_ref().map(f).unwrap_or_else(Condition::all);

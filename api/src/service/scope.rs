@@ -11,14 +11,35 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
 
-use crate::principal::{Jurisdiction, Principal, Role};
+use crate::{
+    error::ApiError,
+    principal::{Jurisdiction, Principal, Role, Scope},
+};
 
 /// An entity whose rows are limited by row scope.
 pub trait Scoped: EntityTrait<Model: Clone + Send + Sync> {
+    /// The scope a token needs to read these rows.
+    const READ: Scope;
     fn id_column() -> Self::Column;
     fn row_id(model: &Self::Model) -> i64;
     /// The condition that keeps this table's rows within `reach`.
     fn reach(reach: &Reach<'_>) -> Condition;
+    /// Whether the role may read rows of this table at all (ACCESS.md's matrix).
+    fn readable_by(role: Role) -> bool {
+        let _ = role;
+        true
+    }
+}
+
+/// Role and scope allow reading `E` (the first two of ACCESS.md's three tests; `reach` is the third).
+pub fn may_read<E: Scoped>(who: &Principal) -> Result<(), ApiError> {
+    if !E::readable_by(who.role) {
+        return Err(ApiError::Forbidden { needs: format!("a role other than {}", who.role.as_str()) });
+    }
+    if !who.has_scope(E::READ) {
+        return Err(ApiError::Forbidden { needs: E::READ.as_str().to_owned() });
+    }
+    Ok(())
 }
 
 /// A principal's reach on a given day (assignments are active by date).
@@ -37,6 +58,21 @@ fn select_where<C: ColumnTrait>(column: C, cond: Condition) -> SelectStatement {
         .from(column.entity_name())
         .cond_where(cond)
         .to_owned()
+}
+
+/// Database ids of the states (or districts) with these LGD codes.
+fn state_ids(codes: &[i32]) -> SelectStatement {
+    select_where(
+        state::Column::Id,
+        Condition::all().add(state::Column::LgdCode.is_in(codes.iter().copied())),
+    )
+}
+
+fn district_ids(codes: &[i32]) -> SelectStatement {
+    select_where(
+        district::Column::Id,
+        Condition::all().add(district::Column::LgdCode.is_in(codes.iter().copied())),
+    )
 }
 
 impl<'a> Reach<'a> {
@@ -75,10 +111,10 @@ impl<'a> Reach<'a> {
         let mut cond = match &self.who.jurisdiction {
             Jurisdiction::All => Condition::all(),
             Jurisdiction::States(s) => {
-                Condition::all().add(village::Column::StateId.is_in(s.iter().copied()))
+                Condition::all().add(village::Column::StateId.in_subquery(state_ids(s)))
             }
             Jurisdiction::Districts(d) => {
-                Condition::all().add(village::Column::DistrictId.is_in(d.iter().copied()))
+                Condition::all().add(village::Column::DistrictId.in_subquery(district_ids(d)))
             }
         };
         if self.partner() {
@@ -108,10 +144,10 @@ impl<'a> Reach<'a> {
         match &self.who.jurisdiction {
             Jurisdiction::All => Condition::all(),
             Jurisdiction::States(s) => {
-                Condition::all().add(district::Column::StateId.is_in(s.iter().copied()))
+                Condition::all().add(district::Column::StateId.in_subquery(state_ids(s)))
             }
             Jurisdiction::Districts(d) => {
-                Condition::all().add(district::Column::Id.is_in(d.iter().copied()))
+                Condition::all().add(district::Column::LgdCode.is_in(d.iter().copied()))
             }
         }
     }
@@ -129,10 +165,10 @@ impl<'a> Reach<'a> {
         let mut cond = match &self.who.jurisdiction {
             Jurisdiction::All => Condition::all(),
             Jurisdiction::States(s) => {
-                Condition::all().add(task::Column::StateId.is_in(s.iter().copied()))
+                Condition::all().add(task::Column::StateId.in_subquery(state_ids(s)))
             }
             Jurisdiction::Districts(d) => {
-                Condition::all().add(task::Column::DistrictId.is_in(d.iter().copied()))
+                Condition::all().add(task::Column::DistrictId.in_subquery(district_ids(d)))
             }
         };
         let org = self.who.organisation_id;
@@ -160,8 +196,12 @@ impl<'a> Reach<'a> {
 }
 
 macro_rules! keyed {
-    ($($m:ident),* $(,)?) => {$(
+    ($($m:ident: $scope:ident),* $(,)?) => {$(
         impl Scoped for $m::Entity {
+            const READ: Scope = Scope::$scope;
+            fn readable_by(role: Role) -> bool {
+                readable(stringify!($m), role)
+            }
             fn id_column() -> Self::Column {
                 $m::Column::Id
             }
@@ -176,23 +216,29 @@ macro_rules! keyed {
 }
 
 keyed!(
-    state,
-    division,
-    district,
-    block,
-    gram_panchayat,
-    village,
-    scheme,
-    organisation,
-    assignment,
-    task,
-    task_event,
-    water_quality_test,
-    water_quality_result,
-    hgj_report,
-    hgj_certification,
-    audit_log,
+    state: VillagesRead,
+    division: VillagesRead,
+    district: VillagesRead,
+    block: VillagesRead,
+    gram_panchayat: VillagesRead,
+    village: VillagesRead,
+    scheme: VillagesRead,
+    organisation: VillagesRead,
+    assignment: AssignmentsRead,
+    task: TasksRead,
+    task_event: TasksRead,
+    water_quality_test: QualityRead,
+    water_quality_result: QualityRead,
+    hgj_report: VillagesRead,
+    hgj_certification: VillagesRead,
+    audit_log: AuditRead,
 );
+
+/// Dashboards read aggregates and public facts: task rows (they get counts), who works where,
+/// and the audit trail are not theirs.
+fn readable(table: &str, role: Role) -> bool {
+    !(role == Role::Dashboard && matches!(table, "task" | "task_event" | "assignment" | "audit_log"))
+}
 
 /// Per-table reach, named after the entity modules so `keyed!` can find them.
 impl Reach<'_> {
@@ -203,7 +249,7 @@ impl Reach<'_> {
         match &self.who.jurisdiction {
             Jurisdiction::All => Condition::all(),
             Jurisdiction::States(s) => {
-                Condition::all().add(state::Column::Id.is_in(s.iter().copied()))
+                Condition::all().add(state::Column::LgdCode.is_in(s.iter().copied()))
             }
             Jurisdiction::Districts(_) => Condition::all().add(
                 state::Column::Id
@@ -216,7 +262,7 @@ impl Reach<'_> {
         match (&self.who.jurisdiction, self.partner()) {
             (Jurisdiction::All, false) => Condition::all(),
             (Jurisdiction::States(s), false) => {
-                Condition::all().add(division::Column::StateId.is_in(s.iter().copied()))
+                Condition::all().add(division::Column::StateId.in_subquery(state_ids(s)))
             }
             _ => Condition::all().add(
                 division::Column::Id
@@ -330,6 +376,7 @@ impl Reach<'_> {
 
 /// Organisation themes hang off public organisations; scheme-village links off villages.
 impl Scoped for organisation_theme::Entity {
+    const READ: Scope = Scope::VillagesRead;
     fn id_column() -> Self::Column {
         organisation_theme::Column::OrganisationId
     }
@@ -342,6 +389,7 @@ impl Scoped for organisation_theme::Entity {
 }
 
 impl Scoped for scheme_village::Entity {
+    const READ: Scope = Scope::VillagesRead;
     fn id_column() -> Self::Column {
         scheme_village::Column::VillageId
     }
