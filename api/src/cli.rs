@@ -7,8 +7,11 @@ use clap::Parser;
 use migration::{Migrator, MigratorTrait};
 
 use crate::{
-    config::{Cli, Command, MigrateAction, SeedDataset},
-    db, graphql, seed, server, telemetry,
+    auth::{clients, keys},
+    config::{Cli, ClientAction, Command, KeyAction, MigrateAction, SeedDataset},
+    db, graphql,
+    principal::{Role, Scope},
+    seed, server, telemetry,
 };
 
 pub fn main() -> ExitCode {
@@ -53,6 +56,32 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&summary)?);
             Ok(())
         }
+        Command::Client { action, db } => {
+            let conn = db::connect(&db.database_url, 1).await?;
+            Migrator::up(&conn, None).await.context("applying migrations")?;
+            client(&conn, action).await
+        }
+        Command::Key { action, db } => {
+            let conn = db::connect(&db.database_url, 1).await?;
+            Migrator::up(&conn, None).await.context("applying migrations")?;
+            match action {
+                KeyAction::Rotate { grace_secs } => {
+                    let key = keys::rotate(&conn, std::time::Duration::from_secs(grace_secs)).await?;
+                    println!("now signing with {}; older keys verify for {grace_secs} s more", key.kid);
+                }
+                KeyAction::List => {
+                    for k in keys::list(&conn).await? {
+                        let state = match (k.retired_at, k.expires_at) {
+                            (None, _) => "signing".to_owned(),
+                            (Some(_), Some(until)) => format!("verifying until {until}"),
+                            (Some(_), None) => "retired".to_owned(),
+                        };
+                        println!("{}\t{}\t{}\t{state}", k.kid, k.algorithm, k.created_at);
+                    }
+                }
+            }
+            Ok(())
+        }
         Command::ExportSchema { path } => {
             let sdl = graphql::sdl();
             match path {
@@ -62,4 +91,30 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn client(conn: &sea_orm::DatabaseConnection, action: ClientAction) -> anyhow::Result<()> {
+    match action {
+        ClientAction::Add { name, role, scopes, org, states, districts, client_id } => {
+            let role = Role::parse(&role).with_context(|| format!("unknown role {role}"))?;
+            let scopes = Scope::parse_list(&scopes.replace(',', " "))
+                .map_err(|unknown| anyhow::anyhow!("unknown scope {unknown}"))?;
+            let new = clients::NewClient { client_id, name, role, organisation: org, states, districts, scopes };
+            let (c, secret) = clients::add(conn, new).await?;
+            println!("client_id:     {}\nclient_secret: {secret}\n(the secret is shown only now)", c.client_id);
+        }
+        ClientAction::List => {
+            for c in clients::list(conn).await? {
+                let state = if c.disabled { "disabled" } else { "enabled" };
+                println!("{}\t{}\t{}\t{}\t{state}", c.client_id, c.role, c.name, c.scopes);
+            }
+        }
+        ClientAction::Disable { client_id } => clients::set_disabled(conn, &client_id, true).await?,
+        ClientAction::Enable { client_id } => clients::set_disabled(conn, &client_id, false).await?,
+        ClientAction::RotateSecret { client_id } => {
+            let secret = clients::rotate_secret(conn, &client_id).await?;
+            println!("client_secret: {secret}\n(the secret is shown only now)");
+        }
+    }
+    Ok(())
 }

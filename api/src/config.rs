@@ -36,6 +36,125 @@ pub enum Command {
     },
     /// Print the GraphQL SDL, or write it to PATH.
     ExportSchema { path: Option<PathBuf> },
+    /// Manage clients of the embedded authorization server.
+    Client {
+        #[command(subcommand)]
+        action: ClientAction,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Manage the embedded authorization server's signing keys.
+    Key {
+        #[command(subcommand)]
+        action: KeyAction,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientAction {
+    /// Register a client; prints its secret once (only a hash is stored).
+    Add {
+        /// A name people recognise, e.g. "Raipur DWSM dashboard".
+        #[arg(long)]
+        name: String,
+        /// state_admin, district_coordinator, department, partner or dashboard.
+        #[arg(long)]
+        role: String,
+        /// Space- or comma-separated scopes the client may ask for.
+        #[arg(long)]
+        scopes: String,
+        /// Organisation code (required for department and partner).
+        #[arg(long)]
+        org: Option<String>,
+        /// State LGD codes, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        states: Vec<i32>,
+        /// District LGD codes, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        districts: Vec<i32>,
+        /// Choose the client id (default: generated).
+        #[arg(long)]
+        client_id: Option<String>,
+    },
+    /// List clients (never their secrets).
+    List,
+    /// Refuse the client new tokens and the tokens it holds.
+    Disable { client_id: String },
+    /// Allow a disabled client again.
+    Enable { client_id: String },
+    /// Replace the client's secret; prints the new one once.
+    RotateSecret { client_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyAction {
+    /// Start signing with a new key; older keys verify until their tokens expire.
+    Rotate {
+        /// How long old keys keep verifying (at least the token lifetime plus clock skew).
+        #[arg(long, env = "SANGAM_KEY_GRACE_SECS", default_value_t = 960)]
+        grace_secs: u64,
+    },
+    /// List signing keys.
+    List,
+}
+
+/// How callers authenticate.
+#[derive(Debug, Clone, Args)]
+pub struct AuthArgs {
+    /// `iss` of the embedded authorization server's tokens (default: http://LISTEN).
+    #[arg(long, env = "SANGAM_ISSUER")]
+    pub issuer: Option<String>,
+    /// `aud` the embedded server's tokens carry and require.
+    #[arg(long, env = "SANGAM_AUDIENCE", default_value = "sangam")]
+    pub audience: String,
+    /// Lifetime of issued access tokens, in seconds.
+    #[arg(long, env = "SANGAM_TOKEN_TTL_SECS", default_value_t = 900)]
+    pub token_ttl_secs: u64,
+    /// Clock skew allowed when checking token times, in seconds.
+    #[arg(long, env = "SANGAM_CLOCK_SKEW_SECS", default_value_t = 60)]
+    pub clock_skew_secs: u64,
+    /// Turn the embedded authorization server off (use an external provider only).
+    #[arg(long, env = "SANGAM_NO_EMBEDDED_AUTH")]
+    pub no_embedded_auth: bool,
+    /// Serve the SDL, GraphiQL and introspection without a token.
+    #[arg(long, env = "SANGAM_PUBLIC_SCHEMA")]
+    pub public_schema: bool,
+    /// Issuer of an external OpenID/OAuth provider whose JWTs are accepted.
+    #[arg(long, env = "SANGAM_OIDC_ISSUER", requires = "oidc_jwks_url")]
+    pub oidc_issuer: Option<String>,
+    /// The external provider's JWKS URL.
+    #[arg(long, env = "SANGAM_OIDC_JWKS_URL", requires = "oidc_issuer")]
+    pub oidc_jwks_url: Option<String>,
+    /// Audience the external provider's tokens must carry.
+    #[arg(long, env = "SANGAM_OIDC_AUDIENCE", default_value = "sangam")]
+    pub oidc_audience: String,
+    /// RFC 7662 introspection endpoint for opaque tokens.
+    #[arg(long, env = "SANGAM_INTROSPECTION_URL", requires_all = ["introspection_client_id", "introspection_client_secret"])]
+    pub introspection_url: Option<String>,
+    #[arg(long, env = "SANGAM_INTROSPECTION_CLIENT_ID")]
+    pub introspection_client_id: Option<String>,
+    #[arg(long, env = "SANGAM_INTROSPECTION_CLIENT_SECRET", hide_env_values = true)]
+    pub introspection_client_secret: Option<String>,
+    /// Claim (dotted path) carrying the role in external tokens, e.g. `realm_access.roles`.
+    #[arg(long, env = "SANGAM_CLAIM_ROLE", default_value = "role")]
+    pub claim_role: String,
+    /// Claim carrying the organisation code.
+    #[arg(long, env = "SANGAM_CLAIM_ORG", default_value = "org")]
+    pub claim_org: String,
+    /// Claim carrying the department.
+    #[arg(long, env = "SANGAM_CLAIM_DEPARTMENT", default_value = "department")]
+    pub claim_department: String,
+    /// Claim carrying state LGD codes.
+    #[arg(long, env = "SANGAM_CLAIM_STATES", default_value = "states")]
+    pub claim_states: String,
+    /// Claim carrying district LGD codes.
+    #[arg(long, env = "SANGAM_CLAIM_DISTRICTS", default_value = "districts")]
+    pub claim_districts: String,
+    /// Claim carrying the scopes (space-separated string or array).
+    #[arg(long, env = "SANGAM_CLAIM_SCOPE", default_value = "scope")]
+    pub claim_scope: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,4 +199,42 @@ pub struct ServeArgs {
     /// Largest `first`/`last` a client may ask for.
     #[arg(long, env = "SANGAM_MAX_PAGE_SIZE", default_value_t = 100)]
     pub max_page_size: u64,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+impl AuthArgs {
+    /// The authentication settings for a server listening on `listen`.
+    pub fn settings(&self, listen: SocketAddr) -> crate::auth::AuthSettings {
+        use std::time::Duration;
+
+        use crate::auth::{AuthSettings, ClaimNames, ExternalSettings, IntrospectionSettings};
+        let claims = ClaimNames {
+            role: self.claim_role.clone(),
+            organisation: self.claim_org.clone(),
+            department: self.claim_department.clone(),
+            states: self.claim_states.clone(),
+            districts: self.claim_districts.clone(),
+            scope: self.claim_scope.clone(),
+        };
+        AuthSettings {
+            issuer: self.issuer.clone().unwrap_or_else(|| format!("http://{listen}")),
+            audience: self.audience.clone(),
+            token_ttl: Duration::from_secs(self.token_ttl_secs),
+            leeway: Duration::from_secs(self.clock_skew_secs),
+            embedded: !self.no_embedded_auth,
+            external: self.oidc_issuer.clone().zip(self.oidc_jwks_url.clone()).map(|(issuer, jwks_url)| {
+                ExternalSettings { issuer, jwks_url, audience: self.oidc_audience.clone(), claims: claims.clone() }
+            }),
+            introspection: match (&self.introspection_url, &self.introspection_client_id, &self.introspection_client_secret) {
+                (Some(url), Some(id), Some(secret)) => Some(IntrospectionSettings {
+                    url: url.clone(),
+                    client_id: id.clone(),
+                    client_secret: secret.clone(),
+                    claims,
+                }),
+                _ => None,
+            },
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! HTTP surface: GraphQL over HTTP, GraphiQL, the SDL, health and readiness.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use async_graphql::{
     ParseRequestError,
@@ -13,7 +13,7 @@ use axum::{
     extract::{FromRef, State},
     http::{HeaderMap, HeaderValue, Request, StatusCode, header},
     response::{Html, IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use sea_orm::DatabaseConnection;
 use serde_json::json;
@@ -24,6 +24,7 @@ use tower_http::{
 };
 
 use crate::{
+    auth::{AuthError, Authenticator, endpoints},
     error::code,
     graphql::{self, AppSchema},
     principal::Principal,
@@ -37,6 +38,16 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct AppState {
     pub db: DatabaseConnection,
     pub schema: AppSchema,
+    pub auth: Arc<Authenticator>,
+    pub options: HttpOptions,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HttpOptions {
+    /// Serve the SDL, GraphiQL and introspection without a token.
+    pub public_schema: bool,
+    /// Demo only: GraphiQL opens with a fresh token of this client already in its headers.
+    pub graphiql_client: Option<String>,
 }
 
 impl FromRef<AppState> for DatabaseConnection {
@@ -45,14 +56,28 @@ impl FromRef<AppState> for DatabaseConnection {
     }
 }
 
+impl FromRef<AppState> for Arc<Authenticator> {
+    fn from_ref(s: &AppState) -> Self {
+        s.auth.clone()
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     let x_request_id = header::HeaderName::from_static("x-request-id");
-    Router::new()
+    let mut app = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/schema.graphql", get(sdl))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .with_state(state)
+        .route("/readyz", get(readyz));
+    if state.auth.settings.embedded {
+        app = app
+            .route("/oauth/token", post(endpoints::token))
+            .route("/oauth/revoke", post(endpoints::revoke))
+            .route("/oauth/introspect", post(endpoints::introspect))
+            .route("/.well-known/oauth-authorization-server", get(endpoints::metadata))
+            .route("/.well-known/jwks.json", get(endpoints::jwks));
+    }
+    app.with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -100,11 +125,60 @@ fn request_id(headers: &HeaderMap) -> Option<String> {
     headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
+/// A 401 with an RFC 6750 challenge; `error` is set when a token was sent but refused.
+fn unauthorized(error: Option<(&str, &str)>) -> Response {
+    let (challenge, message) = match error {
+        Some((code, why)) => (
+            format!("Bearer realm=\"sangam\", error=\"{code}\", error_description=\"{}\"", why.replace('"', "'")),
+            why.to_owned(),
+        ),
+        None => ("Bearer realm=\"sangam\"".to_owned(), "a bearer token is required".to_owned()),
+    };
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code::UNAUTHENTICATED } }] });
+    let mut res = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    res
+}
+
+/// The caller, from its bearer token: `Ok(None)` when it sent none.
+async fn caller(st: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, Response> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().unwrap_or_default();
+    let Some((scheme, token)) = value.split_once(' ') else {
+        return Err(unauthorized(Some(("invalid_request", "malformed Authorization header"))));
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(unauthorized(None));
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(unauthorized(Some(("invalid_request", "empty bearer token"))));
+    }
+    match st.auth.authenticate(token).await {
+        Ok(p) => Ok(Some(p)),
+        Err(AuthError::InvalidToken(why)) => Err(unauthorized(Some(("invalid_token", &why)))),
+        Err(AuthError::Unavailable(e)) => {
+            tracing::warn!(error = %e, "cannot authenticate: a dependency is down");
+            Err(unavailable())
+        }
+    }
+}
+
 async fn execute(st: &AppState, headers: &HeaderMap, req: async_graphql::Request) -> Response {
-    // Until bearer tokens are required every caller is the all-access principal; the service
-    // applies row scope for whoever it is built with.
-    let svc = Service::new(st.db.clone(), Principal::all_access());
-    let mut req = graphql::prepare(req, svc);
+    let who = match caller(st, headers).await {
+        Ok(who) => who,
+        Err(res) => return res,
+    };
+    let mut req = match who {
+        Some(who) => graphql::prepare(req, Service::new(st.db.clone(), who)),
+        // Without a token only the schema itself may be read, and only when it is public.
+        None if st.options.public_schema => req.only_introspection(),
+        None => return unauthorized(None),
+    };
     if let Some(id) = request_id(headers) {
         req = req.data(RequestIdData(id));
     }
@@ -162,8 +236,7 @@ async fn graphql_get(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains("text/html"));
         if wants_html {
-            return Html(GraphiQLSource::build().endpoint("/graphql").title("Sangam GraphiQL").finish())
-                .into_response();
+            return graphiql(&st, &headers).await;
         }
         return HttpRejection(StatusCode::BAD_REQUEST, "missing `query` parameter".to_owned())
             .into_response();
@@ -196,8 +269,42 @@ fn selects_query(req: &async_graphql::Request) -> bool {
     !matches!(ty, Some(OperationType::Mutation | OperationType::Subscription))
 }
 
-async fn sdl(State(st): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], st.schema.sdl())
+/// GraphiQL for a browser: public with `--public-schema`, else only for a token holder.
+async fn graphiql(st: &AppState, headers: &HeaderMap) -> Response {
+    if !st.options.public_schema {
+        match caller(st, headers).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return unauthorized(None),
+            Err(res) => return res,
+        }
+    }
+    let demo_header = match &st.options.graphiql_client {
+        Some(client_id) => demo_token(st, client_id).await.map(|t| format!("Bearer {t}")),
+        None => None,
+    };
+    let mut page = GraphiQLSource::build().endpoint("/graphql").title("Sangam GraphiQL");
+    if let Some(h) = &demo_header {
+        page = page.header("Authorization", h);
+    }
+    Html(page.finish()).into_response()
+}
+
+/// A fresh token of the demo client GraphiQL opens with.
+async fn demo_token(st: &AppState, client_id: &str) -> Option<String> {
+    let client = crate::auth::clients::find(&st.db, client_id).await.ok().flatten()?;
+    let scopes = crate::principal::Scope::parse_list(&client.scopes).ok()?;
+    st.auth.issue(&client, &scopes).await.ok().map(|(t, _)| t)
+}
+
+async fn sdl(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    if !st.options.public_schema {
+        match caller(&st, &headers).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return unauthorized(None),
+            Err(res) => return res,
+        }
+    }
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], st.schema.sdl()).into_response()
 }
 
 /// Ready when the database answers within two seconds.

@@ -1,5 +1,6 @@
 //! Sangam: the Jal Jeevan Mission convergence API.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;

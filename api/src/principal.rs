@@ -15,6 +15,45 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 5] = [
+        Self::StateAdmin,
+        Self::DistrictCoordinator,
+        Self::Department,
+        Self::Partner,
+        Self::Dashboard,
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// The scopes a token of this role may carry (ACCESS.md's matrix); others are dropped.
+    pub fn allowed_scopes(self) -> &'static [Scope] {
+        use Scope::*;
+        match self {
+            Self::StateAdmin | Self::DistrictCoordinator => &Scope::ALL,
+            Self::Department => &[
+                VillagesRead,
+                TasksRead,
+                TasksWrite,
+                AssignmentsRead,
+                QualityRead,
+                QualityWrite,
+                CertificationWrite,
+                ProgressRead,
+                AuditRead,
+            ],
+            Self::Partner => &[VillagesRead, TasksRead, TasksWrite, AssignmentsRead, QualityRead, ProgressRead, AuditRead],
+            Self::Dashboard => &[VillagesRead, TasksRead, QualityRead, ProgressRead],
+        }
+    }
+
+    /// Roles whose reach is a jurisdiction must name one; a partner's reach is its assignments
+    /// and a dashboard may be national.
+    pub fn needs_jurisdiction(self) -> bool {
+        matches!(self, Self::StateAdmin | Self::DistrictCoordinator | Self::Department)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::StateAdmin => "state_admin",
@@ -42,6 +81,19 @@ pub enum Scope {
 }
 
 impl Scope {
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Parses a space-separated scope list (RFC 6749 §3.3); `None` names the first unknown one.
+    pub fn parse_list(s: &str) -> Result<BTreeSet<Scope>, String> {
+        s.split_whitespace().map(|x| Self::parse(x).ok_or_else(|| x.to_owned())).collect()
+    }
+
+    pub fn join(scopes: &BTreeSet<Scope>) -> String {
+        scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+    }
+
     pub const ALL: [Scope; 10] = [
         Self::VillagesRead,
         Self::TasksRead,

@@ -4,11 +4,14 @@ use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use tokio::net::TcpListener;
 
+use std::sync::Arc;
+
 use crate::{
+    auth::{Authenticator, demo},
     config::ServeArgs,
     db,
     graphql::{self, Limits},
-    http::{AppState, router},
+    http::{AppState, HttpOptions, router},
     seed,
 };
 
@@ -32,17 +35,54 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::info!(?summary, "demo data loaded");
         }
     }
-    let schema = graphql::schema(Limits { max_page_size: args.max_page_size });
-    let app = router(AppState { db: db.clone(), schema });
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let local = listener.local_addr()?;
+    let settings = args.auth.settings(local);
+    tracing::info!(
+        issuer = %settings.issuer,
+        audience = %settings.audience,
+        token_ttl_secs = settings.token_ttl.as_secs(),
+        embedded = settings.embedded,
+        external_issuer = settings.external.as_ref().map(|e| e.issuer.as_str()),
+        introspection_url = settings.introspection.as_ref().map(|i| i.url.as_str()),
+        public_schema = args.auth.public_schema || args.demo,
+        "authentication"
+    );
+    let auth = Arc::new(Authenticator::new(db.clone(), settings).await?);
+    let mut options = HttpOptions { public_schema: args.auth.public_schema, graphiql_client: None };
+    if args.demo && auth.settings.embedded {
+        let clients = demo::ensure_clients(&db).await.context("creating demo clients")?;
+        print_demo_clients(&clients, local);
+        options.public_schema = true;
+        options.graphiql_client = Some("demo-state-admin".to_owned());
+    }
+    let schema = graphql::schema(Limits { max_page_size: args.max_page_size });
+    let app = router(AppState { db: db.clone(), schema, auth, options });
     tracing::info!("listening on http://{local}/graphql");
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     db.close().await.ok();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Demo only: how to get a token for each role (the secrets are new every start).
+fn print_demo_clients(clients: &[demo::DemoClient], local: std::net::SocketAddr) {
+    let mut text = String::from("\nDemo clients (new secrets on every start). Get a token with curl:\n");
+    for c in clients {
+        text.push_str(&format!(
+            "  {:<22} curl -s -u {}:{} -d grant_type=client_credentials http://{local}/oauth/token\n",
+            c.role.as_str(),
+            c.client_id,
+            c.secret
+        ));
+    }
+    text.push_str(&format!(
+        "then: curl -s http://{local}/graphql -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' -d '{{\"query\":\"{{ viewer {{ role scopes }} }}\"}}'\n\
+         GraphiQL at http://{local}/graphql opens with a state administrator's token.\n"
+    ));
+    eprintln!("{text}");
 }
 
 /// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish before the server stops.

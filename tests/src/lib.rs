@@ -11,8 +11,10 @@ use std::{
 };
 
 use api::{
+    auth::{AuthSettings, Authenticator, clients},
     graphql::{self, Limits},
-    http::{AppState, router},
+    http::{AppState, HttpOptions, router},
+    principal::{Role, Scope},
 };
 use axum::{
     Router,
@@ -172,10 +174,49 @@ impl TestDb {
     }
 }
 
-/// The real router over a test database.
+/// The issuer of test servers' own tokens.
+pub const ISSUER: &str = "http://sangam.test";
+
+/// The real router over a test database, with a state administrator's token at hand.
 pub struct TestApp {
     pub t: TestDb,
     pub router: Router,
+    pub auth: Arc<Authenticator>,
+    /// A state administrator over the demo states (LGD 22 and 23), with every scope.
+    pub admin_token: String,
+}
+
+/// What a test client is.
+#[derive(Debug, Clone)]
+pub struct ClientSpec {
+    pub role: Role,
+    pub org: Option<String>,
+    pub states: Vec<i32>,
+    pub districts: Vec<i32>,
+    /// `None`: every scope the role may hold.
+    pub scopes: Option<Vec<Scope>>,
+}
+
+impl ClientSpec {
+    pub fn new(role: Role) -> Self {
+        Self { role, org: None, states: vec![], districts: vec![], scopes: None }
+    }
+    pub fn org(mut self, code: &str) -> Self {
+        self.org = Some(code.to_owned());
+        self
+    }
+    pub fn states(mut self, codes: &[i32]) -> Self {
+        self.states = codes.to_vec();
+        self
+    }
+    pub fn districts(mut self, codes: &[i32]) -> Self {
+        self.districts = codes.to_vec();
+        self
+    }
+    pub fn scopes(mut self, scopes: &[Scope]) -> Self {
+        self.scopes = Some(scopes.to_vec());
+        self
+    }
 }
 
 pub struct HttpReply {
@@ -191,17 +232,55 @@ impl HttpReply {
 }
 
 impl TestApp {
-    pub fn over(t: TestDb) -> Self {
-        Self::with_limits(t, Limits::default())
+    pub async fn over(t: TestDb) -> Self {
+        Self::with(t, Limits::default(), HttpOptions::default(), AuthSettings::embedded(ISSUER)).await
     }
 
-    pub fn with_limits(t: TestDb, limits: Limits) -> Self {
-        let router = router(AppState { db: t.db.clone(), schema: graphql::schema(limits) });
-        Self { t, router }
+    pub async fn with(t: TestDb, limits: Limits, options: HttpOptions, settings: AuthSettings) -> Self {
+        let auth = Arc::new(Authenticator::new(t.db.clone(), settings).await.expect("authenticator"));
+        let router = router(AppState { db: t.db.clone(), schema: graphql::schema(limits), auth: auth.clone(), options });
+        let mut app = Self { t, router, auth, admin_token: String::new() };
+        app.admin_token = app.token(ClientSpec::new(Role::StateAdmin).states(&[22, 23])).await;
+        app
     }
 
     pub async fn demo(backend: Backend) -> Self {
-        Self::over(TestDb::demo(backend).await)
+        Self::over(TestDb::demo(backend).await).await
+    }
+
+    /// Registers a client and returns its id and secret.
+    pub async fn client(&self, spec: ClientSpec) -> (String, String) {
+        let scopes = spec.scopes.clone().unwrap_or_else(|| spec.role.allowed_scopes().to_vec());
+        let new = clients::NewClient {
+            client_id: None,
+            name: format!("test {}", spec.role.as_str()),
+            role: spec.role,
+            organisation: spec.org,
+            states: spec.states,
+            districts: spec.districts,
+            scopes: scopes.into_iter().collect(),
+        };
+        let (c, secret) = clients::add(&self.t.db, new).await.expect("register client");
+        (c.client_id, secret)
+    }
+
+    /// A token for a new client of this kind, issued the way the token endpoint does.
+    pub async fn token(&self, spec: ClientSpec) -> String {
+        let (id, _) = self.client(spec).await;
+        let client = clients::find(&self.t.db, &id).await.expect("db").expect("client");
+        let scopes = Scope::parse_list(&client.scopes).expect("scopes");
+        self.auth.issue(&client, &scopes).await.expect("issue").0
+    }
+
+    /// Serves the router on a free local port; returns its base URL.
+    pub async fn serve(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let router = self.router.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        format!("http://{addr}")
     }
 
     pub async fn send(&self, req: Request<Body>) -> HttpReply {
@@ -216,16 +295,34 @@ impl TestApp {
         self.send(Request::get(uri).body(Body::empty()).expect("request")).await
     }
 
-    /// POSTs a GraphQL request and returns the whole response body (`data` and `errors`).
+    /// POSTs a GraphQL request as the state administrator; returns `data` and `errors`.
     pub async fn post(&self, query: &str, variables: Value) -> Value {
-        let body = json!({ "query": query, "variables": variables }).to_string();
-        let req = Request::post("/graphql")
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body))
-            .expect("request");
-        let reply = self.send(req).await;
+        self.post_as(&self.admin_token, query, variables).await
+    }
+
+    /// POSTs a GraphQL request with `token`.
+    pub async fn post_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        let reply = self.send(self.graphql_request(Some(token), query, variables)).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         reply.json()
+    }
+
+    pub fn graphql_request(&self, token: Option<&str>, query: &str, variables: Value) -> Request<Body> {
+        let body = json!({ "query": query, "variables": variables }).to_string();
+        let mut req = Request::post("/graphql").header(header::CONTENT_TYPE, "application/json");
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        req.body(Body::from(body)).expect("request")
+    }
+
+    /// `get` with the administrator's token.
+    pub async fn get_authed(&self, uri: &str) -> HttpReply {
+        let req = Request::get(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.admin_token))
+            .body(Body::empty())
+            .expect("request");
+        self.send(req).await
     }
 
     /// Runs a query that must succeed and returns its `data`.

@@ -27,8 +27,8 @@ pub trait CtxExt {
 
 impl CtxExt for Context<'_> {
     fn svc(&self) -> ApiResult<&Service> {
-        self.data_opt::<Service>()
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("request has no Service attached")))
+        // Requests are given a service exactly when they carry a principal.
+        self.data_opt::<Service>().ok_or(ApiError::Unauthenticated)
     }
 
     fn limits(&self) -> Limits {

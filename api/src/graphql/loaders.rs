@@ -7,6 +7,7 @@ use async_graphql::{Context, Request, dataloader::{DataLoader, Loader}};
 use entities::*;
 use sea_orm::{EntityTrait, IdenStatic};
 
+use super::context::CtxExt;
 use crate::{
     error::{ApiError, ApiResult},
     service::{Scoped, Service},
@@ -110,20 +111,24 @@ pub fn attach(req: Request, svc: Service) -> Request {
     req.data(DataLoader::new(LatestTest(svc.clone()), tokio::spawn)).data(svc)
 }
 
-fn missing(what: &str) -> ApiError {
-    ApiError::internal(anyhow::anyhow!("no {what} loader attached to the request"))
+/// Loaders come with the request's service; a request without one has no principal.
+fn missing(ctx: &Context<'_>, what: &str) -> ApiError {
+    match ctx.svc() {
+        Ok(_) => ApiError::internal(anyhow::anyhow!("no {what} loader attached to the request")),
+        Err(e) => e,
+    }
 }
 
 /// One row of `E` by id, batched with every other lookup of `E` in the request.
 pub async fn one<E: Scoped>(ctx: &Context<'_>, id: i64) -> ApiResult<Option<E::Model>> {
-    let loader = ctx.data_opt::<DataLoader<ById<E>>>().ok_or_else(|| missing("by-id"))?;
+    let loader = ctx.data_opt::<DataLoader<ById<E>>>().ok_or_else(|| missing(ctx, "by-id"))?;
     loader.load_one(id).await
 }
 
 /// Several rows of `E` by id, in the order given, skipping those out of reach.
 pub async fn many<E: Scoped>(ctx: &Context<'_>, ids: impl IntoIterator<Item = i64>) -> ApiResult<Vec<E::Model>> {
     let ids: Vec<i64> = ids.into_iter().collect();
-    let loader = ctx.data_opt::<DataLoader<ById<E>>>().ok_or_else(|| missing("by-id"))?;
+    let loader = ctx.data_opt::<DataLoader<ById<E>>>().ok_or_else(|| missing(ctx, "by-id"))?;
     let mut found = loader.load_many(ids.iter().copied()).await?;
     Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }
@@ -133,11 +138,11 @@ pub async fn children<E: Scoped>(ctx: &Context<'_>, column: E::Column, parent: i
 where
     E::Column: Send + Sync,
 {
-    let loader = ctx.data_opt::<DataLoader<Children<E>>>().ok_or_else(|| missing("children"))?;
+    let loader = ctx.data_opt::<DataLoader<Children<E>>>().ok_or_else(|| missing(ctx, "children"))?;
     Ok(loader.load_one(Child(column, parent)).await?.unwrap_or_default())
 }
 
 pub async fn latest_test(ctx: &Context<'_>, village: i64) -> ApiResult<Option<water_quality_test::Model>> {
-    let loader = ctx.data_opt::<DataLoader<LatestTest>>().ok_or_else(|| missing("latest test"))?;
+    let loader = ctx.data_opt::<DataLoader<LatestTest>>().ok_or_else(|| missing(ctx, "latest test"))?;
     loader.load_one(village).await
 }

@@ -11,7 +11,7 @@ fn assert_bad(err: &Value, argument: &str) {
 
 #[tokio::test]
 async fn malformed_arguments_name_the_argument() {
-    let app = TestApp::over(TestDb::new(Backend::Sqlite).await);
+    let app = TestApp::over(TestDb::new(Backend::Sqlite).await).await;
     let cases: Vec<(&str, Value, &str)> = vec![
         ("query($id: ID!) { node(id: $id) { id } }", json!({ "id": "not-an-id" }), "id"),
         ("query($id: ID!) { node(id: $id) { id } }", json!({ "id": "" }), "id"),
@@ -40,7 +40,7 @@ async fn malformed_arguments_name_the_argument() {
 
 #[tokio::test]
 async fn ids_of_the_wrong_kind_are_refused() {
-    let app = TestApp::over(TestDb::new(Backend::Sqlite).await);
+    let app = TestApp::over(TestDb::new(Backend::Sqlite).await).await;
     let village = global_id("Village", 1);
     let err = app
         .error("query($v: ID!) { villages(filter: { within: $v }) { totalCount } }", json!({ "v": village }))
@@ -62,7 +62,7 @@ async fn internal_errors_never_leak_sql() {
     let t = TestDb::new(Backend::Sqlite).await;
     // Break the database under the API: the error must be generic, with a code.
     sea_orm::ConnectionTrait::execute_unprepared(&t.db, "DROP TABLE task_event").await.expect("drop");
-    let app = TestApp::over(t);
+    let app = TestApp::over(t).await;
     let res = app.post("{ tasks(first: 1) { edges { node { history { kind } } } } }", json!({})).await;
     // No tasks in an empty database, so force a query on the dropped table via a node lookup.
     assert!(res.get("errors").is_none(), "{res:#}");

@@ -41,6 +41,8 @@ fn temp_path(name: &str) -> PathBuf {
 struct Server {
     child: Child,
     base: String,
+    /// The demo state administrator's secret, as printed at start.
+    admin_secret: String,
 }
 
 impl Drop for Server {
@@ -62,16 +64,37 @@ fn start(db_file: &PathBuf) -> Server {
     let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
+        let mut secret = String::new();
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(start) = line.find("-u demo-state-admin:") {
+                let rest = &line[start + "-u demo-state-admin:".len()..];
+                secret = rest.split_whitespace().next().unwrap_or_default().to_owned();
+            }
             if let Some(start) = line.find("listening on http://") {
                 let url = &line[start + "listening on ".len()..];
                 let end = url.find("/graphql").unwrap_or(url.len());
-                let _ = tx.send(url[..end].to_owned());
+                let _ = tx.send((url[..end].to_owned(), secret.clone()));
             }
         }
     });
-    let base = rx.recv_timeout(Duration::from_secs(120)).expect("sangam did not start listening");
-    Server { child, base }
+    let (base, admin_secret) = rx.recv_timeout(Duration::from_secs(120)).expect("sangam did not start listening");
+    assert!(!admin_secret.is_empty(), "the demo printed no client secret");
+    Server { child, base, admin_secret }
+}
+
+/// A token for the demo state administrator, from the server's token endpoint.
+async fn admin_token(client: &reqwest::Client, server: &Server) -> String {
+    let res: Value = client
+        .post(format!("{}/oauth/token", server.base))
+        .basic_auth("demo-state-admin", Some(&server.admin_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("token json");
+    res["access_token"].as_str().unwrap_or_else(|| panic!("no token: {res}")).to_owned()
 }
 
 #[tokio::test]
@@ -85,8 +108,12 @@ async fn serve_demo_answers_over_http_and_stops_on_sigterm() {
     assert_eq!(ready.status(), 200);
 
     let query = "{ state(lgdCode: 22) { name nameHi districts { name } } villages { totalCount } }";
+    let anonymous = client.post(format!("{}/graphql", server.base)).json(&json!({ "query": query })).send().await;
+    assert_eq!(anonymous.expect("post").status(), 401, "data needs a token");
+    let token = admin_token(&client, &server).await;
     let res: Value = client
         .post(format!("{}/graphql", server.base))
+        .bearer_auth(&token)
         .json(&json!({ "query": query }))
         .send()
         .await
@@ -112,8 +139,10 @@ async fn serve_demo_answers_over_http_and_stops_on_sigterm() {
 
     // A second start keeps the data and does not seed twice.
     let server = start(&db_file);
+    let token = admin_token(&client, &server).await;
     let res: Value = client
         .post(format!("{}/graphql", server.base))
+        .bearer_auth(&token)
         .json(&json!({ "query": "{ states { totalCount } }" }))
         .send()
         .await

@@ -79,7 +79,7 @@ async fn readiness_and_queries_follow_the_database() {
     }
     let proxy = Proxy::start(host_port(&admin)).await;
     let through = replace_db_name(&admin.replacen(&host_port(&admin), &proxy.addr, 1), &pg_name(&pg.url));
-    let app = TestApp::over(TestDb::new_at(&through).await);
+    let app = TestApp::over(TestDb::new_at(&through).await).await;
 
     assert_eq!(app.get("/readyz").await.status, 200);
     proxy.set_up(false);

@@ -8,17 +8,17 @@ use serde_json::json;
 use tests::{Backend, TestApp, TestDb};
 
 async fn app() -> TestApp {
-    TestApp::over(TestDb::new(Backend::Sqlite).await)
+    TestApp::over(TestDb::new(Backend::Sqlite).await).await
 }
 
 #[tokio::test]
 async fn get_runs_queries_but_never_mutations() {
     let app = app().await;
-    let ok = app.get("/graphql?query=%7B%20states%20%7B%20totalCount%20%7D%20%7D").await;
+    let ok = app.get_authed("/graphql?query=%7B%20states%20%7B%20totalCount%20%7D%20%7D").await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
     assert_eq!(ok.json()["data"]["states"]["totalCount"], 0);
 
-    let mutation = app.get("/graphql?query=mutation%20%7B%20x%20%7D").await;
+    let mutation = app.get_authed("/graphql?query=mutation%20%7B%20x%20%7D").await;
     assert_eq!(mutation.status, StatusCode::METHOD_NOT_ALLOWED, "{}", mutation.body);
     assert_eq!(mutation.headers[header::ALLOW], "POST");
     assert_eq!(mutation.json()["errors"][0]["extensions"]["code"], "METHOD_NOT_ALLOWED");
@@ -27,7 +27,11 @@ async fn get_runs_queries_but_never_mutations() {
 #[tokio::test]
 async fn browsers_get_graphiql() {
     let app = app().await;
-    let req = Request::get("/graphql").header(header::ACCEPT, "text/html").body(Body::empty()).expect("req");
+    let req = Request::get("/graphql")
+        .header(header::ACCEPT, "text/html")
+        .header(header::AUTHORIZATION, format!("Bearer {}", app.admin_token))
+        .body(Body::empty())
+        .expect("req");
     let page = app.send(req).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("graphiql"), "{}", &page.body[..200.min(page.body.len())]);
@@ -41,6 +45,7 @@ async fn malformed_requests_are_400_with_a_graphql_error_body() {
     for body in ["{not json", "[]", "{\"variables\": {}}"] {
         let req = Request::post("/graphql")
             .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, format!("Bearer {}", app.admin_token))
             .body(Body::from(body))
             .expect("req");
         let reply = app.send(req).await;
@@ -58,9 +63,11 @@ async fn malformed_requests_are_400_with_a_graphql_error_body() {
 #[tokio::test]
 async fn media_types_follow_the_accept_header() {
     let app = app().await;
+    let bearer = format!("Bearer {}", app.admin_token);
     let post = |accept: &'static str, query: &'static str| {
         Request::post("/graphql")
             .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, bearer.as_str())
             .header(header::ACCEPT, accept)
             .body(Body::from(json!({ "query": query }).to_string()))
             .expect("req")

@@ -23,8 +23,8 @@ fn committed_schema_matches_the_code() {
 
 #[tokio::test]
 async fn served_schema_is_the_committed_one() {
-    let app = TestApp::over(TestDb::new(Backend::Sqlite).await);
-    let reply = app.get("/schema.graphql").await;
+    let app = TestApp::over(TestDb::new(Backend::Sqlite).await).await;
+    let reply = app.get_authed("/schema.graphql").await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body, committed());
 }

@@ -1,0 +1,239 @@
+//! Authentication: bearer tokens to principals, from three sources chosen by configuration.
+//!
+//! 1. Sangam's own embedded authorization server (the default): EdDSA-signed RFC 9068 JWTs.
+//! 2. An external OpenID/OAuth provider's JWTs, checked against its JWKS.
+//! 3. Opaque tokens, introspected at the provider (RFC 7662).
+//!
+//! A JWT is routed by its `iss`; anything else goes to introspection when that is configured.
+
+pub mod claims;
+pub mod clients;
+pub mod demo;
+pub mod endpoints;
+pub mod external;
+pub mod introspection;
+pub mod keys;
+
+use std::time::Duration;
+
+use chrono::Utc;
+use entities::{oauth_client, organisation, revoked_token};
+use jsonwebtoken::{Algorithm, Header, Validation};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use serde_json::{Map, Value, json};
+
+use crate::principal::{Principal, Scope};
+pub use claims::ClaimNames;
+
+/// Why a request could not be authenticated.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The token is not acceptable (RFC 6750 `invalid_token`); the text is safe to show.
+    #[error("{0}")]
+    InvalidToken(String),
+    /// The database or the identity provider cannot be reached.
+    #[error("authentication is unavailable, try again shortly")]
+    Unavailable(#[source] anyhow::Error),
+}
+
+impl AuthError {
+    pub fn invalid(why: impl Into<String>) -> Self {
+        Self::InvalidToken(why.into())
+    }
+
+    pub fn from_db(e: sea_orm::DbErr) -> Self {
+        Self::Unavailable(e.into())
+    }
+}
+
+/// Settings of the external provider (source 2).
+#[derive(Debug, Clone)]
+pub struct ExternalSettings {
+    pub issuer: String,
+    pub jwks_url: String,
+    pub audience: String,
+    pub claims: ClaimNames,
+}
+
+/// Settings of opaque-token introspection (source 3).
+#[derive(Debug, Clone)]
+pub struct IntrospectionSettings {
+    pub url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub claims: ClaimNames,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// `iss` of Sangam's own tokens.
+    pub issuer: String,
+    /// `aud` of Sangam's own tokens, and what they must carry.
+    pub audience: String,
+    pub token_ttl: Duration,
+    /// Clock skew allowed on `exp`, `nbf` and `iat`.
+    pub leeway: Duration,
+    /// Whether the embedded authorization server issues and accepts tokens.
+    pub embedded: bool,
+    pub external: Option<ExternalSettings>,
+    pub introspection: Option<IntrospectionSettings>,
+}
+
+impl AuthSettings {
+    /// Embedded server only, with this issuer.
+    pub fn embedded(issuer: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audience: "sangam".into(),
+            token_ttl: Duration::from_secs(900),
+            leeway: Duration::from_secs(60),
+            embedded: true,
+            external: None,
+            introspection: None,
+        }
+    }
+}
+
+pub struct Authenticator {
+    db: DatabaseConnection,
+    pub settings: AuthSettings,
+    pub keys: keys::Keys,
+    external: Option<external::External>,
+    introspection: Option<introspection::Introspector>,
+}
+
+/// Sangam's access-token claims (RFC 9068 plus role, organisation and jurisdiction).
+fn own_claims() -> ClaimNames {
+    ClaimNames::default()
+}
+
+impl Authenticator {
+    pub async fn new(db: DatabaseConnection, settings: AuthSettings) -> anyhow::Result<Self> {
+        let keys = keys::Keys::new(db.clone());
+        if settings.embedded {
+            keys.ensure().await?;
+        }
+        let external = settings.external.clone().map(|s| external::External::new(s, settings.leeway)).transpose()?;
+        let introspection = settings.introspection.clone().map(introspection::Introspector::new).transpose()?;
+        Ok(Self { db, settings, keys, external, introspection })
+    }
+
+    /// The principal a bearer token stands for.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
+        if token.split('.').count() == 3 {
+            let unverified: Map<String, Value> = jsonwebtoken::dangerous::insecure_decode(token)
+                .map(|d| d.claims)
+                .map_err(|_| AuthError::invalid("malformed token"))?;
+            let iss = unverified.get("iss").and_then(Value::as_str).unwrap_or_default();
+            if self.settings.embedded && iss == self.settings.issuer {
+                let claims = self.verify_own(token, true).await?;
+                return claims::principal(&self.db, &own_claims(), &claims).await;
+            }
+            if let Some(ext) = &self.external
+                && iss == ext.settings.issuer
+            {
+                let claims = ext.verify(token).await?;
+                return claims::principal(&self.db, &ext.settings.claims, &claims).await;
+            }
+            return Err(AuthError::invalid("token from an unknown issuer"));
+        }
+        match &self.introspection {
+            Some(i) => i.principal(&self.db, token).await,
+            None => Err(AuthError::invalid("malformed token")),
+        }
+    }
+
+    /// Verifies one of Sangam's own tokens: signature by a live key, issuer, audience, times
+    /// (expiry only when `check_expiry`), not revoked, client still enabled.
+    pub async fn verify_own(&self, token: &str, check_expiry: bool) -> Result<Map<String, Value>, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::invalid("malformed token"))?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(AuthError::invalid("unexpected signing algorithm"));
+        }
+        let kid = header.kid.ok_or_else(|| AuthError::invalid("token has no key id"))?;
+        let key = self
+            .keys
+            .decoding_key(&kid)
+            .await
+            .map_err(AuthError::Unavailable)?
+            .ok_or_else(|| AuthError::invalid("token signed by an unknown key"))?;
+        let mut v = Validation::new(Algorithm::EdDSA);
+        v.set_issuer(&[&self.settings.issuer]);
+        v.set_audience(&[&self.settings.audience]);
+        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        v.leeway = self.settings.leeway.as_secs();
+        v.validate_nbf = true;
+        v.validate_exp = check_expiry;
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &v).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind::*;
+            AuthError::invalid(match e.kind() {
+                ExpiredSignature => "token expired",
+                ImmatureSignature => "token not yet valid",
+                InvalidIssuer => "wrong issuer",
+                InvalidAudience => "wrong audience",
+                InvalidSignature => "bad signature",
+                _ => "invalid token",
+            })
+        })?;
+        let claims = data.claims;
+        let jti = claims.get("jti").and_then(Value::as_str).ok_or_else(|| AuthError::invalid("token has no jti"))?;
+        let revoked = revoked_token::Entity::find()
+            .filter(revoked_token::Column::Jti.eq(jti))
+            .one(&self.db)
+            .await
+            .map_err(AuthError::from_db)?;
+        if revoked.is_some() {
+            return Err(AuthError::invalid("token revoked"));
+        }
+        let client_id = claims.get("client_id").and_then(Value::as_str).unwrap_or_default();
+        let client = clients::find(&self.db, client_id).await.map_err(AuthError::Unavailable)?;
+        if !client.is_some_and(|c| !c.disabled) {
+            return Err(AuthError::invalid("client disabled"));
+        }
+        Ok(claims)
+    }
+
+    /// Issues an access token to `client` for `scopes`; returns it with its lifetime in seconds.
+    pub async fn issue(&self, client: &oauth_client::Model, scopes: &std::collections::BTreeSet<Scope>) -> anyhow::Result<(String, u64)> {
+        let (kid, key) = self.keys.signer().await?;
+        let org = match client.organisation_id {
+            Some(id) => organisation::Entity::find_by_id(id).one(&self.db).await?.map(|o| o.code),
+            None => None,
+        };
+        let now = Utc::now().timestamp();
+        let ttl = self.settings.token_ttl.as_secs();
+        let states = clients::parse_codes(&client.states);
+        let districts = clients::parse_codes(&client.districts);
+        let mut claims = json!({
+            "iss": self.settings.issuer,
+            "aud": self.settings.audience,
+            "sub": client.client_id,
+            "client_id": client.client_id,
+            "scope": Scope::join(scopes),
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl as i64,
+            "jti": uuid::Uuid::new_v4().to_string(),
+            "role": client.role,
+        });
+        let extra = [
+            ("org", org.map(Value::from)),
+            ("department", client.department.map(|d| json!(d))),
+            ("states", (!states.is_empty()).then(|| json!(states))),
+            ("districts", (!districts.is_empty()).then(|| json!(districts))),
+        ];
+        for (name, value) in extra {
+            if let (Some(v), Some(map)) = (value, claims.as_object_mut()) {
+                map.insert(name.to_owned(), v);
+            }
+        }
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid);
+        header.typ = Some("at+jwt".to_owned());
+        Ok((jsonwebtoken::encode(&header, &claims, &key)?, ttl))
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
