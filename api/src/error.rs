@@ -32,6 +32,13 @@ pub enum ApiError {
     Forbidden { needs: String },
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A stale `expectedVersion` (or a competing write); `current_version` lets the client
+    /// reload and retry.
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        current_version: Option<i32>,
+    },
     /// The database cannot be reached; the client may retry.
     #[error("the database is unavailable, try again shortly")]
     Unavailable(Arc<anyhow::Error>),
@@ -59,6 +66,7 @@ impl ApiError {
             Self::Unauthenticated => code::UNAUTHENTICATED,
             Self::Forbidden { .. } => code::FORBIDDEN,
             Self::NotFound(_) => code::NOT_FOUND,
+            Self::Conflict { .. } => code::CONFLICT,
             Self::Unavailable(_) => code::UNAVAILABLE,
             Self::Internal(_) => code::INTERNAL,
         }
@@ -112,6 +120,7 @@ impl From<ApiError> for async_graphql::Error {
             match &e {
                 ApiError::BadInput { argument, .. } => ext.set("argument", argument.as_str()),
                 ApiError::Forbidden { needs } => ext.set("needs", needs.as_str()),
+                ApiError::Conflict { current_version: Some(v), .. } => ext.set("currentVersion", *v),
                 _ => {}
             }
         });

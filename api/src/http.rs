@@ -26,7 +26,8 @@ use tower_http::{
 use crate::{
     auth::{AuthError, Authenticator, endpoints},
     error::code,
-    graphql::{self, AppSchema},
+    events::EventBus,
+    graphql::{self, AppSchema, mutation::IdempotencyHeader},
     principal::Principal,
     service::Service,
 };
@@ -40,6 +41,7 @@ pub struct AppState {
     pub schema: AppSchema,
     pub auth: Arc<Authenticator>,
     pub options: HttpOptions,
+    pub bus: EventBus,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -174,21 +176,20 @@ async fn execute(st: &AppState, headers: &HeaderMap, req: async_graphql::Request
         Err(res) => return res,
     };
     let mut req = match who {
-        Some(who) => graphql::prepare(req, Service::new(st.db.clone(), who)),
+        Some(who) => {
+            let svc = Service::new(st.db.clone(), who).with_bus(st.bus.clone()).with_request_id(request_id(headers));
+            graphql::prepare(req, svc)
+        }
         // Without a token only the schema itself may be read, and only when it is public.
         None if st.options.public_schema => req.only_introspection(),
         None => return unauthorized(None),
     };
-    if let Some(id) = request_id(headers) {
-        req = req.data(RequestIdData(id));
+    if let Some(k) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
+        req = req.data(IdempotencyHeader(k.to_owned()));
     }
     let res = st.schema.execute(req).await;
     graphql_response(headers, res)
 }
-
-/// The request id, for audit records.
-#[derive(Debug, Clone)]
-pub struct RequestIdData(pub String);
 
 /// Encodes a GraphQL response as the client asked (GraphQL over HTTP): the
 /// `application/graphql-response+json` media type uses status codes for request errors, plain

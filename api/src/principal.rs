@@ -143,6 +143,8 @@ pub struct Principal {
     pub department: Option<Department>,
     pub jurisdiction: Jurisdiction,
     pub scopes: BTreeSet<Scope>,
+    /// When the token stops being valid (unix seconds); a subscription ends then.
+    pub expires_at: Option<i64>,
 }
 
 impl Principal {
@@ -158,6 +160,7 @@ impl Principal {
             department: None,
             jurisdiction: Jurisdiction::All,
             scopes: Scope::ALL.into_iter().collect(),
+            expires_at: None,
         }
     }
 

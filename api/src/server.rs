@@ -10,6 +10,7 @@ use crate::{
     auth::{Authenticator, demo},
     config::ServeArgs,
     db,
+    events::EventBus,
     graphql::{self, Limits},
     http::{AppState, HttpOptions, router},
     seed,
@@ -59,7 +60,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         options.graphiql_client = Some("demo-state-admin".to_owned());
     }
     let schema = graphql::schema(Limits { max_page_size: args.max_page_size });
-    let app = router(AppState { db: db.clone(), schema, auth, options });
+    let bus = EventBus::start(&db, &args.db.database_url);
+    let app = router(AppState { db: db.clone(), schema, auth, options, bus });
     tracing::info!("listening on http://{local}/graphql");
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     db.close().await.ok();

@@ -13,6 +13,8 @@ pub struct Model {
     pub actor_client: Option<String>,
     pub actor_organisation_id: Option<i64>,
     pub actor_role: String,
+    /// Where the changed row is, for district coordinators' view of the trail.
+    pub district_id: Option<i64>,
     pub operation: String,
     pub entity: String,
     pub entity_id: String,

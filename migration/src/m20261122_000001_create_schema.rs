@@ -334,6 +334,7 @@ fn tables() -> Vec<Table_> {
                 opt_text("actor_client"),
                 col("actor_organisation_id").big_integer().null().to_owned(),
                 short("actor_role"),
+                col("district_id").big_integer().null().to_owned(),
                 text("operation"),
                 short("entity"),
                 text("entity_id"),
@@ -343,7 +344,8 @@ fn tables() -> Vec<Table_> {
             ])
             .index(&["at"])
             .index(&["entity", "entity_id"])
-            .index(&["actor_sub"]),
+            .index(&["actor_sub"])
+            .index(&["district_id"]),
     ]
 }
 

@@ -238,7 +238,9 @@ impl TestApp {
 
     pub async fn with(t: TestDb, limits: Limits, options: HttpOptions, settings: AuthSettings) -> Self {
         let auth = Arc::new(Authenticator::new(t.db.clone(), settings).await.expect("authenticator"));
-        let router = router(AppState { db: t.db.clone(), schema: graphql::schema(limits), auth: auth.clone(), options });
+        let bus = api::events::EventBus::start(&t.db, &t.url);
+        let state = AppState { db: t.db.clone(), schema: graphql::schema(limits), auth: auth.clone(), options, bus };
+        let router = router(state);
         let mut app = Self { t, router, auth, admin_token: String::new() };
         app.admin_token = app.token(ClientSpec::new(Role::StateAdmin).states(&[22, 23])).await;
         app

@@ -138,5 +138,6 @@ pub async fn principal(
         department,
         jurisdiction,
         scopes,
+        expires_at: claims.get("exp").and_then(Value::as_i64),
     })
 }

@@ -248,3 +248,50 @@ impl WaterQualityFilterInput {
         })
     }
 }
+
+#[derive(InputObject, Default)]
+#[graphql(name = "AuditFilter")]
+pub struct AuditFilterInput {
+    /// The table, e.g. `task`.
+    pub entity: Option<String>,
+    /// The row's database id within `entity`, or its global id.
+    pub entity_id: Option<String>,
+    /// Subject of the actor's token.
+    pub actor: Option<String>,
+    pub operation: Option<String>,
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl AuditFilterInput {
+    pub fn condition(self) -> ApiResult<sea_orm::Condition> {
+        use entities::audit_log;
+        use sea_orm::{ColumnTrait, Condition};
+        let mut c = Condition::all();
+        if let Some(e) = self.entity {
+            c = c.add(audit_log::Column::Entity.eq(e));
+        }
+        if let Some(id) = self.entity_id {
+            // A global id is accepted too, for convenience.
+            let raw = match super::ids::decode("filter.entityId", &ID(id.clone())) {
+                Ok((_, n)) => n.to_string(),
+                Err(_) if id.parse::<i64>().is_ok() => id,
+                Err(e) => return Err(e),
+            };
+            c = c.add(audit_log::Column::EntityId.eq(raw));
+        }
+        if let Some(a) = self.actor {
+            c = c.add(audit_log::Column::ActorSub.eq(a));
+        }
+        if let Some(o) = self.operation {
+            c = c.add(audit_log::Column::Operation.eq(o));
+        }
+        if let Some(f) = self.from {
+            c = c.add(audit_log::Column::At.gte(f));
+        }
+        if let Some(t) = self.to {
+            c = c.add(audit_log::Column::At.lte(t));
+        }
+        Ok(c)
+    }
+}

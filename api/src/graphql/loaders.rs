@@ -106,7 +106,7 @@ pub fn attach(req: Request, svc: Service) -> Request {
         by_id: state, division, district, block, gram_panchayat, village, scheme, organisation,
             assignment, task, task_event, water_quality_test;
         children: district, division, block, gram_panchayat, village, scheme_village,
-            organisation_theme, assignment, task, task_event, water_quality_test,
+            organisation_theme, assignment, task, task_event, task_evidence, water_quality_test,
             water_quality_result, hgj_report, hgj_certification);
     req.data(DataLoader::new(LatestTest(svc.clone()), tokio::spawn)).data(svc)
 }

@@ -5,22 +5,24 @@ pub mod context;
 pub mod ids;
 pub mod inputs;
 pub mod loaders;
+pub mod mutation;
 pub mod query;
 pub mod scalars;
 pub mod types;
 
-use async_graphql::{EmptyMutation, EmptySubscription, Request, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, Request, Schema, SchemaBuilder};
 
 pub use context::Limits;
+use mutation::Mutation;
 use query::Query;
 
 use crate::service::Service;
 
-pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// The schema without any data: what `export-schema` prints and the server serves.
-pub fn schema_builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query, EmptyMutation, EmptySubscription)
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query, Mutation, EmptySubscription)
 }
 
 pub fn schema(limits: Limits) -> AppSchema {

@@ -12,7 +12,7 @@ use super::{
     loaders,
     types::{
         Assignment, Block, District, Division, GramPanchayat, Node, Organisation, Scheme, State, Task,
-        TaskEvent, Village, WaterQualityTest, progress::ProgressReport,
+        TaskEvent, Village, WaterQualityTest, audit::AuditRecord, progress::ProgressReport,
     },
 };
 use crate::{
@@ -282,6 +282,21 @@ impl Query {
         let c = filter.unwrap_or_default().into_filter()?.condition();
         list::<water_quality_test::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), WaterQualityTest)
             .await
+    }
+
+    /// The audit trail (needs `audit:read`): administrators and coordinators see their
+    /// jurisdiction's, others their own actions. Oldest first.
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AuditFilterInput>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<Conn<AuditRecord>> {
+        let c = filter.unwrap_or_default().condition()?;
+        list::<audit_log::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), AuditRecord).await
     }
 
     /// Progress of every area at `level` within `within` (everywhere the caller reaches when

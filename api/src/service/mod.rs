@@ -2,18 +2,24 @@
 //! principal. It owns row scope (`scope`), so resolvers, loaders and aggregates cannot forget it.
 
 pub mod area;
+pub mod assignments;
 pub mod bis;
 pub mod filters;
 pub mod page;
 pub mod progress;
+pub mod quality;
 pub mod scope;
+pub mod tasks;
+pub mod villages;
+pub mod workflow;
+pub mod write;
 
 use std::{collections::HashMap, sync::Arc};
 
 use chrono::{NaiveDate, TimeDelta, Utc};
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection, ModelTrait, QueryFilter, QueryOrder, Value};
 
-use crate::{error::ApiResult, principal::Principal};
+use crate::{error::ApiResult, events::EventBus, principal::Principal};
 pub use scope::Scoped;
 
 /// Indian Standard Time: "today" and "overdue" follow the calendar of the people using Sangam.
@@ -29,6 +35,8 @@ pub struct Service {
     db: DatabaseConnection,
     who: Arc<Principal>,
     today: NaiveDate,
+    bus: Option<EventBus>,
+    request_id: Option<Arc<str>>,
 }
 
 impl Service {
@@ -42,7 +50,29 @@ impl Service {
             db,
             who: Arc::new(who),
             today,
+            bus: None,
+            request_id: None,
         }
+    }
+
+    /// Announces committed writes on `bus`.
+    pub fn with_bus(mut self, bus: EventBus) -> Self {
+        self.bus = Some(bus);
+        self
+    }
+
+    /// Tags audit records with the HTTP request id.
+    pub fn with_request_id(mut self, id: Option<String>) -> Self {
+        self.request_id = id.map(Arc::from);
+        self
+    }
+
+    pub fn bus(&self) -> Option<&EventBus> {
+        self.bus.as_ref()
+    }
+
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
     }
 
     pub fn principal(&self) -> &Principal {

@@ -227,6 +227,7 @@ keyed!(
     assignment: AssignmentsRead,
     task: TasksRead,
     task_event: TasksRead,
+    task_evidence: TasksRead,
     water_quality_test: QualityRead,
     water_quality_result: QualityRead,
     hgj_report: VillagesRead,
@@ -237,7 +238,7 @@ keyed!(
 /// Dashboards read aggregates and public facts: task rows (they get counts), who works where,
 /// and the audit trail are not theirs.
 fn readable(table: &str, role: Role) -> bool {
-    !(role == Role::Dashboard && matches!(table, "task" | "task_event" | "assignment" | "audit_log"))
+    !(role == Role::Dashboard && matches!(table, "task" | "task_event" | "task_evidence" | "assignment" | "audit_log"))
 }
 
 /// Per-table reach, named after the entity modules so `keyed!` can find them.
@@ -342,6 +343,15 @@ impl Reach<'_> {
             .add(task_event::Column::TaskId.in_subquery(select_where(task::Column::Id, tasks)))
     }
 
+    fn task_evidence(&self) -> Condition {
+        let tasks = self.tasks();
+        if tasks.is_empty() {
+            return Condition::all();
+        }
+        Condition::all()
+            .add(task_evidence::Column::TaskId.in_subquery(select_where(task::Column::Id, tasks)))
+    }
+
     fn water_quality_test(&self) -> Condition {
         self.via_villages(water_quality_test::Column::VillageId)
     }
@@ -365,12 +375,21 @@ impl Reach<'_> {
         self.via_villages(hgj_certification::Column::VillageId)
     }
 
-    /// State administrators read the whole trail; everyone else reads its own actions.
+    /// Administrators and coordinators read the trail of their jurisdiction; everyone else
+    /// reads its own actions.
     fn audit_log(&self) -> Condition {
-        if self.who.role == Role::StateAdmin {
-            return Condition::all();
+        match self.who.role {
+            Role::StateAdmin | Role::DistrictCoordinator => {
+                let districts = self.districts();
+                if districts.is_empty() {
+                    return Condition::all();
+                }
+                Condition::all().add(
+                    audit_log::Column::DistrictId.in_subquery(select_where(district::Column::Id, districts)),
+                )
+            }
+            _ => Condition::all().add(audit_log::Column::ActorSub.eq(self.who.sub.clone())),
         }
-        Condition::all().add(audit_log::Column::ActorSub.eq(self.who.sub.clone()))
     }
 }
 

@@ -1,6 +1,7 @@
 //! GraphQL object types: thin wrappers over entity rows. Related rows come through the
 //! per-request loaders, so nested pages cost a constant number of statements.
 
+pub mod audit;
 pub mod geography;
 pub mod organisation;
 pub mod progress;

@@ -81,6 +81,11 @@ impl Task {
         };
         Ok(loaders::one::<organisation::Entity>(ctx, id).await?.map(Organisation))
     }
+    /// Evidence attached to the task, oldest first.
+    async fn evidence(&self, ctx: &Context<'_>) -> ApiResult<Vec<Evidence>> {
+        let rows = loaders::children::<task_evidence::Entity>(ctx, task_evidence::Column::TaskId, self.0.id).await?;
+        Ok(rows.into_iter().map(Evidence).collect())
+    }
     /// Everything that happened to the task, oldest first (append-only).
     async fn history(&self, ctx: &Context<'_>) -> ApiResult<Vec<TaskEvent>> {
         let rows = loaders::children::<task_event::Entity>(ctx, task_event::Column::TaskId, self.0.id).await?;
@@ -118,6 +123,30 @@ impl TaskEvent {
             return Ok(None);
         };
         Ok(loaders::one::<organisation::Entity>(ctx, id).await?.map(Organisation))
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+}
+
+/// A link to evidence kept in the department's own storage.
+pub struct Evidence(pub task_evidence::Model);
+
+#[Object]
+impl Evidence {
+    async fn url(&self) -> &str {
+        &self.0.url
+    }
+    /// SHA-256 of the file, lower-case hex: check the file is the one attached.
+    async fn sha256(&self) -> &str {
+        &self.0.sha256
+    }
+    async fn caption(&self) -> Option<&str> {
+        self.0.caption.as_deref()
+    }
+    /// Who attached it (personal data).
+    async fn attached_by(&self, ctx: &Context<'_>) -> ApiResult<String> {
+        personal(ctx, self.0.attached_by.clone())
     }
     async fn at(&self) -> DateTime<Utc> {
         self.0.at
