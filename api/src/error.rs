@@ -15,6 +15,7 @@ pub mod code {
     pub const CONFLICT: &str = "CONFLICT";
     pub const INTERNAL: &str = "INTERNAL_SERVER_ERROR";
     pub const UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
+    pub const LAGGED: &str = "SUBSCRIPTION_LAGGED";
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -44,6 +45,9 @@ pub enum ApiError {
     Unavailable(Arc<anyhow::Error>),
     #[error("internal error")]
     Internal(Arc<anyhow::Error>),
+    /// A subscriber fell this many events behind and was disconnected; it may resubscribe.
+    #[error("the subscription fell {0} events behind and was closed; subscribe again")]
+    Lagged(u64),
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -69,6 +73,7 @@ impl ApiError {
             Self::Conflict { .. } => code::CONFLICT,
             Self::Unavailable(_) => code::UNAVAILABLE,
             Self::Internal(_) => code::INTERNAL,
+            Self::Lagged(_) => code::LAGGED,
         }
     }
 }

@@ -3,14 +3,14 @@
 use std::{sync::Arc, time::Duration};
 
 use async_graphql::{
-    ParseRequestError,
-    http::GraphiQLSource,
+    Data, ParseRequestError,
+    http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource},
     parser::{parse_query, types::OperationType},
 };
-use async_graphql_axum::GraphQLRequest;
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLWebSocket};
 use axum::{
     Json, Router,
-    extract::{FromRef, State},
+    extract::{FromRef, State, ws::WebSocketUpgrade},
     http::{HeaderMap, HeaderValue, Request, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::{get, post},
@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
     let x_request_id = header::HeaderName::from_static("x-request-id");
     let mut app = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/graphql/ws", get(graphql_ws))
         .route("/schema.graphql", get(sdl))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz));
@@ -283,7 +284,7 @@ async fn graphiql(st: &AppState, headers: &HeaderMap) -> Response {
         Some(client_id) => demo_token(st, client_id).await.map(|t| format!("Bearer {t}")),
         None => None,
     };
-    let mut page = GraphiQLSource::build().endpoint("/graphql").title("Sangam GraphiQL");
+    let mut page = GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("Sangam GraphiQL");
     if let Some(h) = &demo_header {
         page = page.header("Authorization", h);
     }
@@ -295,6 +296,35 @@ async fn demo_token(st: &AppState, client_id: &str) -> Option<String> {
     let client = crate::auth::clients::find(&st.db, client_id).await.ok().flatten()?;
     let scopes = crate::principal::Scope::parse_list(&client.scopes).ok()?;
     st.auth.issue(&client, &scopes).await.ok().map(|(t, _)| t)
+}
+
+/// Subscriptions over WebSocket, in the graphql-transport-ws protocol or the legacy graphql-ws
+/// one. The bearer token comes in `connection_init` (`{"Authorization": "Bearer …"}`); without
+/// a valid one the connection is refused.
+async fn graphql_ws(State(st): State<AppState>, protocol: GraphQLProtocol, upgrade: WebSocketUpgrade) -> Response {
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            let schema = st.schema.clone();
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| ws_init(st, payload))
+                .serve()
+        })
+}
+
+async fn ws_init(st: AppState, payload: serde_json::Value) -> async_graphql::Result<Data> {
+    let header = ["Authorization", "authorization"]
+        .iter()
+        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+        .map(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).unwrap_or(v));
+    let token = header
+        .or_else(|| payload.get("token").and_then(|v| v.as_str()))
+        .ok_or_else(|| async_graphql::Error::new("connection_init must carry a bearer token"))?;
+    let who = st.auth.authenticate(token).await.map_err(|e| async_graphql::Error::new(e.to_string()))?;
+    let svc = Service::new(st.db.clone(), who).with_bus(st.bus.clone());
+    let mut data = Data::default();
+    graphql::loaders::attach(&mut data, svc);
+    Ok(data)
 }
 
 async fn sdl(State(st): State<AppState>, headers: HeaderMap) -> Response {

@@ -3,7 +3,7 @@
 
 use std::{collections::HashMap, hash::Hash, marker::PhantomData};
 
-use async_graphql::{Context, Request, dataloader::{DataLoader, Loader}};
+use async_graphql::{Context, Data, dataloader::{DataLoader, Loader}};
 use entities::*;
 use sea_orm::{EntityTrait, IdenStatic};
 
@@ -92,23 +92,23 @@ impl Loader<i64> for LatestTest {
 }
 
 macro_rules! attach_all {
-    ($req:ident, $svc:ident; by_id: $($e:ident),*; children: $($c:ident),*) => {{
-        let mut req = $req;
-        $(req = req.data(DataLoader::new(ById::<$e::Entity>($svc.clone(), PhantomData), tokio::spawn));)*
-        $(req = req.data(DataLoader::new(Children::<$c::Entity>($svc.clone(), PhantomData), tokio::spawn));)*
-        req
+    ($data:ident, $svc:ident; by_id: $($e:ident),*; children: $($c:ident),*) => {{
+        $($data.insert(DataLoader::new(ById::<$e::Entity>($svc.clone(), PhantomData), tokio::spawn));)*
+        $($data.insert(DataLoader::new(Children::<$c::Entity>($svc.clone(), PhantomData), tokio::spawn));)*
     }};
 }
 
-/// Attaches the service and a fresh set of loaders to one request.
-pub fn attach(req: Request, svc: Service) -> Request {
-    let req = attach_all!(req, svc;
+/// Adds the service and a fresh set of loaders to a request's (or a WebSocket connection's)
+/// data: everything they load is for that one principal.
+pub fn attach(data: &mut Data, svc: Service) {
+    attach_all!(data, svc;
         by_id: state, division, district, block, gram_panchayat, village, scheme, organisation,
             assignment, task, task_event, water_quality_test;
         children: district, division, block, gram_panchayat, village, scheme_village,
             organisation_theme, assignment, task, task_event, task_evidence, water_quality_test,
             water_quality_result, hgj_report, hgj_certification);
-    req.data(DataLoader::new(LatestTest(svc.clone()), tokio::spawn)).data(svc)
+    data.insert(DataLoader::new(LatestTest(svc.clone()), tokio::spawn));
+    data.insert(svc);
 }
 
 /// Loaders come with the request's service; a request without one has no principal.

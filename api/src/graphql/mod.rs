@@ -8,21 +8,23 @@ pub mod loaders;
 pub mod mutation;
 pub mod query;
 pub mod scalars;
+pub mod subscription;
 pub mod types;
 
-use async_graphql::{EmptySubscription, Request, Schema, SchemaBuilder};
+use async_graphql::{Request, Schema, SchemaBuilder};
 
 pub use context::Limits;
 use mutation::Mutation;
 use query::Query;
+use subscription::Subscription;
 
 use crate::service::Service;
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// The schema without any data: what `export-schema` prints and the server serves.
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation, EmptySubscription)
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query, Mutation, Subscription)
 }
 
 pub fn schema(limits: Limits) -> AppSchema {
@@ -35,6 +37,7 @@ pub fn sdl() -> String {
 }
 
 /// Prepares a request for execution: the principal's service and fresh per-request loaders.
-pub fn prepare(req: Request, svc: Service) -> Request {
-    loaders::attach(req, svc)
+pub fn prepare(mut req: Request, svc: Service) -> Request {
+    loaders::attach(&mut req.data, svc);
+    req
 }

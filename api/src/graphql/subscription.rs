@@ -1,0 +1,182 @@
+//! Live changes over WebSocket (`/graphql/ws`). Events come from the bus (in-process on SQLite,
+//! LISTEN/NOTIFY on PostgreSQL, so a write on any instance reaches every subscriber); each one
+//! is re-read through the subscriber's own row scope before it is sent.
+
+use std::time::Duration;
+
+use async_graphql::{Context, ID, InputObject, SimpleObject, Subscription};
+use entities::{enums::TaskStatus, task, village};
+use futures_util::{Stream, stream};
+use sea_orm::{ColumnTrait, Condition};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{
+    context::CtxExt,
+    ids::{Kind, decode_one},
+    inputs::area,
+    types::{Task, Village},
+};
+use crate::{
+    error::{ApiError, ApiResult},
+    events::Event,
+    service::{Scoped, Service, scope::may_read},
+};
+
+#[derive(InputObject, Default)]
+pub struct TaskEventFilter {
+    /// Only this task.
+    pub task: Option<ID>,
+    /// Only tasks within this area.
+    pub within: Option<ID>,
+    /// Only tasks now in one of these statuses.
+    pub status: Option<Vec<TaskStatus>>,
+}
+
+#[derive(InputObject, Default)]
+pub struct VillageEventFilter {
+    /// Only this village.
+    pub village: Option<ID>,
+    /// Only villages within this area.
+    pub within: Option<ID>,
+}
+
+/// A task changed.
+#[derive(SimpleObject)]
+pub struct TaskChange {
+    /// What happened: created, status, reassigned, commented, evidence, updated.
+    pub change: String,
+    pub version: i32,
+    /// The task as it is now (as the subscriber may see it).
+    pub task: Task,
+}
+
+/// A village changed.
+#[derive(SimpleObject)]
+pub struct VillageChange {
+    /// What happened: coverage, reported, certified, assigned, water quality tested…
+    pub change: String,
+    pub village: Village,
+}
+
+pub struct Subscription;
+
+/// The stream's state: the bus receiver, and when the subscriber's token runs out.
+struct Feed {
+    rx: tokio::sync::broadcast::Receiver<Event>,
+    deadline: Option<tokio::time::Instant>,
+    done: bool,
+}
+
+fn deadline(svc: &Service) -> Option<tokio::time::Instant> {
+    let exp = svc.principal().expires_at?;
+    let left = (exp - chrono::Utc::now().timestamp()).max(0) as u64;
+    Some(tokio::time::Instant::now() + Duration::from_secs(left))
+}
+
+/// Turns bus events into items for one subscriber: `pick` decides (through row scope) whether
+/// and what to send. A subscriber too slow to keep up is told, and its stream ends; so does one
+/// whose token expires.
+fn feed<T, F, Fut>(svc: Service, pick: F) -> ApiResult<impl Stream<Item = ApiResult<T>>>
+where
+    T: Send + 'static,
+    F: Fn(Service, Event) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ApiResult<Option<T>>> + Send,
+{
+    let bus = svc.bus().ok_or_else(|| ApiError::internal(anyhow::anyhow!("no event bus")))?;
+    let state = Feed { rx: bus.subscribe(), deadline: deadline(&svc), done: false };
+    Ok(stream::unfold((state, svc, pick), |(mut st, svc, pick)| async move {
+        loop {
+            if st.done {
+                return None;
+            }
+            let expiry = async {
+                match st.deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let got = tokio::select! {
+                got = st.rx.recv() => got,
+                () = expiry => {
+                    st.done = true;
+                    return Some((Err(ApiError::Unauthenticated), (st, svc, pick)));
+                }
+            };
+            match got {
+                Ok(event) => match pick(svc.clone(), event).await {
+                    Ok(Some(item)) => return Some((Ok(item), (st, svc, pick))),
+                    Ok(None) => continue,
+                    Err(e) => return Some((Err(e), (st, svc, pick))),
+                },
+                Err(RecvError::Lagged(n)) => {
+                    st.done = true;
+                    let e = ApiError::Lagged(n);
+                    return Some((Err(e), (st, svc, pick)));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }))
+}
+
+#[Subscription]
+impl Subscription {
+    /// Changes to tasks the caller may see.
+    async fn task_events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<TaskEventFilter>,
+    ) -> async_graphql::Result<impl Stream<Item = ApiResult<TaskChange>>> {
+        let svc = ctx.svc()?.clone();
+        may_read::<task::Entity>(svc.principal())?;
+        let f = filter.unwrap_or_default();
+        let mut cond = Condition::all();
+        if let Some(id) = &f.task {
+            cond = cond.add(task::Column::Id.eq(decode_one("filter.task", id, Kind::Task)?));
+        }
+        if let Some(w) = &f.within {
+            cond = cond.add(area("filter.within", w)?.tasks());
+        }
+        if let Some(s) = f.status {
+            cond = cond.add(task::Column::Status.is_in(s));
+        }
+        let stream = feed(svc, move |svc, event| {
+            let cond = cond.clone();
+            async move {
+                let Event::Task { task_id, version, change } = event else { return Ok(None) };
+                let cond = cond.add(<task::Entity as Scoped>::id_column().eq(task_id));
+                let found = svc.find_one::<task::Entity>(cond).await?;
+                Ok(found.map(|t| TaskChange { change, version, task: Task(t) }))
+            }
+        })?;
+        Ok(stream)
+    }
+
+    /// Changes to villages the caller may see.
+    async fn village_events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<VillageEventFilter>,
+    ) -> async_graphql::Result<impl Stream<Item = ApiResult<VillageChange>>> {
+        let svc = ctx.svc()?.clone();
+        may_read::<village::Entity>(svc.principal())?;
+        let f = filter.unwrap_or_default();
+        let mut cond = Condition::all();
+        if let Some(id) = &f.village {
+            cond = cond.add(village::Column::Id.eq(decode_one("filter.village", id, Kind::Village)?));
+        }
+        if let Some(w) = &f.within {
+            cond = cond.add(area("filter.within", w)?.villages());
+        }
+        let stream = feed(svc, move |svc, event| {
+            let cond = cond.clone();
+            async move {
+                let Event::Village { village_id, change, .. } = event else { return Ok(None) };
+                let cond = cond.add(village::Column::Id.eq(village_id));
+                let found = svc.find_one::<village::Entity>(cond).await?;
+                Ok(found.map(|v| VillageChange { change, village: Village(v) }))
+            }
+        })?;
+        Ok(stream)
+    }
+}
