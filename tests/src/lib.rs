@@ -1,6 +1,8 @@
 //! Test harness: a fresh database per test, on SQLite always and on PostgreSQL when
 //! `TEST_DATABASE_URL` points at a server (each test creates and drops its own database).
 
+pub mod process;
+
 use std::{
     future::Future,
     sync::{

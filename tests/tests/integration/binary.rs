@@ -1,92 +1,35 @@
 //! The real `sangam` binary: serve the demo over HTTP, stop cleanly on SIGTERM; the CLI.
 
 use std::{
-    io::{BufRead, BufReader},
     path::PathBuf,
-    process::{Child, Command, Stdio},
-    sync::{OnceLock, mpsc},
+    process::Command,
     time::{Duration, Instant},
 };
 
 use serde_json::{Value, json};
-
-/// `target/<profile>/sangam`, next to this test's own `deps/` directory. Test runners build
-/// test targets only, so the binary is built here (a no-op when it is up to date).
-fn sangam() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let exe = std::env::current_exe().expect("test path");
-            let dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
-            let release = dir.file_name().is_some_and(|n| n == "release");
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-            let mut build = Command::new(cargo);
-            build.args(["build", "--quiet", "-p", "api", "--bin", "sangam"]);
-            if release {
-                build.arg("--release");
-            }
-            let status = build.status().expect("run cargo build");
-            assert!(status.success(), "building sangam failed");
-            let bin = dir.join(format!("sangam{}", std::env::consts::EXE_SUFFIX));
-            assert!(bin.exists(), "{} is missing after the build", bin.display());
-            bin
-        })
-        .clone()
-}
+use tests::process::{self, Server};
 
 fn temp_path(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("sangam-{}-{name}", std::process::id()))
 }
 
-struct Server {
-    child: Child,
-    base: String,
-    /// The demo state administrator's secret, as printed at start.
-    admin_secret: String,
+fn start_demo(db_file: &std::path::Path) -> Server {
+    let url = format!("sqlite://{}?mode=rwc", db_file.display());
+    process::serve(&["--demo"], &[("DATABASE_URL", url.as_str())])
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `sangam serve --demo` on a free port and waits for it to listen.
-fn start(db_file: &PathBuf) -> Server {
-    let mut child = Command::new(sangam())
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", db_file.display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start sangam");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut secret = String::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(start) = line.find("-u demo-state-admin:") {
-                let rest = &line[start + "-u demo-state-admin:".len()..];
-                secret = rest.split_whitespace().next().unwrap_or_default().to_owned();
-            }
-            if let Some(start) = line.find("listening on http://") {
-                let url = &line[start + "listening on ".len()..];
-                let end = url.find("/graphql").unwrap_or(url.len());
-                let _ = tx.send((url[..end].to_owned(), secret.clone()));
-            }
-        }
-    });
-    let (base, admin_secret) = rx.recv_timeout(Duration::from_secs(120)).expect("sangam did not start listening");
-    assert!(!admin_secret.is_empty(), "the demo printed no client secret");
-    Server { child, base, admin_secret }
+/// The demo state administrator's secret, from the curl line the demo prints.
+fn admin_secret(server: &Server) -> String {
+    let line = server.log_line("-u demo-state-admin:").expect("the demo prints its clients");
+    let rest = &line[line.find("-u demo-state-admin:").expect("found") + "-u demo-state-admin:".len()..];
+    rest.split_whitespace().next().expect("secret").to_owned()
 }
 
 /// A token for the demo state administrator, from the server's token endpoint.
 async fn admin_token(client: &reqwest::Client, server: &Server) -> String {
     let res: Value = client
         .post(format!("{}/oauth/token", server.base))
-        .basic_auth("demo-state-admin", Some(&server.admin_secret))
+        .basic_auth("demo-state-admin", Some(admin_secret(server)))
         .form(&[("grant_type", "client_credentials")])
         .send()
         .await
@@ -101,7 +44,7 @@ async fn admin_token(client: &reqwest::Client, server: &Server) -> String {
 async fn serve_demo_answers_over_http_and_stops_on_sigterm() {
     let db_file = temp_path("serve.db");
     let _ = std::fs::remove_file(&db_file);
-    let mut server = start(&db_file);
+    let mut server = start_demo(&db_file);
     let client = reqwest::Client::new();
 
     let ready = client.get(format!("{}/readyz", server.base)).send().await.expect("readyz");
@@ -138,7 +81,7 @@ async fn serve_demo_answers_over_http_and_stops_on_sigterm() {
     }
 
     // A second start keeps the data and does not seed twice.
-    let server = start(&db_file);
+    let server = start_demo(&db_file);
     let token = admin_token(&client, &server).await;
     let res: Value = client
         .post(format!("{}/graphql", server.base))
@@ -160,8 +103,8 @@ async fn serve_demo_answers_over_http_and_stops_on_sigterm() {
 #[test]
 fn export_schema_writes_the_committed_sdl() {
     let out = temp_path("schema.graphql");
-    let status = Command::new(sangam()).arg("export-schema").arg(&out).status().expect("run");
-    assert!(status.success());
+    let path = out.to_string_lossy().into_owned();
+    assert!(process::run(&["export-schema", &path], &[]).status.success());
     let written = std::fs::read_to_string(&out).expect("written");
     let _ = std::fs::remove_file(&out);
     assert_eq!(written, api::graphql::sdl());
@@ -173,13 +116,55 @@ fn migrate_up_status_and_down() {
     let _ = std::fs::remove_file(&db_file);
     let url = format!("sqlite://{}?mode=rwc", db_file.display());
     let run = |args: &[&str]| {
-        let out = Command::new(sangam()).args(args).env("DATABASE_URL", &url).output().expect("run");
+        let out = process::run(args, &[("DATABASE_URL", url.as_str())]);
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     run(&["migrate", "up"]);
-    assert!(run(&["migrate", "status"]).contains("Applied"));
-    run(&["migrate", "down"]);
-    assert!(run(&["migrate", "status"]).contains("Pending"));
+    assert!(!run(&["migrate", "status"]).contains("Pending"));
+    run(&["migrate", "down", "--steps", "3"]);
+    assert!(!run(&["migrate", "status"]).contains("Applied"));
     let _ = std::fs::remove_file(&db_file);
+}
+
+#[test]
+fn clients_are_managed_from_the_cli_and_secrets_are_never_stored() {
+    let db_file = temp_path("clients.db");
+    let _ = std::fs::remove_file(&db_file);
+    let url = format!("sqlite://{}?mode=rwc", db_file.display());
+    let env = [("DATABASE_URL", url.as_str())];
+    let added = process::run(
+        &["client", "add", "--name", "State dashboard", "--role", "dashboard", "--scopes", "villages:read,progress:read"],
+        &env,
+    );
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let text = String::from_utf8_lossy(&added.stdout).into_owned();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
+    let (id, secret) = (field("client_id:"), field("client_secret:"));
+    let listed = String::from_utf8_lossy(&process::run(&["client", "list"], &env).stdout).into_owned();
+    assert!(listed.contains(&id) && listed.contains("enabled"), "{listed}");
+    assert!(!listed.contains(&secret), "a secret must never be listed");
+    for suffix in ["", "-wal"] {
+        let bytes = std::fs::read(format!("{}{suffix}", db_file.display())).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&bytes).contains(&secret), "only a hash of the secret is stored");
+    }
+
+    let refused = process::run(
+        &["client", "add", "--name", "x", "--role", "dashboard", "--scopes", "tasks:write"],
+        &env,
+    );
+    assert!(!refused.status.success(), "a dashboard may not hold tasks:write");
+    assert!(process::run(&["client", "disable", &id], &env).status.success());
+    let listed = String::from_utf8_lossy(&process::run(&["client", "list"], &env).stdout).into_owned();
+    assert!(listed.contains("disabled"), "{listed}");
+    let rotated = process::run(&["client", "rotate-secret", &id], &env);
+    assert!(String::from_utf8_lossy(&rotated.stdout).contains("client_secret:"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db_file.display()));
+    }
 }
