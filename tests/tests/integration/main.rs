@@ -8,5 +8,8 @@ mod http;
 mod n_plus_one;
 mod pagination;
 mod progress;
+mod workflow;
 mod queries;
+mod race;
 mod schema_sdl;
+mod subscriptions;
