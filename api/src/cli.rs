@@ -17,7 +17,10 @@ use crate::{
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");
@@ -35,7 +38,7 @@ pub fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve(args) => server::serve(args).await,
+        Command::Serve(args) => server::serve(*args).await,
         Command::Migrate { action, db } => {
             let conn = db::connect(&db.database_url, 1).await?;
             match action {
@@ -49,25 +52,38 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Seed { dataset: SeedDataset::Demo, db } => {
+        Command::Seed {
+            dataset: SeedDataset::Demo,
+            db,
+        } => {
             let conn = db::connect(&db.database_url, 1).await?;
-            Migrator::up(&conn, None).await.context("applying migrations")?;
+            Migrator::up(&conn, None)
+                .await
+                .context("applying migrations")?;
             let summary = seed::demo(&conn, crate::service::today_ist()).await?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
             Ok(())
         }
         Command::Client { action, db } => {
             let conn = db::connect(&db.database_url, 1).await?;
-            Migrator::up(&conn, None).await.context("applying migrations")?;
+            Migrator::up(&conn, None)
+                .await
+                .context("applying migrations")?;
             client(&conn, action).await
         }
         Command::Key { action, db } => {
             let conn = db::connect(&db.database_url, 1).await?;
-            Migrator::up(&conn, None).await.context("applying migrations")?;
+            Migrator::up(&conn, None)
+                .await
+                .context("applying migrations")?;
             match action {
                 KeyAction::Rotate { grace_secs } => {
-                    let key = keys::rotate(&conn, std::time::Duration::from_secs(grace_secs)).await?;
-                    println!("now signing with {}; older keys verify for {grace_secs} s more", key.kid);
+                    let key =
+                        keys::rotate(&conn, std::time::Duration::from_secs(grace_secs)).await?;
+                    println!(
+                        "now signing with {}; older keys verify for {grace_secs} s more",
+                        key.kid
+                    );
                 }
                 KeyAction::List => {
                     for k in keys::list(&conn).await? {
@@ -85,7 +101,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::ExportSchema { path } => {
             let sdl = graphql::sdl();
             match path {
-                Some(p) => std::fs::write(&p, sdl).with_context(|| format!("writing {}", p.display()))?,
+                Some(p) => {
+                    std::fs::write(&p, sdl).with_context(|| format!("writing {}", p.display()))?
+                }
                 None => print!("{sdl}"),
             }
             Ok(())
@@ -95,22 +113,48 @@ async fn run(command: Command) -> anyhow::Result<()> {
 
 async fn client(conn: &sea_orm::DatabaseConnection, action: ClientAction) -> anyhow::Result<()> {
     match action {
-        ClientAction::Add { name, role, scopes, org, states, districts, client_id } => {
+        ClientAction::Add {
+            name,
+            role,
+            scopes,
+            org,
+            states,
+            districts,
+            client_id,
+        } => {
             let role = Role::parse(&role).with_context(|| format!("unknown role {role}"))?;
             let scopes = Scope::parse_list(&scopes.replace(',', " "))
                 .map_err(|unknown| anyhow::anyhow!("unknown scope {unknown}"))?;
-            let new = clients::NewClient { client_id, name, role, organisation: org, states, districts, scopes };
+            let new = clients::NewClient {
+                client_id,
+                name,
+                role,
+                organisation: org,
+                states,
+                districts,
+                scopes,
+            };
             let (c, secret) = clients::add(conn, new).await?;
-            println!("client_id:     {}\nclient_secret: {secret}\n(the secret is shown only now)", c.client_id);
+            println!(
+                "client_id:     {}\nclient_secret: {secret}\n(the secret is shown only now)",
+                c.client_id
+            );
         }
         ClientAction::List => {
             for c in clients::list(conn).await? {
                 let state = if c.disabled { "disabled" } else { "enabled" };
-                println!("{}\t{}\t{}\t{}\t{state}", c.client_id, c.role, c.name, c.scopes);
+                println!(
+                    "{}\t{}\t{}\t{}\t{state}",
+                    c.client_id, c.role, c.name, c.scopes
+                );
             }
         }
-        ClientAction::Disable { client_id } => clients::set_disabled(conn, &client_id, true).await?,
-        ClientAction::Enable { client_id } => clients::set_disabled(conn, &client_id, false).await?,
+        ClientAction::Disable { client_id } => {
+            clients::set_disabled(conn, &client_id, true).await?
+        }
+        ClientAction::Enable { client_id } => {
+            clients::set_disabled(conn, &client_id, false).await?
+        }
         ClientAction::RotateSecret { client_id } => {
             let secret = clients::rotate_secret(conn, &client_id).await?;
             println!("client_secret: {secret}\n(the secret is shown only now)");

@@ -7,19 +7,29 @@ use clap::{Args, Parser, Subcommand};
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
-#[command(name = "sangam", version, about = "Sangam: the Jal Jeevan Mission convergence GraphQL API")]
+#[command(
+    name = "sangam",
+    version,
+    about = "Sangam: the Jal Jeevan Mission convergence GraphQL API"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
     /// Log format.
-    #[arg(long, env = "SANGAM_LOG_FORMAT", value_enum, default_value = "pretty", global = true)]
+    #[arg(
+        long,
+        env = "SANGAM_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty",
+        global = true
+    )]
     pub log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server (migrates the database first).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply, roll back or list database migrations.
     Migrate {
         #[command(subcommand)]
@@ -135,7 +145,11 @@ pub struct AuthArgs {
     pub introspection_url: Option<String>,
     #[arg(long, env = "SANGAM_INTROSPECTION_CLIENT_ID")]
     pub introspection_client_id: Option<String>,
-    #[arg(long, env = "SANGAM_INTROSPECTION_CLIENT_SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SANGAM_INTROSPECTION_CLIENT_SECRET",
+        hide_env_values = true
+    )]
     pub introspection_client_secret: Option<String>,
     /// Claim (dotted path) carrying the role in external tokens, e.g. `realm_access.roles`.
     #[arg(long, env = "SANGAM_CLAIM_ROLE", default_value = "role")]
@@ -179,10 +193,20 @@ pub enum SeedDataset {
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
     /// Database URL: `sqlite://FILE?mode=rwc` (embedded default) or `postgres://USER@HOST/DB`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://sangam.db?mode=rwc", global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://sangam.db?mode=rwc",
+        global = true
+    )]
     pub database_url: String,
     /// Largest number of pooled database connections.
-    #[arg(long, env = "SANGAM_DB_MAX_CONNECTIONS", default_value_t = 10, global = true)]
+    #[arg(
+        long,
+        env = "SANGAM_DB_MAX_CONNECTIONS",
+        default_value_t = 10,
+        global = true
+    )]
     pub db_max_connections: u32,
 }
 
@@ -218,15 +242,29 @@ impl AuthArgs {
             scope: self.claim_scope.clone(),
         };
         AuthSettings {
-            issuer: self.issuer.clone().unwrap_or_else(|| format!("http://{listen}")),
+            issuer: self
+                .issuer
+                .clone()
+                .unwrap_or_else(|| format!("http://{listen}")),
             audience: self.audience.clone(),
             token_ttl: Duration::from_secs(self.token_ttl_secs),
             leeway: Duration::from_secs(self.clock_skew_secs),
             embedded: !self.no_embedded_auth,
-            external: self.oidc_issuer.clone().zip(self.oidc_jwks_url.clone()).map(|(issuer, jwks_url)| {
-                ExternalSettings { issuer, jwks_url, audience: self.oidc_audience.clone(), claims: claims.clone() }
-            }),
-            introspection: match (&self.introspection_url, &self.introspection_client_id, &self.introspection_client_secret) {
+            external: self
+                .oidc_issuer
+                .clone()
+                .zip(self.oidc_jwks_url.clone())
+                .map(|(issuer, jwks_url)| ExternalSettings {
+                    issuer,
+                    jwks_url,
+                    audience: self.oidc_audience.clone(),
+                    claims: claims.clone(),
+                }),
+            introspection: match (
+                &self.introspection_url,
+                &self.introspection_client_id,
+                &self.introspection_client_secret,
+            ) {
                 (Some(url), Some(id), Some(secret)) => Some(IntrospectionSettings {
                     url: url.clone(),
                     client_id: id.clone(),

@@ -71,7 +71,13 @@ mod tests {
             mask_url("postgres://sangam:s3cret@db:5432/sangam"),
             "postgres://sangam:***@db:5432/sangam"
         );
-        assert_eq!(mask_url("postgres://postgres@127.0.0.1/x"), "postgres://postgres@127.0.0.1/x");
-        assert_eq!(mask_url("sqlite://sangam.db?mode=rwc"), "sqlite://sangam.db?mode=rwc");
+        assert_eq!(
+            mask_url("postgres://postgres@127.0.0.1/x"),
+            "postgres://postgres@127.0.0.1/x"
+        );
+        assert_eq!(
+            mask_url("sqlite://sangam.db?mode=rwc"),
+            "sqlite://sangam.db?mode=rwc"
+        );
     }
 }

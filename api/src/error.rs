@@ -22,10 +22,7 @@ pub mod code {
 pub enum ApiError {
     /// The client sent something unusable; `argument` names the argument or input field at fault.
     #[error("{message}")]
-    BadInput {
-        argument: String,
-        message: String,
-    },
+    BadInput { argument: String, message: String },
     #[error("authentication required")]
     Unauthenticated,
     /// `needs` names the missing scope or right; never a row.
@@ -96,10 +93,16 @@ fn is_unavailable(e: &sea_orm::DbErr) -> bool {
     use sea_orm::{DbErr, RuntimeErr, sqlx::Error as Sqlx};
     match e {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Query(RuntimeErr::SqlxError(inner)) | DbErr::Exec(RuntimeErr::SqlxError(inner)) => matches!(
-            inner.as_ref(),
-            Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed | Sqlx::Protocol(_)
-        ),
+        DbErr::Query(RuntimeErr::SqlxError(inner)) | DbErr::Exec(RuntimeErr::SqlxError(inner)) => {
+            matches!(
+                inner.as_ref(),
+                Sqlx::Io(_)
+                    | Sqlx::PoolTimedOut
+                    | Sqlx::PoolClosed
+                    | Sqlx::WorkerCrashed
+                    | Sqlx::Protocol(_)
+            )
+        }
         _ => false,
     }
 }
@@ -125,7 +128,10 @@ impl From<ApiError> for async_graphql::Error {
             match &e {
                 ApiError::BadInput { argument, .. } => ext.set("argument", argument.as_str()),
                 ApiError::Forbidden { needs } => ext.set("needs", needs.as_str()),
-                ApiError::Conflict { current_version: Some(v), .. } => ext.set("currentVersion", *v),
+                ApiError::Conflict {
+                    current_version: Some(v),
+                    ..
+                } => ext.set("currentVersion", *v),
                 _ => {}
             }
         });

@@ -21,8 +21,16 @@ pub const BUFFER: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
-    Task { task_id: i64, version: i32, change: String },
-    Village { village_id: i64, version: i32, change: String },
+    Task {
+        task_id: i64,
+        version: i32,
+        change: String,
+    },
+    Village {
+        village_id: i64,
+        version: i32,
+        change: String,
+    },
 }
 
 #[derive(Clone)]
@@ -48,12 +56,17 @@ impl EventBus {
     }
 
     /// Queues `events` in the write's transaction (PostgreSQL).
-    pub async fn queue<C: ConnectionTrait>(&self, conn: &C, events: &[Event]) -> Result<(), sea_orm::DbErr> {
+    pub async fn queue<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        events: &[Event],
+    ) -> Result<(), sea_orm::DbErr> {
         if !self.via_postgres {
             return Ok(());
         }
         for e in events {
-            let payload = serde_json::to_string(e).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+            let payload =
+                serde_json::to_string(e).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
             conn.execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "SELECT pg_notify($1, $2)",

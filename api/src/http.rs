@@ -77,7 +77,10 @@ pub fn router(state: AppState) -> Router {
             .route("/oauth/token", post(endpoints::token))
             .route("/oauth/revoke", post(endpoints::revoke))
             .route("/oauth/introspect", post(endpoints::introspect))
-            .route("/.well-known/oauth-authorization-server", get(endpoints::metadata))
+            .route(
+                "/.well-known/oauth-authorization-server",
+                get(endpoints::metadata),
+            )
             .route("/.well-known/jwks.json", get(endpoints::jwks));
     }
     app.with_state(state)
@@ -100,10 +103,14 @@ pub struct HttpRejection(StatusCode, String);
 impl From<ParseRequestError> for HttpRejection {
     fn from(e: ParseRequestError) -> Self {
         match e {
-            ParseRequestError::PayloadTooLarge => {
-                Self(StatusCode::PAYLOAD_TOO_LARGE, "request body too large".to_owned())
-            }
-            other => Self(StatusCode::BAD_REQUEST, format!("malformed GraphQL request: {other}")),
+            ParseRequestError::PayloadTooLarge => Self(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large".to_owned(),
+            ),
+            other => Self(
+                StatusCode::BAD_REQUEST,
+                format!("malformed GraphQL request: {other}"),
+            ),
         }
     }
 }
@@ -118,24 +125,34 @@ impl IntoResponse for HttpRejection {
         let body = json!({ "errors": [{ "message": self.1, "extensions": { "code": code } }] });
         let mut res = (self.0, Json(body)).into_response();
         if self.0 == StatusCode::METHOD_NOT_ALLOWED {
-            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+            res.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
         }
         res
     }
 }
 
 fn request_id(headers: &HeaderMap) -> Option<String> {
-    headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// A 401 with an RFC 6750 challenge; `error` is set when a token was sent but refused.
 fn unauthorized(error: Option<(&str, &str)>) -> Response {
     let (challenge, message) = match error {
         Some((code, why)) => (
-            format!("Bearer realm=\"sangam\", error=\"{code}\", error_description=\"{}\"", why.replace('"', "'")),
+            format!(
+                "Bearer realm=\"sangam\", error=\"{code}\", error_description=\"{}\"",
+                why.replace('"', "'")
+            ),
             why.to_owned(),
         ),
-        None => ("Bearer realm=\"sangam\"".to_owned(), "a bearer token is required".to_owned()),
+        None => (
+            "Bearer realm=\"sangam\"".to_owned(),
+            "a bearer token is required".to_owned(),
+        ),
     };
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code::UNAUTHENTICATED } }] });
     let mut res = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
@@ -152,14 +169,20 @@ async fn caller(st: &AppState, headers: &HeaderMap) -> Result<Option<Principal>,
     };
     let value = value.to_str().unwrap_or_default();
     let Some((scheme, token)) = value.split_once(' ') else {
-        return Err(unauthorized(Some(("invalid_request", "malformed Authorization header"))));
+        return Err(unauthorized(Some((
+            "invalid_request",
+            "malformed Authorization header",
+        ))));
     };
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(unauthorized(None));
     }
     let token = token.trim();
     if token.is_empty() {
-        return Err(unauthorized(Some(("invalid_request", "empty bearer token"))));
+        return Err(unauthorized(Some((
+            "invalid_request",
+            "empty bearer token",
+        ))));
     }
     match st.auth.authenticate(token).await {
         Ok(p) => Ok(Some(p)),
@@ -178,7 +201,9 @@ async fn execute(st: &AppState, headers: &HeaderMap, req: async_graphql::Request
     };
     let mut req = match who {
         Some(who) => {
-            let svc = Service::new(st.db.clone(), who).with_bus(st.bus.clone()).with_request_id(request_id(headers));
+            let svc = Service::new(st.db.clone(), who)
+                .with_bus(st.bus.clone())
+                .with_request_id(request_id(headers));
             graphql::prepare(req, svc)
         }
         // Without a token only the schema itself may be read, and only when it is public.
@@ -196,14 +221,21 @@ async fn execute(st: &AppState, headers: &HeaderMap, req: async_graphql::Request
 /// `application/graphql-response+json` media type uses status codes for request errors, plain
 /// `application/json` always answers 200.
 fn graphql_response(headers: &HeaderMap, res: async_graphql::Response) -> Response {
-    let accepts = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accepts = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let modern = accepts.contains("application/graphql-response+json");
     let status = if modern && res.data == async_graphql::Value::Null && !res.errors.is_empty() {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    let content_type = if modern { "application/graphql-response+json" } else { "application/json" };
+    let content_type = if modern {
+        "application/graphql-response+json"
+    } else {
+        "application/json"
+    };
     let body = match serde_json::to_vec(&res) {
         Ok(b) => b,
         Err(e) => {
@@ -221,7 +253,8 @@ async fn graphql_post(
 ) -> Response {
     let req = req.into_inner();
     if req.query.trim().is_empty() {
-        return HttpRejection(StatusCode::BAD_REQUEST, "missing `query`".to_owned()).into_response();
+        return HttpRejection(StatusCode::BAD_REQUEST, "missing `query`".to_owned())
+            .into_response();
     }
     execute(&st, &headers, req).await
 }
@@ -240,12 +273,15 @@ async fn graphql_get(
         if wants_html {
             return graphiql(&st, &headers).await;
         }
-        return HttpRejection(StatusCode::BAD_REQUEST, "missing `query` parameter".to_owned())
-            .into_response();
+        return HttpRejection(
+            StatusCode::BAD_REQUEST,
+            "missing `query` parameter".to_owned(),
+        )
+        .into_response();
     };
     let req = match async_graphql::http::parse_query_string(raw) {
         Ok(r) => r,
-        Err(e) => return HttpRejection::from(ParseRequestError::from(e)).into_response(),
+        Err(e) => return HttpRejection::from(e).into_response(),
     };
     if !selects_query(&req) {
         return HttpRejection(
@@ -264,11 +300,17 @@ fn selects_query(req: &async_graphql::Request) -> bool {
         return true;
     };
     let ty = match &req.operation_name {
-        Some(name) => doc.operations.iter().find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
+        Some(name) => doc
+            .operations
+            .iter()
+            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
         None => doc.operations.iter().next(),
     }
     .map(|(_, op)| op.node.ty);
-    !matches!(ty, Some(OperationType::Mutation | OperationType::Subscription))
+    !matches!(
+        ty,
+        Some(OperationType::Mutation | OperationType::Subscription)
+    )
 }
 
 /// GraphiQL for a browser: public with `--public-schema`, else only for a token holder.
@@ -281,10 +323,15 @@ async fn graphiql(st: &AppState, headers: &HeaderMap) -> Response {
         }
     }
     let demo_header = match &st.options.graphiql_client {
-        Some(client_id) => demo_token(st, client_id).await.map(|t| format!("Bearer {t}")),
+        Some(client_id) => demo_token(st, client_id)
+            .await
+            .map(|t| format!("Bearer {t}")),
         None => None,
     };
-    let mut page = GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("Sangam GraphiQL");
+    let mut page = GraphiQLSource::build()
+        .endpoint("/graphql")
+        .subscription_endpoint("/graphql/ws")
+        .title("Sangam GraphiQL");
     if let Some(h) = &demo_header {
         page = page.header("Authorization", h);
     }
@@ -293,7 +340,10 @@ async fn graphiql(st: &AppState, headers: &HeaderMap) -> Response {
 
 /// A fresh token of the demo client GraphiQL opens with.
 async fn demo_token(st: &AppState, client_id: &str) -> Option<String> {
-    let client = crate::auth::clients::find(&st.db, client_id).await.ok().flatten()?;
+    let client = crate::auth::clients::find(&st.db, client_id)
+        .await
+        .ok()
+        .flatten()?;
     let scopes = crate::principal::Scope::parse_list(&client.scopes).ok()?;
     st.auth.issue(&client, &scopes).await.ok().map(|(t, _)| t)
 }
@@ -301,7 +351,11 @@ async fn demo_token(st: &AppState, client_id: &str) -> Option<String> {
 /// Subscriptions over WebSocket, in the graphql-transport-ws protocol or the legacy graphql-ws
 /// one. The bearer token comes in `connection_init` (`{"Authorization": "Bearer …"}`); without
 /// a valid one the connection is refused.
-async fn graphql_ws(State(st): State<AppState>, protocol: GraphQLProtocol, upgrade: WebSocketUpgrade) -> Response {
+async fn graphql_ws(
+    State(st): State<AppState>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
@@ -316,11 +370,19 @@ async fn ws_init(st: AppState, payload: serde_json::Value) -> async_graphql::Res
     let header = ["Authorization", "authorization"]
         .iter()
         .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
-        .map(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).unwrap_or(v));
+        .map(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+                .unwrap_or(v)
+        });
     let token = header
         .or_else(|| payload.get("token").and_then(|v| v.as_str()))
         .ok_or_else(|| async_graphql::Error::new("connection_init must carry a bearer token"))?;
-    let who = st.auth.authenticate(token).await.map_err(|e| async_graphql::Error::new(e.to_string()))?;
+    let who = st
+        .auth
+        .authenticate(token)
+        .await
+        .map_err(|e| async_graphql::Error::new(e.to_string()))?;
     let svc = Service::new(st.db.clone(), who).with_bus(st.bus.clone());
     let mut data = Data::default();
     graphql::loaders::attach(&mut data, svc);
@@ -335,7 +397,11 @@ async fn sdl(State(st): State<AppState>, headers: HeaderMap) -> Response {
             Err(res) => return res,
         }
     }
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], st.schema.sdl()).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        st.schema.sdl(),
+    )
+        .into_response()
 }
 
 /// Ready when the database answers within two seconds.

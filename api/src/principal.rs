@@ -43,7 +43,15 @@ impl Role {
                 ProgressRead,
                 AuditRead,
             ],
-            Self::Partner => &[VillagesRead, TasksRead, TasksWrite, AssignmentsRead, QualityRead, ProgressRead, AuditRead],
+            Self::Partner => &[
+                VillagesRead,
+                TasksRead,
+                TasksWrite,
+                AssignmentsRead,
+                QualityRead,
+                ProgressRead,
+                AuditRead,
+            ],
             Self::Dashboard => &[VillagesRead, TasksRead, QualityRead, ProgressRead],
         }
     }
@@ -51,7 +59,10 @@ impl Role {
     /// Roles whose reach is a jurisdiction must name one; a partner's reach is its assignments
     /// and a dashboard may be national.
     pub fn needs_jurisdiction(self) -> bool {
-        matches!(self, Self::StateAdmin | Self::DistrictCoordinator | Self::Department)
+        matches!(
+            self,
+            Self::StateAdmin | Self::DistrictCoordinator | Self::Department
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -87,11 +98,17 @@ impl Scope {
 
     /// Parses a space-separated scope list (RFC 6749 §3.3); `None` names the first unknown one.
     pub fn parse_list(s: &str) -> Result<BTreeSet<Scope>, String> {
-        s.split_whitespace().map(|x| Self::parse(x).ok_or_else(|| x.to_owned())).collect()
+        s.split_whitespace()
+            .map(|x| Self::parse(x).ok_or_else(|| x.to_owned()))
+            .collect()
     }
 
     pub fn join(scopes: &BTreeSet<Scope>) -> String {
-        scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+        scopes
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     pub const ALL: [Scope; 10] = [

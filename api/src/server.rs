@@ -27,12 +27,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION"),
     );
     let db = db::connect(&args.db.database_url, args.db.db_max_connections).await?;
-    Migrator::up(&db, None).await.context("applying migrations")?;
+    Migrator::up(&db, None)
+        .await
+        .context("applying migrations")?;
     if args.demo {
         if seed::is_seeded(&db).await? {
             tracing::info!("database already holds data; demo seed skipped");
         } else {
-            let summary = seed::demo(&db, crate::service::today_ist()).await.context("seeding demo data")?;
+            let summary = seed::demo(&db, crate::service::today_ist())
+                .await
+                .context("seeding demo data")?;
             tracing::info!(?summary, "demo data loaded");
         }
     }
@@ -52,18 +56,33 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "authentication"
     );
     let auth = Arc::new(Authenticator::new(db.clone(), settings).await?);
-    let mut options = HttpOptions { public_schema: args.auth.public_schema, graphiql_client: None };
+    let mut options = HttpOptions {
+        public_schema: args.auth.public_schema,
+        graphiql_client: None,
+    };
     if args.demo && auth.settings.embedded {
-        let clients = demo::ensure_clients(&db).await.context("creating demo clients")?;
+        let clients = demo::ensure_clients(&db)
+            .await
+            .context("creating demo clients")?;
         print_demo_clients(&clients, local);
         options.public_schema = true;
         options.graphiql_client = Some("demo-state-admin".to_owned());
     }
-    let schema = graphql::schema(Limits { max_page_size: args.max_page_size });
+    let schema = graphql::schema(Limits {
+        max_page_size: args.max_page_size,
+    });
     let bus = EventBus::start(&db, &args.db.database_url);
-    let app = router(AppState { db: db.clone(), schema, auth, options, bus });
+    let app = router(AppState {
+        db: db.clone(),
+        schema,
+        auth,
+        options,
+        bus,
+    });
     tracing::info!("listening on http://{local}/graphql");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     db.close().await.ok();
     tracing::info!("stopped");
     Ok(())
@@ -71,7 +90,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Demo only: how to get a token for each role (the secrets are new every start).
 fn print_demo_clients(clients: &[demo::DemoClient], local: std::net::SocketAddr) {
-    let mut text = String::from("\nDemo clients (new secrets on every start). Get a token with curl:\n");
+    let mut text =
+        String::from("\nDemo clients (new secrets on every start). Get a token with curl:\n");
     for c in clients {
         text.push_str(&format!(
             "  {:<22} curl -s -u {}:{} -d grant_type=client_credentials http://{local}/oauth/token\n",

@@ -1,11 +1,11 @@
 //! sea-orm entities for Sangam. Row types only: the GraphQL types live in `api`.
 
-pub mod enums;
 pub mod assignment;
 pub mod audit_log;
 pub mod block;
 pub mod district;
 pub mod division;
+pub mod enums;
 pub mod gram_panchayat;
 pub mod hgj_certification;
 pub mod hgj_report;

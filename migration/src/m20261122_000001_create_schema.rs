@@ -134,14 +134,31 @@ fn tables() -> Vec<Table_> {
             .cols([short("category")])
             .index(&["name"]),
         Table_::new("division")
-            .cols([id(), reference("state_id"), col("code").string_len(64).not_null().unique_key().to_owned()])
+            .cols([
+                id(),
+                reference("state_id"),
+                col("code")
+                    .string_len(64)
+                    .not_null()
+                    .unique_key()
+                    .to_owned(),
+            ])
             .cols(geo_names())
             .refs("state_id", "state")
             .index(&["name"]),
         Table_::new("district")
-            .cols([id(), lgd(), reference("state_id"), col("division_id").big_integer().null().to_owned()])
+            .cols([
+                id(),
+                lgd(),
+                reference("state_id"),
+                col("division_id").big_integer().null().to_owned(),
+            ])
             .cols(geo_names())
-            .cols([col("is_aspirational").boolean().not_null().default(false).to_owned()])
+            .cols([col("is_aspirational")
+                .boolean()
+                .not_null()
+                .default(false)
+                .to_owned()])
             .refs("state_id", "state")
             .refs("division_id", "division")
             .index(&["name"]),
@@ -184,14 +201,21 @@ fn tables() -> Vec<Table_> {
         Table_::new("scheme")
             .cols([
                 id(),
-                col("code").string_len(64).not_null().unique_key().to_owned(),
+                col("code")
+                    .string_len(64)
+                    .not_null()
+                    .unique_key()
+                    .to_owned(),
                 text("name"),
                 text("name_hi"),
                 short("scheme_type"),
                 short("status"),
                 reference("district_id"),
                 short("implementing_agency"),
-                col("estimated_cost_paise").big_integer().not_null().to_owned(),
+                col("estimated_cost_paise")
+                    .big_integer()
+                    .not_null()
+                    .to_owned(),
                 col("expenditure_paise").big_integer().not_null().to_owned(),
                 col("sanctioned_on").date().null().to_owned(),
                 col("target_completion_on").date().null().to_owned(),
@@ -210,7 +234,11 @@ fn tables() -> Vec<Table_> {
         Table_::new("organisation")
             .cols([
                 id(),
-                col("code").string_len(64).not_null().unique_key().to_owned(),
+                col("code")
+                    .string_len(64)
+                    .not_null()
+                    .unique_key()
+                    .to_owned(),
                 text("name"),
                 short("kind"),
                 col("department").string_len(48).null().to_owned(),
@@ -250,7 +278,10 @@ fn tables() -> Vec<Table_> {
                 reference("district_id"),
                 reference("state_id"),
                 reference("assignee_organisation_id"),
-                col("raised_by_organisation_id").big_integer().null().to_owned(),
+                col("raised_by_organisation_id")
+                    .big_integer()
+                    .null()
+                    .to_owned(),
                 short("status"),
                 short("priority"),
                 col("due_on").date().null().to_owned(),
@@ -309,7 +340,11 @@ fn tables() -> Vec<Table_> {
         Table_::new("hgj_report")
             .cols([
                 id(),
-                col("village_id").big_integer().not_null().unique_key().to_owned(),
+                col("village_id")
+                    .big_integer()
+                    .not_null()
+                    .unique_key()
+                    .to_owned(),
                 col("reported_on").date().not_null().to_owned(),
                 opt_text("completion_certificate_url"),
                 text("reported_by"),
@@ -318,8 +353,15 @@ fn tables() -> Vec<Table_> {
         Table_::new("hgj_certification")
             .cols([
                 id(),
-                col("village_id").big_integer().not_null().unique_key().to_owned(),
-                col("gram_sabha_resolution_date").date().not_null().to_owned(),
+                col("village_id")
+                    .big_integer()
+                    .not_null()
+                    .unique_key()
+                    .to_owned(),
+                col("gram_sabha_resolution_date")
+                    .date()
+                    .not_null()
+                    .to_owned(),
                 opt_text("resolution_url"),
                 opt_text("video_url"),
                 col("certified_on").date().not_null().to_owned(),
@@ -362,7 +404,8 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for t in tables().into_iter().rev() {
-            m.drop_table(Table::drop().table(a(t.name)).to_owned()).await?;
+            m.drop_table(Table::drop().table(a(t.name)).to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -10,7 +10,12 @@ fn a(name: &str) -> Alias {
 }
 
 fn id() -> ColumnDef {
-    ColumnDef::new(a("id")).big_integer().not_null().auto_increment().primary_key().to_owned()
+    ColumnDef::new(a("id"))
+        .big_integer()
+        .not_null()
+        .auto_increment()
+        .primary_key()
+        .to_owned()
 }
 
 fn text(name: &str) -> ColumnDef {
@@ -18,15 +23,25 @@ fn text(name: &str) -> ColumnDef {
 }
 
 fn at(name: &str) -> ColumnDef {
-    ColumnDef::new(a(name)).timestamp_with_time_zone().not_null().to_owned()
+    ColumnDef::new(a(name))
+        .timestamp_with_time_zone()
+        .not_null()
+        .to_owned()
 }
 
 fn maybe_at(name: &str) -> ColumnDef {
-    ColumnDef::new(a(name)).timestamp_with_time_zone().null().to_owned()
+    ColumnDef::new(a(name))
+        .timestamp_with_time_zone()
+        .null()
+        .to_owned()
 }
 
 fn unique(name: &str) -> ColumnDef {
-    ColumnDef::new(a(name)).string_len(128).not_null().unique_key().to_owned()
+    ColumnDef::new(a(name))
+        .string_len(128)
+        .not_null()
+        .unique_key()
+        .to_owned()
 }
 
 // async_trait's expansion needs the elided lifetime here.
@@ -47,7 +62,12 @@ impl MigrationTrait for Migration {
                 .col(text("states"))
                 .col(text("districts"))
                 .col(text("scopes"))
-                .col(ColumnDef::new(a("disabled")).boolean().not_null().default(false))
+                .col(
+                    ColumnDef::new(a("disabled"))
+                        .boolean()
+                        .not_null()
+                        .default(false),
+                )
                 .col(at("created_at"))
                 .col(at("secret_rotated_at"))
                 .foreign_key(

@@ -10,7 +10,12 @@ fn a(name: &str) -> Alias {
 }
 
 fn id() -> ColumnDef {
-    ColumnDef::new(a("id")).big_integer().not_null().auto_increment().primary_key().to_owned()
+    ColumnDef::new(a("id"))
+        .big_integer()
+        .not_null()
+        .auto_increment()
+        .primary_key()
+        .to_owned()
 }
 
 // async_trait's expansion needs the elided lifetime here.
@@ -27,7 +32,11 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(a("sha256")).string_len(64).not_null())
                 .col(ColumnDef::new(a("caption")).string().null())
                 .col(ColumnDef::new(a("attached_by")).string().not_null())
-                .col(ColumnDef::new(a("at")).timestamp_with_time_zone().not_null())
+                .col(
+                    ColumnDef::new(a("at"))
+                        .timestamp_with_time_zone()
+                        .not_null(),
+                )
                 .foreign_key(
                     ForeignKey::create()
                         .name("fk_task_evidence_task_id")
@@ -38,7 +47,11 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            Index::create().name("ix_task_evidence_task_id").table(a("task_evidence")).col(a("task_id")).to_owned(),
+            Index::create()
+                .name("ix_task_evidence_task_id")
+                .table(a("task_evidence"))
+                .col(a("task_id"))
+                .to_owned(),
         )
         .await?;
         m.create_table(
@@ -46,10 +59,18 @@ impl MigrationTrait for Migration {
                 .table(a("idempotency_record"))
                 .col(id())
                 .col(ColumnDef::new(a("principal")).string_len(255).not_null())
-                .col(ColumnDef::new(a("idempotency_key")).string_len(255).not_null())
+                .col(
+                    ColumnDef::new(a("idempotency_key"))
+                        .string_len(255)
+                        .not_null(),
+                )
                 .col(ColumnDef::new(a("operation")).string_len(64).not_null())
                 .col(ColumnDef::new(a("response")).text().null())
-                .col(ColumnDef::new(a("created_at")).timestamp_with_time_zone().not_null())
+                .col(
+                    ColumnDef::new(a("created_at"))
+                        .timestamp_with_time_zone()
+                        .not_null(),
+                )
                 .to_owned(),
         )
         .await?;

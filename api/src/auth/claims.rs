@@ -48,7 +48,11 @@ fn lookup<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
 /// A string claim, or the strings of an array claim, or a space/comma-separated string.
 fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
-        Some(Value::String(s)) => s.split([' ', ',']).filter(|x| !x.is_empty()).map(str::to_owned).collect(),
+        Some(Value::String(s)) => s
+            .split([' ', ','])
+            .filter(|x| !x.is_empty())
+            .map(str::to_owned)
+            .collect(),
         Some(Value::Array(items)) => items
             .iter()
             .filter_map(|i| match i {
@@ -65,7 +69,11 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 fn codes(v: Option<&Value>, claim: &str) -> Result<Vec<i32>, AuthError> {
     strings(v)
         .into_iter()
-        .map(|c| c.parse().map_err(|_| AuthError::invalid(format!("claim {claim} holds a non-numeric LGD code"))))
+        .map(|c| {
+            c.parse().map_err(|_| {
+                AuthError::invalid(format!("claim {claim} holds a non-numeric LGD code"))
+            })
+        })
         .collect()
 }
 
@@ -75,7 +83,10 @@ pub async fn principal(
     names: &ClaimNames,
     claims: &Map<String, Value>,
 ) -> Result<Principal, AuthError> {
-    let sub = claims.get("sub").and_then(Value::as_str).ok_or_else(|| AuthError::invalid("no sub claim"))?;
+    let sub = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .ok_or_else(|| AuthError::invalid("no sub claim"))?;
     let client_id = claims
         .get("client_id")
         .or_else(|| claims.get("azp"))
@@ -87,12 +98,15 @@ pub async fn principal(
         .ok_or_else(|| AuthError::invalid("the token names no Sangam role"))?;
     // Unknown scopes (openid, profile…) are another application's; scopes the role may not hold
     // are dropped whatever the token says.
-    let scopes: BTreeSet<Scope> = strings(lookup(claims, &names.scope).or_else(|| claims.get("scp")))
-        .iter()
-        .filter_map(|s| Scope::parse(s))
-        .filter(|s| role.allowed_scopes().contains(s))
-        .collect();
-    let org_code = strings(lookup(claims, &names.organisation)).into_iter().next();
+    let scopes: BTreeSet<Scope> =
+        strings(lookup(claims, &names.scope).or_else(|| claims.get("scp")))
+            .iter()
+            .filter_map(|s| Scope::parse(s))
+            .filter(|s| role.allowed_scopes().contains(s))
+            .collect();
+    let org_code = strings(lookup(claims, &names.organisation))
+        .into_iter()
+        .next();
     let org = match &org_code {
         Some(code) => Some(
             organisation::Entity::find()
@@ -115,7 +129,9 @@ pub async fn principal(
         None => org.as_ref().and_then(|o| o.department),
     };
     if role == Role::Department && department.is_none() {
-        return Err(AuthError::invalid("a department token must name its department"));
+        return Err(AuthError::invalid(
+            "a department token must name its department",
+        ));
     }
     let states = codes(lookup(claims, &names.states), &names.states)?;
     let districts = codes(lookup(claims, &names.districts), &names.districts)?;
@@ -128,7 +144,9 @@ pub async fn principal(
         (false, true) => Jurisdiction::States(states),
     };
     if role == Role::DistrictCoordinator && !matches!(jurisdiction, Jurisdiction::Districts(_)) {
-        return Err(AuthError::invalid("a district coordinator's token must name its districts"));
+        return Err(AuthError::invalid(
+            "a district coordinator's token must name its districts",
+        ));
     }
     Ok(Principal {
         sub: sub.to_owned(),

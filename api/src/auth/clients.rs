@@ -9,13 +9,11 @@ use argon2::{
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Utc;
-use entities::{
-    enums::OrganisationKind,
-    oauth_client, organisation,
-};
+use entities::{enums::OrganisationKind, oauth_client, organisation};
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set,
 };
 
 use crate::principal::{Role, Scope};
@@ -49,11 +47,18 @@ pub fn hash_secret(secret: &str) -> anyhow::Result<String> {
 }
 
 fn verify_secret(secret: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(secret.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(secret.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 fn codes(list: &[i32]) -> String {
-    list.iter().map(i32::to_string).collect::<Vec<_>>().join(",")
+    list.iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 pub fn parse_codes(s: &str) -> Vec<i32> {
@@ -61,12 +66,23 @@ pub fn parse_codes(s: &str) -> Vec<i32> {
 }
 
 /// Registers a client and returns it with its secret, which is shown once and never stored.
-pub async fn add(db: &DatabaseConnection, new: NewClient) -> anyhow::Result<(oauth_client::Model, String)> {
+pub async fn add(
+    db: &DatabaseConnection,
+    new: NewClient,
+) -> anyhow::Result<(oauth_client::Model, String)> {
     if new.scopes.is_empty() {
         bail!("a client needs at least one scope");
     }
-    if let Some(extra) = new.scopes.iter().find(|s| !new.role.allowed_scopes().contains(s)) {
-        bail!("role {} may not hold scope {}", new.role.as_str(), extra.as_str());
+    if let Some(extra) = new
+        .scopes
+        .iter()
+        .find(|s| !new.role.allowed_scopes().contains(s))
+    {
+        bail!(
+            "role {} may not hold scope {}",
+            new.role.as_str(),
+            extra.as_str()
+        );
     }
     if new.role.needs_jurisdiction() && new.states.is_empty() && new.districts.is_empty() {
         bail!("role {} needs --states or --districts", new.role.as_str());
@@ -89,7 +105,10 @@ pub async fn add(db: &DatabaseConnection, new: NewClient) -> anyhow::Result<(oau
                 (Role::Partner, OrganisationKind::SectorPartner)
                 | (Role::Department, OrganisationKind::Department)
                 | (Role::StateAdmin | Role::DistrictCoordinator | Role::Dashboard, _) => {}
-                (role, kind) => bail!("role {} does not fit organisation {code} ({kind:?})", role.as_str()),
+                (role, kind) => bail!(
+                    "role {} does not fit organisation {code} ({kind:?})",
+                    role.as_str()
+                ),
             }
             (Some(org.id), org.department)
         }
@@ -99,7 +118,9 @@ pub async fn add(db: &DatabaseConnection, new: NewClient) -> anyhow::Result<(oau
     }
     let secret = generate_secret();
     let now = Utc::now();
-    let client_id = new.client_id.unwrap_or_else(|| format!("sangam-{}", uuid::Uuid::new_v4().simple()));
+    let client_id = new
+        .client_id
+        .unwrap_or_else(|| format!("sangam-{}", uuid::Uuid::new_v4().simple()));
     let row = oauth_client::ActiveModel {
         client_id: Set(client_id),
         secret_hash: Set(hash_secret(&secret)?),
@@ -121,19 +142,34 @@ pub async fn add(db: &DatabaseConnection, new: NewClient) -> anyhow::Result<(oau
 }
 
 pub async fn list(db: &DatabaseConnection) -> anyhow::Result<Vec<oauth_client::Model>> {
-    Ok(oauth_client::Entity::find().order_by_asc(oauth_client::Column::Id).all(db).await?)
+    Ok(oauth_client::Entity::find()
+        .order_by_asc(oauth_client::Column::Id)
+        .all(db)
+        .await?)
 }
 
-pub async fn find(db: &DatabaseConnection, client_id: &str) -> anyhow::Result<Option<oauth_client::Model>> {
-    Ok(oauth_client::Entity::find().filter(oauth_client::Column::ClientId.eq(client_id)).one(db).await?)
+pub async fn find(
+    db: &DatabaseConnection,
+    client_id: &str,
+) -> anyhow::Result<Option<oauth_client::Model>> {
+    Ok(oauth_client::Entity::find()
+        .filter(oauth_client::Column::ClientId.eq(client_id))
+        .one(db)
+        .await?)
 }
 
 async fn existing(db: &DatabaseConnection, client_id: &str) -> anyhow::Result<oauth_client::Model> {
-    find(db, client_id).await?.with_context(|| format!("no client {client_id}"))
+    find(db, client_id)
+        .await?
+        .with_context(|| format!("no client {client_id}"))
 }
 
 /// A disabled client can get no token, and the tokens it holds stop working.
-pub async fn set_disabled(db: &DatabaseConnection, client_id: &str, disabled: bool) -> anyhow::Result<()> {
+pub async fn set_disabled(
+    db: &DatabaseConnection,
+    client_id: &str,
+    disabled: bool,
+) -> anyhow::Result<()> {
     let mut row = existing(db, client_id).await?.into_active_model();
     row.disabled = Set(disabled);
     row.update(db).await?;

@@ -20,21 +20,46 @@ pub struct DemoClient {
 const DEMO_STATES: [i32; 2] = [22, 23];
 const DEMO_DISTRICTS: [i32; 1] = [387];
 
-async fn first_org(db: &DatabaseConnection, kind: OrganisationKind, dept: Option<Department>) -> anyhow::Result<Option<String>> {
+async fn first_org(
+    db: &DatabaseConnection,
+    kind: OrganisationKind,
+    dept: Option<Department>,
+) -> anyhow::Result<Option<String>> {
     let mut q = organisation::Entity::find().filter(organisation::Column::Kind.eq(kind));
     if let Some(d) = dept {
         q = q.filter(organisation::Column::Department.eq(d));
     }
-    Ok(q.order_by_asc(organisation::Column::Id).one(db).await?.map(|o| o.code))
+    Ok(q.order_by_asc(organisation::Column::Id)
+        .one(db)
+        .await?
+        .map(|o| o.code))
 }
 
 pub async fn ensure_clients(db: &DatabaseConnection) -> anyhow::Result<Vec<DemoClient>> {
     let health = first_org(db, OrganisationKind::Department, Some(Department::Health)).await?;
     let partner = first_org(db, OrganisationKind::SectorPartner, None).await?;
     let plans = [
-        ("demo-state-admin", Role::StateAdmin, None, DEMO_STATES.to_vec(), vec![]),
-        ("demo-district-coordinator", Role::DistrictCoordinator, None, vec![], DEMO_DISTRICTS.to_vec()),
-        ("demo-department", Role::Department, health, vec![DEMO_STATES[0]], vec![]),
+        (
+            "demo-state-admin",
+            Role::StateAdmin,
+            None,
+            DEMO_STATES.to_vec(),
+            vec![],
+        ),
+        (
+            "demo-district-coordinator",
+            Role::DistrictCoordinator,
+            None,
+            vec![],
+            DEMO_DISTRICTS.to_vec(),
+        ),
+        (
+            "demo-department",
+            Role::Department,
+            health,
+            vec![DEMO_STATES[0]],
+            vec![],
+        ),
         ("demo-partner", Role::Partner, partner, vec![], vec![]),
         ("demo-dashboard", Role::Dashboard, None, vec![], vec![]),
     ];
@@ -50,12 +75,20 @@ pub async fn ensure_clients(db: &DatabaseConnection) -> anyhow::Result<Vec<DemoC
                     organisation: org,
                     states,
                     districts,
-                    scopes: role.allowed_scopes().iter().copied().collect::<std::collections::BTreeSet<Scope>>(),
+                    scopes: role
+                        .allowed_scopes()
+                        .iter()
+                        .copied()
+                        .collect::<std::collections::BTreeSet<Scope>>(),
                 };
                 clients::add(db, new).await?.1
             }
         };
-        out.push(DemoClient { client_id: client_id.to_owned(), role, secret });
+        out.push(DemoClient {
+            client_id: client_id.to_owned(),
+            role,
+            secret,
+        });
     }
     Ok(out)
 }

@@ -27,45 +27,80 @@ fn no_store(mut res: Response) -> Response {
 }
 
 /// An RFC 6749 §5.2 error response.
-fn oauth_error(status: StatusCode, error: &str, description: &str, basic_challenge: bool) -> Response {
-    let mut res = (status, Json(json!({ "error": error, "error_description": description }))).into_response();
+fn oauth_error(
+    status: StatusCode,
+    error: &str,
+    description: &str,
+    basic_challenge: bool,
+) -> Response {
+    let mut res = (
+        status,
+        Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response();
     if basic_challenge {
-        res.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"sangam\""));
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"sangam\""),
+        );
     }
     no_store(res)
 }
 
 fn invalid_request(description: &str) -> Response {
-    oauth_error(StatusCode::BAD_REQUEST, "invalid_request", description, false)
+    oauth_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        description,
+        false,
+    )
 }
 
 fn server_error(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "authorization server failure");
-    oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error", false)
+    oauth_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        "internal error",
+        false,
+    )
 }
 
 /// Form parameters, refusing repeated ones (RFC 6749 §3.1).
-fn form(headers: &HeaderMap, body: &Bytes) -> Result<Vec<(String, String)>, Response> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+fn form(headers: &HeaderMap, body: &Bytes) -> Result<Vec<(String, String)>, Box<Response>> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !ct.starts_with("application/x-www-form-urlencoded") {
-        return Err(invalid_request("the body must be application/x-www-form-urlencoded"));
+        return Err(Box::new(invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        )));
     }
-    let params: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(body).map_err(|_| invalid_request("malformed form body"))?;
+    let params: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|_| Box::new(invalid_request("malformed form body")))?;
     let mut seen = BTreeSet::new();
     if let Some((dup, _)) = params.iter().find(|(k, _)| !seen.insert(k.as_str())) {
-        return Err(invalid_request(&format!("parameter {dup} is repeated")));
+        return Err(Box::new(invalid_request(&format!(
+            "parameter {dup} is repeated"
+        ))));
     }
     Ok(params)
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// `client_secret_basic` or `client_secret_post` (never both).
-async fn client(auth: &Authenticator, headers: &HeaderMap, params: &[(String, String)]) -> Result<oauth_client::Model, Response> {
+async fn client(
+    auth: &Authenticator,
+    headers: &HeaderMap,
+    params: &[(String, String)],
+) -> Result<oauth_client::Model, Response> {
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -73,20 +108,39 @@ async fn client(auth: &Authenticator, headers: &HeaderMap, params: &[(String, St
     let posted = (param(params, "client_id"), param(params, "client_secret"));
     let (id, secret, used_basic) = match (basic, posted) {
         (Some(_), (Some(_), _) | (_, Some(_))) => {
-            return Err(invalid_request("use one client authentication method, not two"));
+            return Err(invalid_request(
+                "use one client authentication method, not two",
+            ));
         }
         (Some(b), _) => {
-            let bad = || oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "malformed Basic credentials", true);
+            let bad = || {
+                oauth_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "malformed Basic credentials",
+                    true,
+                )
+            };
             let decoded = STANDARD.decode(b.trim()).map_err(|_| bad())?;
             let text = String::from_utf8(decoded).map_err(|_| bad())?;
             let (id, secret) = text.split_once(':').ok_or_else(bad)?;
             // RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
-            let dec = |s: &str| serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={s}")).ok()?.pop().map(|(_, v)| v);
+            let dec = |s: &str| {
+                serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={s}"))
+                    .ok()?
+                    .pop()
+                    .map(|(_, v)| v)
+            };
             (dec(id).ok_or_else(bad)?, dec(secret).ok_or_else(bad)?, true)
         }
         (None, (Some(id), Some(secret))) => (id.to_owned(), secret.to_owned(), false),
         (None, _) => {
-            return Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication required", true));
+            return Err(oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication required",
+                true,
+            ));
         }
     };
     match clients::authenticate(auth.db(), &id, &secret).await {
@@ -101,16 +155,25 @@ async fn client(auth: &Authenticator, headers: &HeaderMap, params: &[(String, St
     }
 }
 
-pub async fn token(State(auth): State<Arc<Authenticator>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token(
+    State(auth): State<Arc<Authenticator>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let params = match form(&headers, &body) {
         Ok(p) => p,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     match param(&params, "grant_type") {
         None => return invalid_request("grant_type is required"),
         Some("client_credentials") => {}
         Some(_) => {
-            return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "only client_credentials is supported", false);
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "only client_credentials is supported",
+                false,
+            );
         }
     }
     let client = match client(&auth, &headers, &params).await {
@@ -122,7 +185,12 @@ pub async fn token(State(auth): State<Arc<Authenticator>>, headers: HeaderMap, b
         None => allowed,
         Some(requested) => match Scope::parse_list(requested) {
             Err(unknown) => {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", &format!("unknown scope {unknown}"), false);
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_scope",
+                    &format!("unknown scope {unknown}"),
+                    false,
+                );
             }
             Ok(asked) if asked.is_empty() => allowed,
             Ok(asked) => match asked.iter().find(|s| !allowed.contains(s)) {
@@ -153,10 +221,14 @@ pub async fn token(State(auth): State<Arc<Authenticator>>, headers: HeaderMap, b
 }
 
 /// RFC 7009: a client revokes its own tokens; the answer is 200 whatever the token was.
-pub async fn revoke(State(auth): State<Arc<Authenticator>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn revoke(
+    State(auth): State<Arc<Authenticator>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let params = match form(&headers, &body) {
         Ok(p) => p,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let client = match client(&auth, &headers, &params).await {
         Ok(c) => c,
@@ -166,9 +238,19 @@ pub async fn revoke(State(auth): State<Arc<Authenticator>>, headers: HeaderMap, 
         return invalid_request("token is required");
     };
     match auth.verify_own(token, false).await {
-        Ok(claims) if claims.get("client_id").and_then(Value::as_str) == Some(client.client_id.as_str()) => {
-            let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or_default();
+        Ok(claims)
+            if claims.get("client_id").and_then(Value::as_str)
+                == Some(client.client_id.as_str()) =>
+        {
+            let jti = claims
+                .get("jti")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let exp = claims
+                .get("exp")
+                .and_then(Value::as_i64)
+                .unwrap_or_default();
             let row = revoked_token::ActiveModel {
                 jti: Set(jti),
                 client_id: Set(client.client_id),
@@ -178,7 +260,10 @@ pub async fn revoke(State(auth): State<Arc<Authenticator>>, headers: HeaderMap, 
             };
             // Revoking twice is not an error.
             if let Err(e) = row.insert(auth.db()).await
-                && !matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+                && !matches!(
+                    e.sql_err(),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                )
             {
                 return server_error(e);
             }
@@ -190,10 +275,14 @@ pub async fn revoke(State(auth): State<Arc<Authenticator>>, headers: HeaderMap, 
 }
 
 /// RFC 7662: the token's own client, or a state administrator's client, may introspect.
-pub async fn introspect(State(auth): State<Arc<Authenticator>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn introspect(
+    State(auth): State<Arc<Authenticator>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let params = match form(&headers, &body) {
         Ok(p) => p,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let caller = match client(&auth, &headers, &params).await {
         Ok(c) => c,
@@ -205,7 +294,8 @@ pub async fn introspect(State(auth): State<Arc<Authenticator>>, headers: HeaderM
     let inactive = || no_store(Json(json!({ "active": false })).into_response());
     match auth.verify_own(token, true).await {
         Ok(mut claims) => {
-            let owner = claims.get("client_id").and_then(Value::as_str) == Some(caller.client_id.as_str());
+            let owner =
+                claims.get("client_id").and_then(Value::as_str) == Some(caller.client_id.as_str());
             if !owner && Role::parse(&caller.role) != Some(Role::StateAdmin) {
                 return inactive();
             }

@@ -49,7 +49,12 @@ impl External {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("building the JWKS client")?;
-        Ok(Self { settings, leeway, http, cache: Mutex::new(KeyCache::default()) })
+        Ok(Self {
+            settings,
+            leeway,
+            http,
+            cache: Mutex::new(KeyCache::default()),
+        })
     }
 
     async fn fetch(&self) -> anyhow::Result<HashMap<String, (DecodingKey, Option<Algorithm>)>> {
@@ -64,10 +69,14 @@ impl External {
             .context("the provider's JWKS is not a JWK Set")?;
         let mut keys = HashMap::new();
         for jwk in &set.keys {
-            let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk)) else {
+            let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk))
+            else {
                 continue;
             };
-            let alg = jwk.common.key_algorithm.and_then(|a| a.to_string().parse::<Algorithm>().ok());
+            let alg = jwk
+                .common
+                .key_algorithm
+                .and_then(|a| a.to_string().parse::<Algorithm>().ok());
             keys.insert(kid, (key, alg));
         }
         Ok(keys)
@@ -78,25 +87,36 @@ impl External {
         if let Some(k) = cache.keys.get(kid) {
             return Ok(Some(k.clone()));
         }
-        if cache.fetched.is_some_and(|t| t.elapsed() < REFETCH_COOLDOWN) {
+        if cache
+            .fetched
+            .is_some_and(|t| t.elapsed() < REFETCH_COOLDOWN)
+        {
             return Ok(None);
         }
         cache.fetched = Some(Instant::now());
         match self.fetch().await {
             Ok(keys) => cache.keys = keys,
             Err(e) if cache.keys.is_empty() => return Err(AuthError::Unavailable(e)),
-            Err(e) => tracing::warn!(error = %e, "refetching the provider's JWKS failed; keeping the cached keys"),
+            Err(e) => {
+                tracing::warn!(error = %e, "refetching the provider's JWKS failed; keeping the cached keys")
+            }
         }
         Ok(cache.keys.get(kid).cloned())
     }
 
     pub async fn verify(&self, token: &str) -> Result<Map<String, Value>, AuthError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::invalid("malformed token"))?;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| AuthError::invalid("malformed token"))?;
         if !ACCEPTED.contains(&header.alg) {
             return Err(AuthError::invalid("unexpected signing algorithm"));
         }
-        let kid = header.kid.ok_or_else(|| AuthError::invalid("token has no key id"))?;
-        let (key, key_alg) = self.key(&kid).await?.ok_or_else(|| AuthError::invalid("token signed by an unknown key"))?;
+        let kid = header
+            .kid
+            .ok_or_else(|| AuthError::invalid("token has no key id"))?;
+        let (key, key_alg) = self
+            .key(&kid)
+            .await?
+            .ok_or_else(|| AuthError::invalid("token signed by an unknown key"))?;
         if key_alg.is_some_and(|a| a != header.alg) {
             return Err(AuthError::invalid("unexpected signing algorithm"));
         }

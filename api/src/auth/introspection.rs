@@ -8,8 +8,9 @@ use std::{
 
 use anyhow::Context;
 use oauth2::{
-    AccessToken, Client, ClientId, ClientSecret, EndpointNotSet, EndpointSet, ExtraTokenFields, IntrospectionUrl,
-    StandardRevocableToken, StandardTokenIntrospectionResponse, TokenIntrospectionResponse,
+    AccessToken, Client, ClientId, ClientSecret, EndpointNotSet, EndpointSet, ExtraTokenFields,
+    IntrospectionUrl, StandardRevocableToken, StandardTokenIntrospectionResponse,
+    TokenIntrospectionResponse,
     basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenResponse, BasicTokenType},
 };
 use sea_orm::DatabaseConnection;
@@ -56,16 +57,27 @@ impl Introspector {
     pub fn new(settings: IntrospectionSettings) -> anyhow::Result<Self> {
         let client = Client::new(ClientId::new(settings.client_id.clone()))
             .set_client_secret(ClientSecret::new(settings.client_secret.clone()))
-            .set_introspection_url(IntrospectionUrl::new(settings.url.clone()).context("introspection URL")?);
+            .set_introspection_url(
+                IntrospectionUrl::new(settings.url.clone()).context("introspection URL")?,
+            );
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             // Redirects are refused, as the oauth2 crate advises against SSRF.
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(Self { settings, client, http, cache: Mutex::new(HashMap::new()) })
+        Ok(Self {
+            settings,
+            client,
+            http,
+            cache: Mutex::new(HashMap::new()),
+        })
     }
 
-    pub async fn principal(&self, db: &DatabaseConnection, token: &str) -> Result<Principal, AuthError> {
+    pub async fn principal(
+        &self,
+        db: &DatabaseConnection,
+        token: &str,
+    ) -> Result<Principal, AuthError> {
         if let Some((p, until)) = self.cache.lock().await.get(token)
             && Instant::now() < *until
         {
@@ -81,12 +93,17 @@ impl Introspector {
             return Err(AuthError::invalid("token is not active"));
         }
         let now = chrono::Utc::now();
-        let exp = answer.exp().ok_or_else(|| AuthError::invalid("introspection gave no expiry"))?;
+        let exp = answer
+            .exp()
+            .ok_or_else(|| AuthError::invalid("introspection gave no expiry"))?;
         if exp <= now {
             return Err(AuthError::invalid("token expired"));
         }
         let mut claims = answer.extra_fields().fields.clone();
-        let sub = answer.sub().map(str::to_owned).or_else(|| answer.client_id().map(|c| c.to_string()));
+        let sub = answer
+            .sub()
+            .map(str::to_owned)
+            .or_else(|| answer.client_id().map(|c| c.to_string()));
         if let Some(sub) = sub {
             claims.insert("sub".into(), Value::String(sub));
         }
@@ -94,7 +111,11 @@ impl Introspector {
             claims.insert("client_id".into(), Value::String(c.to_string()));
         }
         if let Some(scopes) = answer.scopes() {
-            let joined = scopes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" ");
+            let joined = scopes
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(" ");
             claims.insert("scope".into(), Value::String(joined));
         }
         let principal = claims::principal(db, &self.settings.claims, &claims).await?;

@@ -19,7 +19,8 @@ use ed25519_dalek::{SigningKey, pkcs8::EncodePrivateKey};
 use entities::signing_key;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 use serde_json::{Value, json};
 use tokio::sync::RwLock;
@@ -49,7 +50,11 @@ pub async fn generate(db: &DatabaseConnection) -> anyhow::Result<signing_key::Mo
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
     let der = key.to_pkcs8_der().context("encoding the signing key")?;
     let row = signing_key::ActiveModel {
-        kid: Set(format!("{}-{}", Utc::now().format("%Y%m%d"), &uuid::Uuid::new_v4().simple().to_string()[..12])),
+        kid: Set(format!(
+            "{}-{}",
+            Utc::now().format("%Y%m%d"),
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        )),
         algorithm: Set(ALGORITHM.to_owned()),
         private_key: Set(STANDARD.encode(der.as_bytes())),
         public_key: Set(URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes())),
@@ -63,13 +68,22 @@ pub async fn generate(db: &DatabaseConnection) -> anyhow::Result<signing_key::Mo
 
 /// Adds a new signing key and retires the others: they verify for `grace` more (the longest a
 /// token they signed can live), then drop out of the JWKS.
-pub async fn rotate(db: &DatabaseConnection, grace: Duration) -> anyhow::Result<signing_key::Model> {
+pub async fn rotate(
+    db: &DatabaseConnection,
+    grace: Duration,
+) -> anyhow::Result<signing_key::Model> {
     let fresh = generate(db).await?;
     let now = Utc::now();
     let until = now + chrono::Duration::from_std(grace)?;
     signing_key::Entity::update_many()
-        .col_expr(signing_key::Column::RetiredAt, sea_orm::sea_query::Expr::value(now))
-        .col_expr(signing_key::Column::ExpiresAt, sea_orm::sea_query::Expr::value(until))
+        .col_expr(
+            signing_key::Column::RetiredAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .col_expr(
+            signing_key::Column::ExpiresAt,
+            sea_orm::sea_query::Expr::value(until),
+        )
         .filter(signing_key::Column::RetiredAt.is_null())
         .filter(signing_key::Column::Id.ne(fresh.id))
         .exec(db)
@@ -85,12 +99,18 @@ fn live() -> Condition {
 }
 
 pub async fn list(db: &DatabaseConnection) -> anyhow::Result<Vec<signing_key::Model>> {
-    Ok(signing_key::Entity::find().order_by_asc(signing_key::Column::Id).all(db).await?)
+    Ok(signing_key::Entity::find()
+        .order_by_asc(signing_key::Column::Id)
+        .all(db)
+        .await?)
 }
 
 impl Keys {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db, cache: RwLock::new(Cache::default()) }
+        Self {
+            db,
+            cache: RwLock::new(Cache::default()),
+        }
     }
 
     /// Makes sure a signing key exists (a new installation has none).
@@ -115,7 +135,9 @@ impl Keys {
             .one(&self.db)
             .await?
             .context("no active signing key; run `sangam key rotate`")?;
-        let der = STANDARD.decode(&key.private_key).context("stored signing key is not base64")?;
+        let der = STANDARD
+            .decode(&key.private_key)
+            .context("stored signing key is not base64")?;
         Ok((key.kid, EncodingKey::from_ed_der(&der)))
     }
 
@@ -134,10 +156,17 @@ impl Keys {
             }
         }
         let mut cache = self.cache.write().await;
-        let rows = signing_key::Entity::find().filter(live()).all(&self.db).await?;
+        let rows = signing_key::Entity::find()
+            .filter(live())
+            .all(&self.db)
+            .await?;
         cache.by_kid = rows
             .into_iter()
-            .filter_map(|k| DecodingKey::from_ed_components(&k.public_key).ok().map(|d| (k.kid, d)))
+            .filter_map(|k| {
+                DecodingKey::from_ed_components(&k.public_key)
+                    .ok()
+                    .map(|d| (k.kid, d))
+            })
             .collect();
         cache.loaded = Some(Instant::now());
         Ok(cache.by_kid.get(kid).cloned())
@@ -150,7 +179,11 @@ impl Keys {
 
     /// The JWK Set of live keys.
     pub async fn jwks(&self) -> anyhow::Result<Value> {
-        let rows = signing_key::Entity::find().filter(live()).order_by_asc(signing_key::Column::Id).all(&self.db).await?;
+        let rows = signing_key::Entity::find()
+            .filter(live())
+            .order_by_asc(signing_key::Column::Id)
+            .all(&self.db)
+            .await?;
         let keys: Vec<Value> = rows
             .iter()
             .map(|k| json!({ "kty": "OKP", "crv": "Ed25519", "x": k.public_key, "kid": k.kid, "alg": ALGORITHM, "use": "sig" }))

@@ -113,9 +113,23 @@ impl Authenticator {
         if settings.embedded {
             keys.ensure().await?;
         }
-        let external = settings.external.clone().map(|s| external::External::new(s, settings.leeway)).transpose()?;
-        let introspection = settings.introspection.clone().map(introspection::Introspector::new).transpose()?;
-        Ok(Self { db, settings, keys, external, introspection })
+        let external = settings
+            .external
+            .clone()
+            .map(|s| external::External::new(s, settings.leeway))
+            .transpose()?;
+        let introspection = settings
+            .introspection
+            .clone()
+            .map(introspection::Introspector::new)
+            .transpose()?;
+        Ok(Self {
+            db,
+            settings,
+            keys,
+            external,
+            introspection,
+        })
     }
 
     /// The principal a bearer token stands for.
@@ -124,7 +138,10 @@ impl Authenticator {
             let unverified: Map<String, Value> = jsonwebtoken::dangerous::insecure_decode(token)
                 .map(|d| d.claims)
                 .map_err(|_| AuthError::invalid("malformed token"))?;
-            let iss = unverified.get("iss").and_then(Value::as_str).unwrap_or_default();
+            let iss = unverified
+                .get("iss")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             if self.settings.embedded && iss == self.settings.issuer {
                 let claims = self.verify_own(token, true).await?;
                 return claims::principal(&self.db, &own_claims(), &claims).await;
@@ -145,12 +162,19 @@ impl Authenticator {
 
     /// Verifies one of Sangam's own tokens: signature by a live key, issuer, audience, times
     /// (expiry only when `check_expiry`), not revoked, client still enabled.
-    pub async fn verify_own(&self, token: &str, check_expiry: bool) -> Result<Map<String, Value>, AuthError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::invalid("malformed token"))?;
+    pub async fn verify_own(
+        &self,
+        token: &str,
+        check_expiry: bool,
+    ) -> Result<Map<String, Value>, AuthError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| AuthError::invalid("malformed token"))?;
         if header.alg != Algorithm::EdDSA {
             return Err(AuthError::invalid("unexpected signing algorithm"));
         }
-        let kid = header.kid.ok_or_else(|| AuthError::invalid("token has no key id"))?;
+        let kid = header
+            .kid
+            .ok_or_else(|| AuthError::invalid("token has no key id"))?;
         let key = self
             .keys
             .decoding_key(&kid)
@@ -176,7 +200,10 @@ impl Authenticator {
             })
         })?;
         let claims = data.claims;
-        let jti = claims.get("jti").and_then(Value::as_str).ok_or_else(|| AuthError::invalid("token has no jti"))?;
+        let jti = claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .ok_or_else(|| AuthError::invalid("token has no jti"))?;
         let revoked = revoked_token::Entity::find()
             .filter(revoked_token::Column::Jti.eq(jti))
             .one(&self.db)
@@ -185,19 +212,31 @@ impl Authenticator {
         if revoked.is_some() {
             return Err(AuthError::invalid("token revoked"));
         }
-        let client_id = claims.get("client_id").and_then(Value::as_str).unwrap_or_default();
-        let client = clients::find(&self.db, client_id).await.map_err(AuthError::Unavailable)?;
-        if !client.is_some_and(|c| !c.disabled) {
+        let client_id = claims
+            .get("client_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let client = clients::find(&self.db, client_id)
+            .await
+            .map_err(AuthError::Unavailable)?;
+        if client.is_none_or(|c| c.disabled) {
             return Err(AuthError::invalid("client disabled"));
         }
         Ok(claims)
     }
 
     /// Issues an access token to `client` for `scopes`; returns it with its lifetime in seconds.
-    pub async fn issue(&self, client: &oauth_client::Model, scopes: &std::collections::BTreeSet<Scope>) -> anyhow::Result<(String, u64)> {
+    pub async fn issue(
+        &self,
+        client: &oauth_client::Model,
+        scopes: &std::collections::BTreeSet<Scope>,
+    ) -> anyhow::Result<(String, u64)> {
         let (kid, key) = self.keys.signer().await?;
         let org = match client.organisation_id {
-            Some(id) => organisation::Entity::find_by_id(id).one(&self.db).await?.map(|o| o.code),
+            Some(id) => organisation::Entity::find_by_id(id)
+                .one(&self.db)
+                .await?
+                .map(|o| o.code),
             None => None,
         };
         let now = Utc::now().timestamp();
@@ -220,7 +259,10 @@ impl Authenticator {
             ("org", org.map(Value::from)),
             ("department", client.department.map(|d| json!(d))),
             ("states", (!states.is_empty()).then(|| json!(states))),
-            ("districts", (!districts.is_empty()).then(|| json!(districts))),
+            (
+                "districts",
+                (!districts.is_empty()).then(|| json!(districts)),
+            ),
         ];
         for (name, value) in extra {
             if let (Some(v), Some(map)) = (value, claims.as_object_mut()) {

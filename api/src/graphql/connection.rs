@@ -24,7 +24,10 @@ impl CursorType for IdCursor {
         let bad = || ApiError::bad_input("cursor", "not a valid cursor");
         let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
         let text = String::from_utf8(bytes).map_err(|_| bad())?;
-        let id = text.strip_prefix(PREFIX).and_then(|n| n.parse().ok()).ok_or_else(bad)?;
+        let id = text
+            .strip_prefix(PREFIX)
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(bad)?;
         Ok(Self(id))
     }
 
@@ -56,8 +59,18 @@ pub struct PageArgs {
 }
 
 impl PageArgs {
-    pub fn new(after: Option<String>, before: Option<String>, first: Option<i32>, last: Option<i32>) -> Self {
-        Self { after, before, first, last }
+    pub fn new(
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> Self {
+        Self {
+            after,
+            before,
+            first,
+            last,
+        }
     }
 
     /// Validates the arguments, naming the one at fault.
@@ -65,16 +78,19 @@ impl PageArgs {
         let cursor = |name: &str, c: &Option<String>| -> ApiResult<Option<i64>> {
             c.as_deref()
                 .map(|s| {
-                    IdCursor::decode_cursor(s)
-                        .map(|c| c.0)
-                        .map_err(|_| ApiError::bad_input(name, format!("`{name}` is not a valid cursor")))
+                    IdCursor::decode_cursor(s).map(|c| c.0).map_err(|_| {
+                        ApiError::bad_input(name, format!("`{name}` is not a valid cursor"))
+                    })
                 })
                 .transpose()
         };
         let size = |name: &str, n: Option<i32>| -> ApiResult<Option<u64>> {
             match n {
                 None => Ok(None),
-                Some(n) if n < 0 => Err(ApiError::bad_input(name, format!("`{name}` must not be negative"))),
+                Some(n) if n < 0 => Err(ApiError::bad_input(
+                    name,
+                    format!("`{name}` must not be negative"),
+                )),
                 Some(n) if n as u64 > limits.max_page_size => Err(ApiError::bad_input(
                     name,
                     format!("`{name}` must be at most {}", limits.max_page_size),
@@ -92,8 +108,17 @@ impl PageArgs {
 }
 
 /// Builds a connection from a page, wrapping each row as its GraphQL type.
-pub fn connection<M, N: OutputType>(page: Page<M>, id: impl Fn(&M) -> i64, wrap: impl Fn(M) -> N) -> Conn<N> {
-    let mut conn = Connection::with_additional_fields(page.has_previous, page.has_next, Counted(page.total));
-    conn.edges = page.rows.into_iter().map(|m| Edge::new(IdCursor(id(&m)), wrap(m))).collect();
+pub fn connection<M, N: OutputType>(
+    page: Page<M>,
+    id: impl Fn(&M) -> i64,
+    wrap: impl Fn(M) -> N,
+) -> Conn<N> {
+    let mut conn =
+        Connection::with_additional_fields(page.has_previous, page.has_next, Counted(page.total));
+    conn.edges = page
+        .rows
+        .into_iter()
+        .map(|m| Edge::new(IdCursor(id(&m)), wrap(m)))
+        .collect();
     conn
 }

@@ -63,10 +63,15 @@ pub fn encode(kind: Kind, id: i64) -> ID {
 /// Decodes a global id; `argument` names the argument for the error.
 pub fn decode(argument: &str, id: &ID) -> ApiResult<(Kind, i64)> {
     let bad = || ApiError::bad_input(argument, format!("`{argument}` is not a valid Sangam id"));
-    let bytes = URL_SAFE_NO_PAD.decode(id.as_str().trim_end_matches('=')).map_err(|_| bad())?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(id.as_str().trim_end_matches('='))
+        .map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (name, raw) = text.split_once(':').ok_or_else(bad)?;
-    let kind = Kind::ALL.into_iter().find(|k| k.name() == name).ok_or_else(bad)?;
+    let kind = Kind::ALL
+        .into_iter()
+        .find(|k| k.name() == name)
+        .ok_or_else(bad)?;
     let n: i64 = raw.parse().map_err(|_| bad())?;
     if n <= 0 {
         return Err(bad());
@@ -81,7 +86,11 @@ pub fn decode_as(argument: &str, id: &ID, kinds: &[Kind]) -> ApiResult<(Kind, i6
         let expected: Vec<_> = kinds.iter().map(|k| k.name()).collect();
         return Err(ApiError::bad_input(
             argument,
-            format!("`{argument}` must be the id of a {}, not a {}", expected.join(" or "), kind.name()),
+            format!(
+                "`{argument}` must be the id of a {}, not a {}",
+                expected.join(" or "),
+                kind.name()
+            ),
         ));
     }
     Ok((kind, n))
@@ -107,7 +116,14 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_bad_input_naming_the_argument() {
-        for raw in ["", "!!", "VmlsbGFnZQ", "Tm9wZTox", "VmlsbGFnZTphYmM", "VmlsbGFnZTotMQ"] {
+        for raw in [
+            "",
+            "!!",
+            "VmlsbGFnZQ",
+            "Tm9wZTox",
+            "VmlsbGFnZTphYmM",
+            "VmlsbGFnZTotMQ",
+        ] {
             let err = decode("within", &ID(raw.to_owned())).expect_err(raw);
             assert_eq!(err.code(), code::BAD_USER_INPUT, "{raw}");
             assert!(matches!(err, ApiError::BadInput { ref argument, .. } if argument == "within"));
@@ -116,7 +132,8 @@ mod tests {
 
     #[test]
     fn wrong_kind_is_refused() {
-        let err = decode_one("village", &encode(Kind::District, 3), Kind::Village).expect_err("kind");
+        let err =
+            decode_one("village", &encode(Kind::District, 3), Kind::Village).expect_err("kind");
         assert!(err.to_string().contains("Village"), "{err}");
     }
 }

@@ -20,7 +20,13 @@ pub fn area(argument: &str, id: &ID) -> ApiResult<Area> {
     let (kind, n) = decode_as(
         argument,
         id,
-        &[Kind::State, Kind::Division, Kind::District, Kind::Block, Kind::GramPanchayat],
+        &[
+            Kind::State,
+            Kind::Division,
+            Kind::District,
+            Kind::Block,
+            Kind::GramPanchayat,
+        ],
     )?;
     let level = match kind {
         Kind::State => AreaLevel::State,
@@ -38,9 +44,10 @@ fn within(id: Option<ID>) -> ApiResult<Option<Area>> {
 
 fn search(text: Option<String>) -> ApiResult<Option<String>> {
     match text {
-        Some(t) if t.trim().is_empty() => {
-            Err(ApiError::bad_input("filter.search", "`filter.search` must not be empty"))
-        }
+        Some(t) if t.trim().is_empty() => Err(ApiError::bad_input(
+            "filter.search",
+            "`filter.search` must not be empty",
+        )),
         Some(t) if t.chars().count() > MAX_SEARCH => Err(ApiError::bad_input(
             "filter.search",
             format!("`filter.search` must be at most {MAX_SEARCH} characters"),
@@ -65,7 +72,10 @@ pub struct AreaFilterInput {
 
 impl AreaFilterInput {
     pub fn into_filter(self) -> ApiResult<filters::AreaFilter> {
-        Ok(filters::AreaFilter { within: within(self.within)?, search: search(self.search)? })
+        Ok(filters::AreaFilter {
+            within: within(self.within)?,
+            search: search(self.search)?,
+        })
     }
 }
 
@@ -89,9 +99,10 @@ impl VillageFilterInput {
     pub fn into_filter(self) -> ApiResult<filters::VillageFilter> {
         let pct = |field: &str, v: Option<f64>| -> ApiResult<Option<f64>> {
             match v {
-                Some(x) if !(0.0..=100.0).contains(&x) => {
-                    Err(ApiError::bad_input(field, format!("`{field}` must be between 0 and 100")))
-                }
+                Some(x) if !(0.0..=100.0).contains(&x) => Err(ApiError::bad_input(
+                    field,
+                    format!("`{field}` must be between 0 and 100"),
+                )),
                 other => Ok(other),
             }
         };

@@ -3,7 +3,10 @@
 
 use std::{collections::HashMap, hash::Hash, marker::PhantomData};
 
-use async_graphql::{Context, Data, dataloader::{DataLoader, Loader}};
+use async_graphql::{
+    Context, Data,
+    dataloader::{DataLoader, Loader},
+};
 use entities::*;
 use sea_orm::{EntityTrait, IdenStatic};
 
@@ -60,7 +63,11 @@ where
         // One statement per relationship in the batch, whatever the number of parents.
         let mut by_column: HashMap<&'static str, (E::Column, Vec<i64>)> = HashMap::new();
         for k in keys {
-            by_column.entry(k.0.as_str()).or_insert_with(|| (k.0, Vec::new())).1.push(k.1);
+            by_column
+                .entry(k.0.as_str())
+                .or_insert_with(|| (k.0, Vec::new()))
+                .1
+                .push(k.1);
         }
         let mut out = HashMap::new();
         for (column, parents) in by_column.into_values() {
@@ -81,7 +88,10 @@ impl Loader<i64> for LatestTest {
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, ApiError> {
         let mut latest: HashMap<i64, Self::Value> = HashMap::new();
-        let all = self.0.children::<water_quality_test::Entity>(water_quality_test::Column::VillageId, keys).await?;
+        let all = self
+            .0
+            .children::<water_quality_test::Entity>(water_quality_test::Column::VillageId, keys)
+            .await?;
         for (village, tests) in all {
             if let Some(t) = tests.into_iter().max_by_key(|t| (t.sampled_on, t.id)) {
                 latest.insert(village, t);
@@ -121,28 +131,49 @@ fn missing(ctx: &Context<'_>, what: &str) -> ApiError {
 
 /// One row of `E` by id, batched with every other lookup of `E` in the request.
 pub async fn one<E: Scoped>(ctx: &Context<'_>, id: i64) -> ApiResult<Option<E::Model>> {
-    let loader = ctx.data_opt::<DataLoader<ById<E>>>().ok_or_else(|| missing(ctx, "by-id"))?;
+    let loader = ctx
+        .data_opt::<DataLoader<ById<E>>>()
+        .ok_or_else(|| missing(ctx, "by-id"))?;
     loader.load_one(id).await
 }
 
 /// Several rows of `E` by id, in the order given, skipping those out of reach.
-pub async fn many<E: Scoped>(ctx: &Context<'_>, ids: impl IntoIterator<Item = i64>) -> ApiResult<Vec<E::Model>> {
+pub async fn many<E: Scoped>(
+    ctx: &Context<'_>,
+    ids: impl IntoIterator<Item = i64>,
+) -> ApiResult<Vec<E::Model>> {
     let ids: Vec<i64> = ids.into_iter().collect();
-    let loader = ctx.data_opt::<DataLoader<ById<E>>>().ok_or_else(|| missing(ctx, "by-id"))?;
+    let loader = ctx
+        .data_opt::<DataLoader<ById<E>>>()
+        .ok_or_else(|| missing(ctx, "by-id"))?;
     let mut found = loader.load_many(ids.iter().copied()).await?;
     Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }
 
 /// The rows of `E` whose `column` equals `parent`, in id order.
-pub async fn children<E: Scoped>(ctx: &Context<'_>, column: E::Column, parent: i64) -> ApiResult<Vec<E::Model>>
+pub async fn children<E: Scoped>(
+    ctx: &Context<'_>,
+    column: E::Column,
+    parent: i64,
+) -> ApiResult<Vec<E::Model>>
 where
     E::Column: Send + Sync,
 {
-    let loader = ctx.data_opt::<DataLoader<Children<E>>>().ok_or_else(|| missing(ctx, "children"))?;
-    Ok(loader.load_one(Child(column, parent)).await?.unwrap_or_default())
+    let loader = ctx
+        .data_opt::<DataLoader<Children<E>>>()
+        .ok_or_else(|| missing(ctx, "children"))?;
+    Ok(loader
+        .load_one(Child(column, parent))
+        .await?
+        .unwrap_or_default())
 }
 
-pub async fn latest_test(ctx: &Context<'_>, village: i64) -> ApiResult<Option<water_quality_test::Model>> {
-    let loader = ctx.data_opt::<DataLoader<LatestTest>>().ok_or_else(|| missing(ctx, "latest test"))?;
+pub async fn latest_test(
+    ctx: &Context<'_>,
+    village: i64,
+) -> ApiResult<Option<water_quality_test::Model>> {
+    let loader = ctx
+        .data_opt::<DataLoader<LatestTest>>()
+        .ok_or_else(|| missing(ctx, "latest test"))?;
     loader.load_one(village).await
 }

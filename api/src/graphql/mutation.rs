@@ -26,7 +26,9 @@ pub struct IdempotencyHeader(pub String);
 
 /// The key a mutation is deduplicated by: its `clientMutationId`, else the request header.
 fn key(ctx: &Context<'_>, client_mutation_id: &Option<String>) -> Option<String> {
-    client_mutation_id.clone().or_else(|| ctx.data_opt::<IdempotencyHeader>().map(|h| h.0.clone()))
+    client_mutation_id
+        .clone()
+        .or_else(|| ctx.data_opt::<IdempotencyHeader>().map(|h| h.0.clone()))
 }
 
 fn id_of(field: &str, id: &ID, kind: Kind) -> ApiResult<i64> {
@@ -89,7 +91,10 @@ pub struct TaskPayload {
 }
 
 fn task_payload(t: entities::task::Model, client_mutation_id: Option<String>) -> TaskPayload {
-    TaskPayload { task: Task(t), client_mutation_id }
+    TaskPayload {
+        task: Task(t),
+        client_mutation_id,
+    }
 }
 
 #[derive(InputObject)]
@@ -193,7 +198,11 @@ pub struct Mutation;
 #[Object]
 impl Mutation {
     /// Raise a convergence task on a village or a scheme.
-    async fn create_task(&self, ctx: &Context<'_>, input: CreateTaskInput) -> ApiResult<TaskPayload> {
+    async fn create_task(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTaskInput,
+    ) -> ApiResult<TaskPayload> {
         let k = key(ctx, &input.client_mutation_id);
         let new = NewTask {
             kind: input.kind,
@@ -210,19 +219,33 @@ impl Mutation {
     }
 
     /// Change a task's title, description, priority or due date.
-    async fn update_task(&self, ctx: &Context<'_>, input: UpdateTaskInput) -> ApiResult<TaskPayload> {
+    async fn update_task(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateTaskInput,
+    ) -> ApiResult<TaskPayload> {
         let k = key(ctx, &input.client_mutation_id);
         let id = id_of("input.id", &input.id, Kind::Task)?;
         if input.clear_due_on && input.due_on.is_some() {
-            return Err(ApiError::bad_input("input.clearDueOn", "give either `dueOn` or `clearDueOn`"));
+            return Err(ApiError::bad_input(
+                "input.clearDueOn",
+                "give either `dueOn` or `clearDueOn`",
+            ));
         }
         let edit = TaskEdit {
             title: input.title,
             description: input.description,
             priority: input.priority,
-            due_on: if input.clear_due_on { Some(None) } else { input.due_on.map(Some) },
+            due_on: if input.clear_due_on {
+                Some(None)
+            } else {
+                input.due_on.map(Some)
+            },
         };
-        let t = ctx.svc()?.update_task(id, input.expected_version, edit, k.as_deref()).await?;
+        let t = ctx
+            .svc()?
+            .update_task(id, input.expected_version, edit, k.as_deref())
+            .await?;
         Ok(task_payload(t, input.client_mutation_id))
     }
 
@@ -239,7 +262,10 @@ impl Mutation {
     ) -> ApiResult<TaskPayload> {
         let k = key(ctx, &client_mutation_id);
         let id = id_of("id", &id, Kind::Task)?;
-        let t = ctx.svc()?.transition_task(id, expected_version, to, note, k.as_deref()).await?;
+        let t = ctx
+            .svc()?
+            .transition_task(id, expected_version, to, note, k.as_deref())
+            .await?;
         Ok(task_payload(t, client_mutation_id))
     }
 
@@ -256,7 +282,10 @@ impl Mutation {
         let k = key(ctx, &client_mutation_id);
         let id = id_of("id", &id, Kind::Task)?;
         let assignee = id_of("assignee", &assignee, Kind::Organisation)?;
-        let t = ctx.svc()?.reassign_task(id, expected_version, assignee, note, k.as_deref()).await?;
+        let t = ctx
+            .svc()?
+            .reassign_task(id, expected_version, assignee, note, k.as_deref())
+            .await?;
         Ok(task_payload(t, client_mutation_id))
     }
 
@@ -275,27 +304,53 @@ impl Mutation {
     }
 
     /// Attach evidence (a link and its SHA-256; the file stays in the department's storage).
-    async fn attach_evidence(&self, ctx: &Context<'_>, input: AttachEvidenceInput) -> ApiResult<TaskPayload> {
+    async fn attach_evidence(
+        &self,
+        ctx: &Context<'_>,
+        input: AttachEvidenceInput,
+    ) -> ApiResult<TaskPayload> {
         let k = key(ctx, &input.client_mutation_id);
         let id = id_of("input.task", &input.task, Kind::Task)?;
-        let t = ctx.svc()?.attach_evidence(id, input.url, input.sha256, input.caption, k.as_deref()).await?;
+        let t = ctx
+            .svc()?
+            .attach_evidence(id, input.url, input.sha256, input.caption, k.as_deref())
+            .await?;
         Ok(task_payload(t, input.client_mutation_id))
     }
 
     /// Assign a sector partner to villages for a theme.
-    async fn assign_partner(&self, ctx: &Context<'_>, input: AssignPartnerInput) -> ApiResult<AssignPartnerPayload> {
+    async fn assign_partner(
+        &self,
+        ctx: &Context<'_>,
+        input: AssignPartnerInput,
+    ) -> ApiResult<AssignPartnerPayload> {
         let k = key(ctx, &input.client_mutation_id);
         let target = match (&input.villages, &input.gram_panchayat, &input.block) {
             (Some(v), None, None) => AssignmentTarget::Villages(
-                v.iter().map(|id| id_of("input.villages", id, Kind::Village)).collect::<ApiResult<_>>()?,
+                v.iter()
+                    .map(|id| id_of("input.villages", id, Kind::Village))
+                    .collect::<ApiResult<_>>()?,
             ),
-            (None, Some(gp), None) => AssignmentTarget::GramPanchayat(id_of("input.gramPanchayat", gp, Kind::GramPanchayat)?),
+            (None, Some(gp), None) => AssignmentTarget::GramPanchayat(id_of(
+                "input.gramPanchayat",
+                gp,
+                Kind::GramPanchayat,
+            )?),
             (None, None, Some(b)) => AssignmentTarget::Block(id_of("input.block", b, Kind::Block)?),
-            _ => return Err(ApiError::bad_input("input.villages", "give exactly one of `villages`, `gramPanchayat` and `block`")),
+            _ => {
+                return Err(ApiError::bad_input(
+                    "input.villages",
+                    "give exactly one of `villages`, `gramPanchayat` and `block`",
+                ));
+            }
         };
         let svc = ctx.svc()?;
         let new = NewAssignment {
-            organisation: id_of("input.organisation", &input.organisation, Kind::Organisation)?,
+            organisation: id_of(
+                "input.organisation",
+                &input.organisation,
+                Kind::Organisation,
+            )?,
             target,
             theme: input.theme,
             starts_on: input.starts_on.unwrap_or_else(|| svc.today()),
@@ -314,13 +369,21 @@ impl Mutation {
         ctx: &Context<'_>,
         id: ID,
         expected_version: i32,
-        #[graphql(desc = "Last day of the assignment (default yesterday).")] ends_on: Option<NaiveDate>,
+        #[graphql(desc = "Last day of the assignment (default yesterday).")] ends_on: Option<
+            NaiveDate,
+        >,
         client_mutation_id: Option<String>,
     ) -> ApiResult<AssignmentPayload> {
         let k = key(ctx, &client_mutation_id);
         let id = id_of("id", &id, Kind::Assignment)?;
-        let a = ctx.svc()?.end_assignment(id, expected_version, ends_on, k.as_deref()).await?;
-        Ok(AssignmentPayload { assignment: Assignment(a), client_mutation_id })
+        let a = ctx
+            .svc()?
+            .end_assignment(id, expected_version, ends_on, k.as_deref())
+            .await?;
+        Ok(AssignmentPayload {
+            assignment: Assignment(a),
+            client_mutation_id,
+        })
     }
 
     /// Record a water-quality test; each result is judged against BIS 10500, and a
@@ -339,9 +402,19 @@ impl Mutation {
             method: input.method,
             lab_name: input.lab_name,
             tested_by: input.tested_by,
-            results: input.results.into_iter().map(|r| Reading { parameter: r.parameter, value: r.value }).collect(),
+            results: input
+                .results
+                .into_iter()
+                .map(|r| Reading {
+                    parameter: r.parameter,
+                    value: r.value,
+                })
+                .collect(),
         };
-        let done = ctx.svc()?.record_water_quality_test(new, k.as_deref()).await?;
+        let done = ctx
+            .svc()?
+            .record_water_quality_test(new, k.as_deref())
+            .await?;
         Ok(RecordWaterQualityTestPayload {
             test: WaterQualityTest(done.test),
             tasks_opened: done.tasks.into_iter().map(Task).collect(),
@@ -350,16 +423,33 @@ impl Mutation {
     }
 
     /// Update a village's households and tap connections (taps never exceed households).
-    async fn update_village_coverage(&self, ctx: &Context<'_>, input: UpdateVillageCoverageInput) -> ApiResult<VillagePayload> {
+    async fn update_village_coverage(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateVillageCoverageInput,
+    ) -> ApiResult<VillagePayload> {
         let k = key(ctx, &input.client_mutation_id);
         let id = id_of("input.village", &input.village, Kind::Village)?;
-        let update = CoverageUpdate { households: input.households, tap_connections: input.tap_connections };
-        let v = ctx.svc()?.update_village_coverage(id, input.expected_version, update, k.as_deref()).await?;
-        Ok(VillagePayload { village: Village(v), client_mutation_id: input.client_mutation_id })
+        let update = CoverageUpdate {
+            households: input.households,
+            tap_connections: input.tap_connections,
+        };
+        let v = ctx
+            .svc()?
+            .update_village_coverage(id, input.expected_version, update, k.as_deref())
+            .await?;
+        Ok(VillagePayload {
+            village: Village(v),
+            client_mutation_id: input.client_mutation_id,
+        })
     }
 
     /// Report a village Har Ghar Jal: only when every household has a tap.
-    async fn report_har_ghar_jal(&self, ctx: &Context<'_>, input: ReportHarGharJalInput) -> ApiResult<VillagePayload> {
+    async fn report_har_ghar_jal(
+        &self,
+        ctx: &Context<'_>,
+        input: ReportHarGharJalInput,
+    ) -> ApiResult<VillagePayload> {
         let k = key(ctx, &input.client_mutation_id);
         let id = id_of("input.village", &input.village, Kind::Village)?;
         let svc = ctx.svc()?;
@@ -367,12 +457,21 @@ impl Mutation {
             reported_on: input.reported_on.unwrap_or_else(|| svc.today()),
             completion_certificate_url: input.completion_certificate_url,
         };
-        let v = svc.report_har_ghar_jal(id, input.expected_version, report, k.as_deref()).await?;
-        Ok(VillagePayload { village: Village(v), client_mutation_id: input.client_mutation_id })
+        let v = svc
+            .report_har_ghar_jal(id, input.expected_version, report, k.as_deref())
+            .await?;
+        Ok(VillagePayload {
+            village: Village(v),
+            client_mutation_id: input.client_mutation_id,
+        })
     }
 
     /// Record the Gram Sabha's certification of a reported village.
-    async fn certify_har_ghar_jal(&self, ctx: &Context<'_>, input: CertifyHarGharJalInput) -> ApiResult<VillagePayload> {
+    async fn certify_har_ghar_jal(
+        &self,
+        ctx: &Context<'_>,
+        input: CertifyHarGharJalInput,
+    ) -> ApiResult<VillagePayload> {
         let k = key(ctx, &input.client_mutation_id);
         let id = id_of("input.village", &input.village, Kind::Village)?;
         let cert = Certification {
@@ -380,7 +479,13 @@ impl Mutation {
             resolution_url: input.resolution_url,
             video_url: input.video_url,
         };
-        let v = ctx.svc()?.certify_har_ghar_jal(id, input.expected_version, cert, k.as_deref()).await?;
-        Ok(VillagePayload { village: Village(v), client_mutation_id: input.client_mutation_id })
+        let v = ctx
+            .svc()?
+            .certify_har_ghar_jal(id, input.expected_version, cert, k.as_deref())
+            .await?;
+        Ok(VillagePayload {
+            village: Village(v),
+            client_mutation_id: input.client_mutation_id,
+        })
     }
 }

@@ -11,13 +11,17 @@ use super::{
     inputs::*,
     loaders,
     types::{
-        Assignment, Block, District, Division, GramPanchayat, Node, Organisation, Scheme, State, Task,
-        TaskEvent, Village, WaterQualityTest, audit::AuditRecord, progress::ProgressReport,
+        Assignment, Block, District, Division, GramPanchayat, Node, Organisation, Scheme, State,
+        Task, TaskEvent, Village, WaterQualityTest, audit::AuditRecord, progress::ProgressReport,
     },
 };
 use crate::{
     error::{ApiError, ApiResult},
-    service::{Scoped, area::{Area, AreaLevel}, filters::name_search},
+    service::{
+        Scoped,
+        area::{Area, AreaLevel},
+        filters::name_search,
+    },
 };
 
 pub struct Query;
@@ -52,7 +56,11 @@ fn area_condition<C: ColumnTrait>(
     Ok(c)
 }
 
-async fn by_code<E: Scoped, N>(ctx: &Context<'_>, cond: Condition, wrap: fn(E::Model) -> N) -> ApiResult<Option<N>> {
+async fn by_code<E: Scoped, N>(
+    ctx: &Context<'_>,
+    cond: Condition,
+    wrap: fn(E::Model) -> N,
+) -> ApiResult<Option<N>> {
     Ok(ctx.svc()?.find_one::<E>(cond).await?.map(wrap))
 }
 
@@ -83,7 +91,10 @@ impl Query {
         if ids.len() > 100 {
             return Err(ApiError::bad_input("ids", "`ids` may hold at most 100 ids"));
         }
-        let decoded = ids.iter().map(|id| ids::decode("ids", id)).collect::<ApiResult<Vec<_>>>()?;
+        let decoded = ids
+            .iter()
+            .map(|id| ids::decode("ids", id))
+            .collect::<ApiResult<Vec<_>>>()?;
         let lookups = decoded.into_iter().map(|(kind, n)| node(ctx, kind, n));
         futures_util::future::try_join_all(lookups).await
     }
@@ -95,7 +106,9 @@ impl Query {
             sub: who.sub.clone(),
             role: who.role.as_str().to_owned(),
             scopes: who.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
-            organisation_id: who.organisation_id.map(|o| ids::encode(Kind::Organisation, o)),
+            organisation_id: who
+                .organisation_id
+                .map(|o| ids::encode(Kind::Organisation, o)),
         })
     }
 
@@ -116,8 +129,17 @@ impl Query {
         by_code::<block::Entity, _>(ctx, eq(block::Column::LgdCode, lgd_code), Block).await
     }
     /// A gram panchayat by its LGD local-body code.
-    async fn gram_panchayat(&self, ctx: &Context<'_>, lgd_code: i32) -> ApiResult<Option<GramPanchayat>> {
-        by_code::<gram_panchayat::Entity, _>(ctx, eq(gram_panchayat::Column::LgdCode, lgd_code), GramPanchayat).await
+    async fn gram_panchayat(
+        &self,
+        ctx: &Context<'_>,
+        lgd_code: i32,
+    ) -> ApiResult<Option<GramPanchayat>> {
+        by_code::<gram_panchayat::Entity, _>(
+            ctx,
+            eq(gram_panchayat::Column::LgdCode, lgd_code),
+            GramPanchayat,
+        )
+        .await
     }
     /// A village by its LGD code.
     async fn village(&self, ctx: &Context<'_>, lgd_code: i32) -> ApiResult<Option<Village>> {
@@ -128,8 +150,13 @@ impl Query {
         by_code::<scheme::Entity, _>(ctx, eq(scheme::Column::Code, code), Scheme).await
     }
     /// An organisation by its code.
-    async fn organisation(&self, ctx: &Context<'_>, code: String) -> ApiResult<Option<Organisation>> {
-        by_code::<organisation::Entity, _>(ctx, eq(organisation::Column::Code, code), Organisation).await
+    async fn organisation(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+    ) -> ApiResult<Option<Organisation>> {
+        by_code::<organisation::Entity, _>(ctx, eq(organisation::Column::Code, code), Organisation)
+            .await
     }
 
     async fn states(
@@ -141,7 +168,12 @@ impl Query {
         first: Option<i32>,
         last: Option<i32>,
     ) -> ApiResult<Conn<State>> {
-        let c = area_condition(filter, Area::states, state::Column::Name, state::Column::NameHi)?;
+        let c = area_condition(
+            filter,
+            Area::states,
+            state::Column::Name,
+            state::Column::NameHi,
+        )?;
         list::<state::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), State).await
     }
 
@@ -154,8 +186,14 @@ impl Query {
         first: Option<i32>,
         last: Option<i32>,
     ) -> ApiResult<Conn<Division>> {
-        let c = area_condition(filter, Area::divisions, division::Column::Name, division::Column::NameHi)?;
-        list::<division::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), Division).await
+        let c = area_condition(
+            filter,
+            Area::divisions,
+            division::Column::Name,
+            division::Column::NameHi,
+        )?;
+        list::<division::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), Division)
+            .await
     }
 
     async fn districts(
@@ -167,8 +205,14 @@ impl Query {
         first: Option<i32>,
         last: Option<i32>,
     ) -> ApiResult<Conn<District>> {
-        let c = area_condition(filter, Area::districts, district::Column::Name, district::Column::NameHi)?;
-        list::<district::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), District).await
+        let c = area_condition(
+            filter,
+            Area::districts,
+            district::Column::Name,
+            district::Column::NameHi,
+        )?;
+        list::<district::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), District)
+            .await
     }
 
     async fn blocks(
@@ -180,7 +224,12 @@ impl Query {
         first: Option<i32>,
         last: Option<i32>,
     ) -> ApiResult<Conn<Block>> {
-        let c = area_condition(filter, Area::blocks, block::Column::Name, block::Column::NameHi)?;
+        let c = area_condition(
+            filter,
+            Area::blocks,
+            block::Column::Name,
+            block::Column::NameHi,
+        )?;
         list::<block::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), Block).await
     }
 
@@ -199,7 +248,13 @@ impl Query {
             gram_panchayat::Column::Name,
             gram_panchayat::Column::NameHi,
         )?;
-        list::<gram_panchayat::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), GramPanchayat).await
+        list::<gram_panchayat::Entity, _>(
+            ctx,
+            c,
+            PageArgs::new(after, before, first, last),
+            GramPanchayat,
+        )
+        .await
     }
 
     /// Villages, in id order (grouped geographically).
@@ -239,7 +294,13 @@ impl Query {
         last: Option<i32>,
     ) -> ApiResult<Conn<Organisation>> {
         let c = filter.unwrap_or_default().into_filter()?.condition();
-        list::<organisation::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), Organisation).await
+        list::<organisation::Entity, _>(
+            ctx,
+            c,
+            PageArgs::new(after, before, first, last),
+            Organisation,
+        )
+        .await
     }
 
     async fn assignments(
@@ -253,7 +314,13 @@ impl Query {
     ) -> ApiResult<Conn<Assignment>> {
         let today = ctx.svc()?.today();
         let c = filter.unwrap_or_default().into_filter()?.condition(today);
-        list::<assignment::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), Assignment).await
+        list::<assignment::Entity, _>(
+            ctx,
+            c,
+            PageArgs::new(after, before, first, last),
+            Assignment,
+        )
+        .await
     }
 
     async fn tasks(
@@ -280,8 +347,13 @@ impl Query {
         last: Option<i32>,
     ) -> ApiResult<Conn<WaterQualityTest>> {
         let c = filter.unwrap_or_default().into_filter()?.condition();
-        list::<water_quality_test::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), WaterQualityTest)
-            .await
+        list::<water_quality_test::Entity, _>(
+            ctx,
+            c,
+            PageArgs::new(after, before, first, last),
+            WaterQualityTest,
+        )
+        .await
     }
 
     /// The audit trail (needs `audit:read`): administrators and coordinators see their
@@ -296,7 +368,13 @@ impl Query {
         last: Option<i32>,
     ) -> ApiResult<Conn<AuditRecord>> {
         let c = filter.unwrap_or_default().condition()?;
-        list::<audit_log::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), AuditRecord).await
+        list::<audit_log::Entity, _>(
+            ctx,
+            c,
+            PageArgs::new(after, before, first, last),
+            AuditRecord,
+        )
+        .await
     }
 
     /// Progress of every area at `level` within `within` (everywhere the caller reaches when
@@ -308,30 +386,50 @@ impl Query {
         within: Option<ID>,
     ) -> ApiResult<Option<ProgressReport>> {
         let within = within.map(|id| area("within", &id)).transpose()?;
-        Ok(ctx.svc()?.progress(level, within).await?.map(ProgressReport))
+        Ok(ctx
+            .svc()?
+            .progress(level, within)
+            .await?
+            .map(ProgressReport))
     }
 }
 
 /// Resolves a decoded global id through the loaders (and so through row scope).
 async fn node(ctx: &Context<'_>, kind: Kind, id: i64) -> ApiResult<Option<Node>> {
     Ok(match kind {
-        Kind::State => loaders::one::<state::Entity>(ctx, id).await?.map(|m| Node::State(State(m))),
-        Kind::Division => loaders::one::<division::Entity>(ctx, id).await?.map(|m| Node::Division(Division(m))),
-        Kind::District => loaders::one::<district::Entity>(ctx, id).await?.map(|m| Node::District(District(m))),
-        Kind::Block => loaders::one::<block::Entity>(ctx, id).await?.map(|m| Node::Block(Block(m))),
+        Kind::State => loaders::one::<state::Entity>(ctx, id)
+            .await?
+            .map(|m| Node::State(State(m))),
+        Kind::Division => loaders::one::<division::Entity>(ctx, id)
+            .await?
+            .map(|m| Node::Division(Division(m))),
+        Kind::District => loaders::one::<district::Entity>(ctx, id)
+            .await?
+            .map(|m| Node::District(District(m))),
+        Kind::Block => loaders::one::<block::Entity>(ctx, id)
+            .await?
+            .map(|m| Node::Block(Block(m))),
         Kind::GramPanchayat => loaders::one::<gram_panchayat::Entity>(ctx, id)
             .await?
             .map(|m| Node::GramPanchayat(GramPanchayat(m))),
-        Kind::Village => loaders::one::<village::Entity>(ctx, id).await?.map(|m| Node::Village(Village(m))),
-        Kind::Scheme => loaders::one::<scheme::Entity>(ctx, id).await?.map(|m| Node::Scheme(Scheme(m))),
+        Kind::Village => loaders::one::<village::Entity>(ctx, id)
+            .await?
+            .map(|m| Node::Village(Village(m))),
+        Kind::Scheme => loaders::one::<scheme::Entity>(ctx, id)
+            .await?
+            .map(|m| Node::Scheme(Scheme(m))),
         Kind::Organisation => loaders::one::<organisation::Entity>(ctx, id)
             .await?
             .map(|m| Node::Organisation(Organisation(m))),
-        Kind::Assignment => {
-            loaders::one::<assignment::Entity>(ctx, id).await?.map(|m| Node::Assignment(Assignment(m)))
-        }
-        Kind::Task => loaders::one::<task::Entity>(ctx, id).await?.map(|m| Node::Task(Task(m))),
-        Kind::TaskEvent => loaders::one::<task_event::Entity>(ctx, id).await?.map(|m| Node::TaskEvent(TaskEvent(m))),
+        Kind::Assignment => loaders::one::<assignment::Entity>(ctx, id)
+            .await?
+            .map(|m| Node::Assignment(Assignment(m))),
+        Kind::Task => loaders::one::<task::Entity>(ctx, id)
+            .await?
+            .map(|m| Node::Task(Task(m))),
+        Kind::TaskEvent => loaders::one::<task_event::Entity>(ctx, id)
+            .await?
+            .map(|m| Node::TaskEvent(TaskEvent(m))),
         Kind::WaterQualityTest => loaders::one::<water_quality_test::Entity>(ctx, id)
             .await?
             .map(|m| Node::WaterQualityTest(WaterQualityTest(m))),

@@ -13,7 +13,9 @@ impl ScalarType for Money {
         let Value::String(s) = &value else {
             return Err(InputValueError::expected_type(value));
         };
-        parse_rupees(s).map(Money).ok_or_else(|| InputValueError::custom("expected rupees like \"1250.50\""))
+        parse_rupees(s)
+            .map(Money)
+            .ok_or_else(|| InputValueError::custom("expected rupees like \"1250.50\""))
     }
 
     fn to_value(&self) -> Value {
@@ -26,10 +28,20 @@ impl ScalarType for Money {
 fn parse_rupees(s: &str) -> Option<i64> {
     let (neg, s) = s.strip_prefix('-').map_or((false, s), |r| (true, r));
     let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-    if whole.is_empty() || frac.len() > 2 || !whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+    if whole.is_empty()
+        || frac.len() > 2
+        || !whole
+            .bytes()
+            .chain(frac.bytes())
+            .all(|b| b.is_ascii_digit())
+    {
         return None;
     }
-    let paise = whole.parse::<i64>().ok()?.checked_mul(100)?.checked_add(format!("{frac:0<2}").parse::<i64>().ok()?)?;
+    let paise = whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(format!("{frac:0<2}").parse::<i64>().ok()?)?;
     Some(if neg { -paise } else { paise })
 }
 
@@ -39,7 +51,12 @@ mod tests {
 
     #[test]
     fn money_round_trips_exactly() {
-        for (text, paise) in [("0.00", 0), ("12.50", 1250), ("1250000.05", 125_000_005), ("-3.10", -310)] {
+        for (text, paise) in [
+            ("0.00", 0),
+            ("12.50", 1250),
+            ("1250000.05", 125_000_005),
+            ("-3.10", -310),
+        ] {
             assert_eq!(Money(paise).to_value(), Value::String(text.to_owned()));
             assert_eq!(parse_rupees(text), Some(paise));
         }

@@ -82,41 +82,50 @@ where
     F: Fn(Service, Event) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ApiResult<Option<T>>> + Send,
 {
-    let bus = svc.bus().ok_or_else(|| ApiError::internal(anyhow::anyhow!("no event bus")))?;
-    let state = Feed { rx: bus.subscribe(), deadline: deadline(&svc), done: false };
-    Ok(stream::unfold((state, svc, pick), |(mut st, svc, pick)| async move {
-        loop {
-            if st.done {
-                return None;
+    let bus = svc
+        .bus()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no event bus")))?;
+    let state = Feed {
+        rx: bus.subscribe(),
+        deadline: deadline(&svc),
+        done: false,
+    };
+    Ok(stream::unfold(
+        (state, svc, pick),
+        |(mut st, svc, pick)| async move {
+            loop {
+                if st.done {
+                    return None;
+                }
+                let expiry = async {
+                    match st.deadline {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                let got = tokio::select! {
+                    got = st.rx.recv() => got,
+                    () = expiry => {
+                        st.done = true;
+                        return Some((Err(ApiError::Unauthenticated), (st, svc, pick)));
+                    }
+                };
+                match got {
+                    Ok(event) => match pick(svc.clone(), event).await {
+                        Ok(Some(item)) => return Some((Ok(item), (st, svc, pick))),
+                        Ok(None) => continue,
+                        Err(e) => return Some((Err(e), (st, svc, pick))),
+                    },
+                    Err(RecvError::Lagged(n)) => {
+                        st.done = true;
+                        let e = ApiError::Lagged(n);
+                        return Some((Err(e), (st, svc, pick)));
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
             }
-            let expiry = async {
-                match st.deadline {
-                    Some(d) => tokio::time::sleep_until(d).await,
-                    None => std::future::pending().await,
-                }
-            };
-            let got = tokio::select! {
-                got = st.rx.recv() => got,
-                () = expiry => {
-                    st.done = true;
-                    return Some((Err(ApiError::Unauthenticated), (st, svc, pick)));
-                }
-            };
-            match got {
-                Ok(event) => match pick(svc.clone(), event).await {
-                    Ok(Some(item)) => return Some((Ok(item), (st, svc, pick))),
-                    Ok(None) => continue,
-                    Err(e) => return Some((Err(e), (st, svc, pick))),
-                },
-                Err(RecvError::Lagged(n)) => {
-                    st.done = true;
-                    let e = ApiError::Lagged(n);
-                    return Some((Err(e), (st, svc, pick)));
-                }
-                Err(RecvError::Closed) => return None,
-            }
-        }
-    }))
+        },
+    ))
 }
 
 #[Subscription]
@@ -143,10 +152,21 @@ impl Subscription {
         let stream = feed(svc, move |svc, event| {
             let cond = cond.clone();
             async move {
-                let Event::Task { task_id, version, change } = event else { return Ok(None) };
+                let Event::Task {
+                    task_id,
+                    version,
+                    change,
+                } = event
+                else {
+                    return Ok(None);
+                };
                 let cond = cond.add(<task::Entity as Scoped>::id_column().eq(task_id));
                 let found = svc.find_one::<task::Entity>(cond).await?;
-                Ok(found.map(|t| TaskChange { change, version, task: Task(t) }))
+                Ok(found.map(|t| TaskChange {
+                    change,
+                    version,
+                    task: Task(t),
+                }))
             }
         })?;
         Ok(stream)
@@ -163,7 +183,8 @@ impl Subscription {
         let f = filter.unwrap_or_default();
         let mut cond = Condition::all();
         if let Some(id) = &f.village {
-            cond = cond.add(village::Column::Id.eq(decode_one("filter.village", id, Kind::Village)?));
+            cond =
+                cond.add(village::Column::Id.eq(decode_one("filter.village", id, Kind::Village)?));
         }
         if let Some(w) = &f.within {
             cond = cond.add(area("filter.within", w)?.villages());
@@ -171,10 +192,18 @@ impl Subscription {
         let stream = feed(svc, move |svc, event| {
             let cond = cond.clone();
             async move {
-                let Event::Village { village_id, change, .. } = event else { return Ok(None) };
+                let Event::Village {
+                    village_id, change, ..
+                } = event
+                else {
+                    return Ok(None);
+                };
                 let cond = cond.add(village::Column::Id.eq(village_id));
                 let found = svc.find_one::<village::Entity>(cond).await?;
-                Ok(found.map(|v| VillageChange { change, village: Village(v) }))
+                Ok(found.map(|v| VillageChange {
+                    change,
+                    village: Village(v),
+                }))
             }
         })?;
         Ok(stream)

@@ -44,10 +44,12 @@ impl Area {
     pub fn villages(&self) -> Condition {
         match self.level {
             AreaLevel::State => one(village::Column::StateId, self.id),
-            AreaLevel::Division => Condition::all().add(
-                village::Column::DistrictId
-                    .in_subquery(ids(district::Column::Id, one(district::Column::DivisionId, self.id))),
-            ),
+            AreaLevel::Division => {
+                Condition::all().add(village::Column::DistrictId.in_subquery(ids(
+                    district::Column::Id,
+                    one(district::Column::DivisionId, self.id),
+                )))
+            }
             AreaLevel::District => one(village::Column::DistrictId, self.id),
             AreaLevel::Block => one(village::Column::BlockId, self.id),
             AreaLevel::GramPanchayat => one(village::Column::GramPanchayatId, self.id),
@@ -80,7 +82,8 @@ impl Area {
             AreaLevel::State => one(division::Column::StateId, self.id),
             AreaLevel::Division => one(division::Column::Id, self.id),
             _ => Condition::all().add(
-                division::Column::Id.in_subquery(ids(district::Column::DivisionId, self.districts())),
+                division::Column::Id
+                    .in_subquery(ids(district::Column::DivisionId, self.districts())),
             ),
         }
     }

@@ -14,9 +14,17 @@ pub struct Limit {
 
 pub fn limit(p: WqParameter) -> Limit {
     use WqParameter::*;
-    let max = |max: f64, unit| Limit { min: None, max: Some(max), unit };
+    let max = |max: f64, unit| Limit {
+        min: None,
+        max: Some(max),
+        unit,
+    };
     match p {
-        Ph => Limit { min: Some(6.5), max: Some(8.5), unit: "pH" },
+        Ph => Limit {
+            min: Some(6.5),
+            max: Some(8.5),
+            unit: "pH",
+        },
         Turbidity => max(1.0, "NTU"),
         Tds => max(500.0, "mg/L"),
         TotalHardness => max(200.0, "mg/L"),
@@ -28,7 +36,11 @@ pub fn limit(p: WqParameter) -> Limit {
         Lead => max(0.01, "mg/L"),
         Manganese => max(0.1, "mg/L"),
         // Residual chlorine must be at least 0.2 mg/L where water is chlorinated, at most 1.
-        ResidualChlorine => Limit { min: Some(0.2), max: Some(1.0), unit: "mg/L" },
+        ResidualChlorine => Limit {
+            min: Some(0.2),
+            max: Some(1.0),
+            unit: "mg/L",
+        },
         // Not detectable in any 100 mL sample.
         EColi | TotalColiform => max(0.0, "CFU/100mL"),
     }

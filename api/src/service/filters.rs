@@ -25,14 +25,18 @@ fn contains_pattern(text: &str) -> LikeExpr {
 
 /// Name search in English (case-insensitive) or Hindi, portable across SQLite and PostgreSQL.
 pub fn name_search<C: ColumnTrait>(name: C, name_hi: Option<C>, text: &str) -> Condition {
-    let mut any = Condition::any().add(Func::lower(Expr::col(name.as_column_ref())).like(contains_pattern(text)));
+    let mut any = Condition::any()
+        .add(Func::lower(Expr::col(name.as_column_ref())).like(contains_pattern(text)));
     if let Some(hi) = name_hi {
         any = any.add(Expr::col(hi.as_column_ref()).like(contains_pattern(text)));
     }
     any
 }
 
-fn any_of<C: ColumnTrait, V: Into<sea_orm::Value> + Clone>(column: C, values: &[V]) -> Option<Condition> {
+fn any_of<C: ColumnTrait, V: Into<sea_orm::Value> + Clone>(
+    column: C,
+    values: &[V],
+) -> Option<Condition> {
     (!values.is_empty()).then(|| Condition::all().add(column.is_in(values.iter().cloned())))
 }
 
@@ -74,7 +78,11 @@ impl VillageFilter {
             c = c.add(taps().lte(hh().mul(max)));
         }
         if let Some(text) = &self.search {
-            c = c.add(name_search(village::Column::Name, Some(village::Column::NameHi), text));
+            c = c.add(name_search(
+                village::Column::Name,
+                Some(village::Column::NameHi),
+                text,
+            ));
         }
         if !self.scheme_status.is_empty() {
             let serving = Query::select()
@@ -85,7 +93,9 @@ impl VillageFilter {
                         Query::select()
                             .column(scheme::Column::Id)
                             .from(scheme::Entity)
-                            .and_where(scheme::Column::Status.is_in(self.scheme_status.iter().copied()))
+                            .and_where(
+                                scheme::Column::Status.is_in(self.scheme_status.iter().copied()),
+                            )
                             .to_owned(),
                     ),
                 )
@@ -126,7 +136,11 @@ impl SchemeFilter {
 }
 
 /// Task statuses that still need work; a task in one of them past its due date is overdue.
-pub const OPEN_STATUSES: [TaskStatus; 3] = [TaskStatus::Open, TaskStatus::InProgress, TaskStatus::Blocked];
+pub const OPEN_STATUSES: [TaskStatus; 3] = [
+    TaskStatus::Open,
+    TaskStatus::InProgress,
+    TaskStatus::Blocked,
+];
 
 /// Tasks past their due date and still open, on `today`.
 pub fn overdue(today: NaiveDate) -> Condition {

@@ -17,7 +17,9 @@ pub mod write;
 use std::{collections::HashMap, sync::Arc};
 
 use chrono::{NaiveDate, TimeDelta, Utc};
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, ModelTrait, QueryFilter, QueryOrder, Value};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, ModelTrait, QueryFilter, QueryOrder, Value,
+};
 
 use crate::{error::ApiResult, events::EventBus, principal::Principal};
 pub use scope::Scoped;
@@ -99,7 +101,9 @@ impl Service {
         if self.who.has_scope(scope) {
             Ok(())
         } else {
-            Err(crate::error::ApiError::Forbidden { needs: scope.as_str().to_owned() })
+            Err(crate::error::ApiError::Forbidden {
+                needs: scope.as_str().to_owned(),
+            })
         }
     }
 

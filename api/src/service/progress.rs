@@ -10,10 +10,9 @@ use sea_orm::{
 };
 
 use super::{
-    Service,
+    Scoped, Service,
     area::{Area, AreaLevel},
     filters::{OPEN_STATUSES, overdue},
-    Scoped,
 };
 use crate::error::{ApiError, ApiResult};
 
@@ -44,8 +43,7 @@ impl Totals {
     /// Scheme counts in lifecycle order, statuses with none left out.
     pub fn schemes(&self) -> impl Iterator<Item = (SchemeStatus, i64)> + '_ {
         use sea_orm::Iterable;
-        SchemeStatus::iter()
-            .filter_map(|s| self.schemes_by_status.get(&s).map(|n| (s, *n)))
+        SchemeStatus::iter().filter_map(|s| self.schemes_by_status.get(&s).map(|n| (s, *n)))
     }
 
     pub fn schemes_total(&self) -> i64 {
@@ -63,12 +61,19 @@ pub struct ProgressReport {
 fn village_group(level: AreaLevel) -> (Expr, bool) {
     match level {
         AreaLevel::State => (Expr::col(village::Column::StateId.as_column_ref()), false),
-        AreaLevel::Division => (Expr::col(district::Column::DivisionId.as_column_ref()), true),
-        AreaLevel::District => (Expr::col(village::Column::DistrictId.as_column_ref()), false),
+        AreaLevel::Division => (
+            Expr::col(district::Column::DivisionId.as_column_ref()),
+            true,
+        ),
+        AreaLevel::District => (
+            Expr::col(village::Column::DistrictId.as_column_ref()),
+            false,
+        ),
         AreaLevel::Block => (Expr::col(village::Column::BlockId.as_column_ref()), false),
-        AreaLevel::GramPanchayat => {
-            (Expr::col(village::Column::GramPanchayatId.as_column_ref()), false)
-        }
+        AreaLevel::GramPanchayat => (
+            Expr::col(village::Column::GramPanchayatId.as_column_ref()),
+            false,
+        ),
     }
 }
 
@@ -81,7 +86,11 @@ fn join_district_on(q: &mut SelectStatement, district_id: impl ColumnTrait) {
 }
 
 fn count_where(cond: Condition) -> Expr {
-    Func::coalesce([Func::sum(Expr::case(cond, 1).finally(0)).into(), Expr::val(0)]).into()
+    Func::coalesce([
+        Func::sum(Expr::case(cond, 1).finally(0)).into(),
+        Expr::val(0),
+    ])
+    .into()
 }
 
 fn get_i64(row: &QueryResult, col: &str) -> ApiResult<i64> {
@@ -126,7 +135,11 @@ impl Service {
                 .next()
                 .unwrap_or_default()
         };
-        Ok(Some(ProgressReport { level, parent, rows }))
+        Ok(Some(ProgressReport {
+            level,
+            parent,
+            rows,
+        }))
     }
 
     async fn area_visible(&self, area: Area) -> ApiResult<bool> {
@@ -135,9 +148,10 @@ impl Service {
             AreaLevel::Division => self.by_id::<division::Entity>(area.id).await?.is_some(),
             AreaLevel::District => self.by_id::<district::Entity>(area.id).await?.is_some(),
             AreaLevel::Block => self.by_id::<block::Entity>(area.id).await?.is_some(),
-            AreaLevel::GramPanchayat => {
-                self.by_id::<gram_panchayat::Entity>(area.id).await?.is_some()
-            }
+            AreaLevel::GramPanchayat => self
+                .by_id::<gram_panchayat::Entity>(area.id)
+                .await?
+                .is_some(),
         })
     }
 
@@ -145,7 +159,12 @@ impl Service {
     async fn area_ids(&self, level: AreaLevel, within: Option<Area>) -> ApiResult<Vec<i64>> {
         async fn ids<E: Scoped>(svc: &Service, cond: Condition) -> ApiResult<Vec<i64>> {
             use sea_orm::{QueryFilter, QueryOrder};
-            let rows = svc.scoped::<E>()?.filter(cond).order_by_asc(E::id_column()).all(svc.db()).await?;
+            let rows = svc
+                .scoped::<E>()?
+                .filter(cond)
+                .order_by_asc(E::id_column())
+                .all(svc.db())
+                .await?;
             Ok(rows.iter().map(E::row_id).collect())
         }
         let w = |f: fn(&Area) -> Condition| within.as_ref().map(f).unwrap_or_else(Condition::all);
@@ -180,9 +199,24 @@ impl Service {
         // Villages: households, taps, Har Ghar Jal.
         let mut q = Query::select();
         q.from(village::Entity)
-            .expr_as(Func::count(Expr::col(village::Column::Id.as_column_ref())), "villages")
-            .expr_as(Func::coalesce([Func::sum(Expr::col(village::Column::Households.as_column_ref())).into(), Expr::val(0)]), "households")
-            .expr_as(Func::coalesce([Func::sum(Expr::col(village::Column::TapConnections.as_column_ref())).into(), Expr::val(0)]), "taps")
+            .expr_as(
+                Func::count(Expr::col(village::Column::Id.as_column_ref())),
+                "villages",
+            )
+            .expr_as(
+                Func::coalesce([
+                    Func::sum(Expr::col(village::Column::Households.as_column_ref())).into(),
+                    Expr::val(0),
+                ]),
+                "households",
+            )
+            .expr_as(
+                Func::coalesce([
+                    Func::sum(Expr::col(village::Column::TapConnections.as_column_ref())).into(),
+                    Expr::val(0),
+                ]),
+                "taps",
+            )
             .expr_as(
                 count_where(Condition::all().add(
                     village::Column::HgjStatus.is_in([HgjStatus::Reported, HgjStatus::Certified]),
@@ -190,7 +224,9 @@ impl Service {
                 "reported",
             )
             .expr_as(
-                count_where(Condition::all().add(village::Column::HgjStatus.eq(HgjStatus::Certified))),
+                count_where(
+                    Condition::all().add(village::Column::HgjStatus.eq(HgjStatus::Certified)),
+                ),
                 "certified",
             )
             .cond_where(villages_in.clone());
@@ -233,8 +269,7 @@ impl Service {
             if let Some(t) = slot(&mut out, &row, group)? {
                 let status: String = row.try_get("", "status")?;
                 let status = SchemeStatus::try_from_value(&status)?;
-                *t.schemes_by_status.entry(status).or_default() +=
-                    get_i64(&row, "schemes")?;
+                *t.schemes_by_status.entry(status).or_default() += get_i64(&row, "schemes")?;
             }
         }
 
@@ -245,18 +280,28 @@ impl Service {
             tasks_in = tasks_in.add(w.tasks());
         }
         q.from(task::Entity)
-            .expr_as(count_where(Condition::all().add(task::Column::Status.is_in(OPEN_STATUSES))), "open")
+            .expr_as(
+                count_where(Condition::all().add(task::Column::Status.is_in(OPEN_STATUSES))),
+                "open",
+            )
             .expr_as(count_where(overdue(self.today())), "overdue")
             .cond_where(tasks_in);
         let task_group = group.map(|level| match level {
             AreaLevel::State => (Expr::col(task::Column::StateId.as_column_ref()), None),
-            AreaLevel::Division => (Expr::col(district::Column::DivisionId.as_column_ref()), Some(true)),
+            AreaLevel::Division => (
+                Expr::col(district::Column::DivisionId.as_column_ref()),
+                Some(true),
+            ),
             AreaLevel::District => (Expr::col(task::Column::DistrictId.as_column_ref()), None),
             // Below the district a task is placed by its village; scheme-wide tasks have none.
-            AreaLevel::Block => (Expr::col(village::Column::BlockId.as_column_ref()), Some(false)),
-            AreaLevel::GramPanchayat => {
-                (Expr::col(village::Column::GramPanchayatId.as_column_ref()), Some(false))
-            }
+            AreaLevel::Block => (
+                Expr::col(village::Column::BlockId.as_column_ref()),
+                Some(false),
+            ),
+            AreaLevel::GramPanchayat => (
+                Expr::col(village::Column::GramPanchayatId.as_column_ref()),
+                Some(false),
+            ),
         });
         if let Some((expr, join)) = task_group {
             match join {

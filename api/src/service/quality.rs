@@ -6,7 +6,10 @@ use std::collections::BTreeSet;
 
 use chrono::{Days, NaiveDate, Utc};
 use entities::{
-    enums::{Department, TaskEventKind, TaskKind, TaskPriority, TaskStatus, WaterSourceType, WqMethod, WqParameter},
+    enums::{
+        Department, TaskEventKind, TaskKind, TaskPriority, TaskStatus, WaterSourceType, WqMethod,
+        WqParameter,
+    },
     organisation, task, task_event, village, water_quality_result, water_quality_test,
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
@@ -42,7 +45,11 @@ pub struct Recorded {
 }
 
 /// The state's organisation for a department.
-async fn department_org<C: ConnectionTrait>(conn: &C, dept: Department, state_id: i64) -> ApiResult<Option<i64>> {
+async fn department_org<C: ConnectionTrait>(
+    conn: &C,
+    dept: Department,
+    state_id: i64,
+) -> ApiResult<Option<i64>> {
     Ok(organisation::Entity::find()
         .filter(organisation::Column::Department.eq(dept))
         .filter(organisation::Column::StateId.eq(state_id))
@@ -52,7 +59,11 @@ async fn department_org<C: ConnectionTrait>(conn: &C, dept: Department, state_id
 }
 
 impl Service {
-    pub async fn record_water_quality_test(&self, new: NewTest, key: Option<&str>) -> ApiResult<Recorded> {
+    pub async fn record_water_quality_test(
+        &self,
+        new: NewTest,
+        key: Option<&str>,
+    ) -> ApiResult<Recorded> {
         self.require(Scope::QualityWrite)?;
         let who = self.principal();
         let allowed = match who.role {
@@ -61,28 +72,54 @@ impl Service {
             _ => false,
         };
         if !allowed {
-            return Err(ApiError::Forbidden { needs: "a coordinator, an administrator or Health to record tests".into() });
+            return Err(ApiError::Forbidden {
+                needs: "a coordinator, an administrator or Health to record tests".into(),
+            });
         }
         if new.results.is_empty() {
-            return Err(ApiError::bad_input("input.results", "give at least one result"));
+            return Err(ApiError::bad_input(
+                "input.results",
+                "give at least one result",
+            ));
         }
         let mut seen = BTreeSet::new();
         for r in &new.results {
             if !seen.insert(r.parameter as u8) {
-                return Err(ApiError::bad_input("input.results", format!("{:?} is given twice", r.parameter)));
+                return Err(ApiError::bad_input(
+                    "input.results",
+                    format!("{:?} is given twice", r.parameter),
+                ));
             }
-            if !r.value.is_finite() || r.value < 0.0 || (r.parameter == WqParameter::Ph && r.value > 14.0) {
-                return Err(ApiError::bad_input("input.results", format!("{:?} has an impossible value", r.parameter)));
+            if !r.value.is_finite()
+                || r.value < 0.0
+                || (r.parameter == WqParameter::Ph && r.value > 14.0)
+            {
+                return Err(ApiError::bad_input(
+                    "input.results",
+                    format!("{:?} has an impossible value", r.parameter),
+                ));
             }
         }
         if new.sampled_on > self.today() {
-            return Err(ApiError::bad_input("input.sampledOn", "a sample cannot be taken in the future"));
+            return Err(ApiError::bad_input(
+                "input.sampledOn",
+                "a sample cannot be taken in the future",
+            ));
         }
         if new.source_name.trim().is_empty() {
-            return Err(ApiError::bad_input("input.sourceName", "name the source sampled"));
+            return Err(ApiError::bad_input(
+                "input.sourceName",
+                "name the source sampled",
+            ));
         }
-        let v = self.by_id::<village::Entity>(new.village).await?.ok_or(ApiError::NotFound("village"))?;
-        let mut tx = match self.begin::<Recorded>("recordWaterQualityTest", key).await? {
+        let v = self
+            .by_id::<village::Entity>(new.village)
+            .await?
+            .ok_or(ApiError::NotFound("village"))?;
+        let mut tx = match self
+            .begin::<Recorded>("recordWaterQualityTest", key)
+            .await?
+        {
             Begun::Replay(done) => return Ok(done),
             Begun::Fresh(tx) => tx,
         };
@@ -122,20 +159,59 @@ impl Service {
             .insert(tx.conn())
             .await?;
         }
-        tx.audit("water_quality_test", test.id, Some(v.district_id), None::<&water_quality_test::Model>, Some(&test)).await?;
+        tx.audit(
+            "water_quality_test",
+            test.id,
+            Some(v.district_id),
+            None::<&water_quality_test::Model>,
+            Some(&test),
+        )
+        .await?;
         let mut tasks = Vec::new();
         if !failing.is_empty() {
             // Bacteria and arsenic make water unsafe at once; other excesses are serious.
-            let critical = failing.iter().any(|p| matches!(p, WqParameter::EColi | WqParameter::TotalColiform | WqParameter::Arsenic | WqParameter::Lead));
-            let priority = if critical { TaskPriority::Critical } else { TaskPriority::High };
-            let names = failing.iter().map(|p| format!("{p:?}")).collect::<Vec<_>>().join(", ");
+            let critical = failing.iter().any(|p| {
+                matches!(
+                    p,
+                    WqParameter::EColi
+                        | WqParameter::TotalColiform
+                        | WqParameter::Arsenic
+                        | WqParameter::Lead
+                )
+            });
+            let priority = if critical {
+                TaskPriority::Critical
+            } else {
+                TaskPriority::High
+            };
+            let names = failing
+                .iter()
+                .map(|p| format!("{p:?}"))
+                .collect::<Vec<_>>()
+                .join(", ");
             let plan = [
-                (Department::Phed, TaskKind::WaterQualityRemediation, format!("Remediate {} at {} ({names})", test.source_name, v.name), 14),
-                (Department::Health, TaskKind::WaterQualityTest, format!("Retest {} at {} after remediation ({names})", test.source_name, v.name), 30),
+                (
+                    Department::Phed,
+                    TaskKind::WaterQualityRemediation,
+                    format!("Remediate {} at {} ({names})", test.source_name, v.name),
+                    14,
+                ),
+                (
+                    Department::Health,
+                    TaskKind::WaterQualityTest,
+                    format!(
+                        "Retest {} at {} after remediation ({names})",
+                        test.source_name, v.name
+                    ),
+                    30,
+                ),
             ];
             for (dept, kind, title, days) in plan {
                 let Some(assignee) = department_org(tx.conn(), dept, v.state_id).await? else {
-                    return Err(ApiError::internal(anyhow::anyhow!("state {} has no {dept:?} organisation", v.state_id)));
+                    return Err(ApiError::internal(anyhow::anyhow!(
+                        "state {} has no {dept:?} organisation",
+                        v.state_id
+                    )));
                 };
                 let t = task::ActiveModel {
                     kind: Set(kind),
@@ -170,12 +246,27 @@ impl Service {
                 }
                 .insert(tx.conn())
                 .await?;
-                tx.audit("task", t.id, Some(v.district_id), None::<&task::Model>, Some(&t)).await?;
-                tx.emit(Event::Task { task_id: t.id, version: 1, change: "created".into() });
+                tx.audit(
+                    "task",
+                    t.id,
+                    Some(v.district_id),
+                    None::<&task::Model>,
+                    Some(&t),
+                )
+                .await?;
+                tx.emit(Event::Task {
+                    task_id: t.id,
+                    version: 1,
+                    change: "created".into(),
+                });
                 tasks.push(t);
             }
         }
-        tx.emit(Event::Village { village_id: v.id, version: v.version, change: "water quality tested".into() });
+        tx.emit(Event::Village {
+            village_id: v.id,
+            version: v.version,
+            change: "water quality tested".into(),
+        });
         let out = Recorded { test, tasks };
         tx.commit(&out).await?;
         Ok(out)

@@ -34,10 +34,14 @@ pub trait Scoped: EntityTrait<Model: Clone + Send + Sync> {
 /// Role and scope allow reading `E` (the first two of ACCESS.md's three tests; `reach` is the third).
 pub fn may_read<E: Scoped>(who: &Principal) -> Result<(), ApiError> {
     if !E::readable_by(who.role) {
-        return Err(ApiError::Forbidden { needs: format!("a role other than {}", who.role.as_str()) });
+        return Err(ApiError::Forbidden {
+            needs: format!("a role other than {}", who.role.as_str()),
+        });
     }
     if !who.has_scope(E::READ) {
-        return Err(ApiError::Forbidden { needs: E::READ.as_str().to_owned() });
+        return Err(ApiError::Forbidden {
+            needs: E::READ.as_str().to_owned(),
+        });
     }
     Ok(())
 }
@@ -133,7 +137,11 @@ impl<'a> Reach<'a> {
     }
 
     /// Areas are reachable to a partner when they hold one of its villages.
-    fn area_via_villages<C: ColumnTrait, V: ColumnTrait>(&self, id: C, village_col: V) -> Condition {
+    fn area_via_villages<C: ColumnTrait, V: ColumnTrait>(
+        &self,
+        id: C,
+        village_col: V,
+    ) -> Condition {
         Condition::all().add(id.in_subquery(select_where(village_col, self.villages())))
     }
 
@@ -238,7 +246,11 @@ keyed!(
 /// Dashboards read aggregates and public facts: task rows (they get counts), who works where,
 /// and the audit trail are not theirs.
 fn readable(table: &str, role: Role) -> bool {
-    !(role == Role::Dashboard && matches!(table, "task" | "task_event" | "task_evidence" | "assignment" | "audit_log"))
+    !(role == Role::Dashboard
+        && matches!(
+            table,
+            "task" | "task_event" | "task_evidence" | "assignment" | "audit_log"
+        ))
 }
 
 /// Per-table reach, named after the entity modules so `keyed!` can find them.
@@ -385,7 +397,8 @@ impl Reach<'_> {
                     return Condition::all();
                 }
                 Condition::all().add(
-                    audit_log::Column::DistrictId.in_subquery(select_where(district::Column::Id, districts)),
+                    audit_log::Column::DistrictId
+                        .in_subquery(select_where(district::Column::Id, districts)),
                 )
             }
             _ => Condition::all().add(audit_log::Column::ActorSub.eq(self.who.sub.clone())),

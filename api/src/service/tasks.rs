@@ -46,7 +46,10 @@ pub struct TaskEdit {
 fn check_title(title: &str) -> ApiResult<()> {
     let n = title.trim().chars().count();
     if n == 0 || n > 200 {
-        return Err(ApiError::bad_input("input.title", "a title has 1 to 200 characters"));
+        return Err(ApiError::bad_input(
+            "input.title",
+            "a title has 1 to 200 characters",
+        ));
     }
     Ok(())
 }
@@ -56,13 +59,17 @@ impl Service {
     fn task_writer(&self) -> ApiResult<()> {
         self.require(Scope::TasksWrite)?;
         if self.principal().role == Role::Dashboard {
-            return Err(ApiError::Forbidden { needs: "a role that writes tasks".into() });
+            return Err(ApiError::Forbidden {
+                needs: "a role that writes tasks".into(),
+            });
         }
         Ok(())
     }
 
     async fn visible_task(&self, id: i64) -> ApiResult<task::Model> {
-        self.by_id::<task::Entity>(id).await?.ok_or(ApiError::NotFound("task"))
+        self.by_id::<task::Entity>(id)
+            .await?
+            .ok_or(ApiError::NotFound("task"))
     }
 
     /// The PHED organisation of a state: where a partner's tasks go by default.
@@ -73,39 +80,70 @@ impl Service {
             .one(self.db())
             .await?
             .map(|o| o.id)
-            .ok_or_else(|| ApiError::bad_input("input.assignee", "the state has no PHED organisation; name an assignee"))
+            .ok_or_else(|| {
+                ApiError::bad_input(
+                    "input.assignee",
+                    "the state has no PHED organisation; name an assignee",
+                )
+            })
     }
 
     pub async fn create_task(&self, new: NewTask, key: Option<&str>) -> ApiResult<task::Model> {
         self.task_writer()?;
         check_title(&new.title)?;
         if new.due_on.is_some_and(|d| d < self.today()) {
-            return Err(ApiError::bad_input("input.dueOn", "a due date cannot be in the past"));
+            return Err(ApiError::bad_input(
+                "input.dueOn",
+                "a due date cannot be in the past",
+            ));
         }
         let who = self.principal();
         let (village_id, scheme_id, district_id, state_id) = match (new.village, new.scheme) {
             (Some(v), None) => {
-                let v = self.by_id::<village::Entity>(v).await?.ok_or(ApiError::NotFound("village"))?;
+                let v = self
+                    .by_id::<village::Entity>(v)
+                    .await?
+                    .ok_or(ApiError::NotFound("village"))?;
                 (Some(v.id), None, v.district_id, v.state_id)
             }
             (None, Some(s)) => {
                 if who.role == Role::Partner {
-                    return Err(ApiError::Forbidden { needs: "a role that raises scheme tasks".into() });
+                    return Err(ApiError::Forbidden {
+                        needs: "a role that raises scheme tasks".into(),
+                    });
                 }
-                let s = self.by_id::<scheme::Entity>(s).await?.ok_or(ApiError::NotFound("scheme"))?;
-                let d = district::Entity::find_by_id(s.district_id).one(self.db()).await?.ok_or(ApiError::NotFound("district"))?;
+                let s = self
+                    .by_id::<scheme::Entity>(s)
+                    .await?
+                    .ok_or(ApiError::NotFound("scheme"))?;
+                let d = district::Entity::find_by_id(s.district_id)
+                    .one(self.db())
+                    .await?
+                    .ok_or(ApiError::NotFound("district"))?;
                 (None, Some(s.id), d.id, d.state_id)
             }
-            _ => return Err(ApiError::bad_input("input.village", "give exactly one of `village` and `scheme`")),
+            _ => {
+                return Err(ApiError::bad_input(
+                    "input.village",
+                    "give exactly one of `village` and `scheme`",
+                ));
+            }
         };
         let assignee = match (new.assignee, who.role) {
-            (Some(org), _) => organisation::Entity::find_by_id(org)
-                .one(self.db())
-                .await?
-                .ok_or_else(|| ApiError::bad_input("input.assignee", "no such organisation"))?
-                .id,
+            (Some(org), _) => {
+                organisation::Entity::find_by_id(org)
+                    .one(self.db())
+                    .await?
+                    .ok_or_else(|| ApiError::bad_input("input.assignee", "no such organisation"))?
+                    .id
+            }
             (None, Role::Partner) => self.phed_of(state_id).await?,
-            (None, _) => return Err(ApiError::bad_input("input.assignee", "name the organisation that will do the work")),
+            (None, _) => {
+                return Err(ApiError::bad_input(
+                    "input.assignee",
+                    "name the organisation that will do the work",
+                ));
+            }
         };
         let mut tx = match self.begin::<task::Model>("createTask", key).await? {
             Begun::Replay(t) => return Ok(t),
@@ -132,14 +170,35 @@ impl Service {
         }
         .insert(tx.conn())
         .await?;
-        history(&tx, created.id, TaskEventKind::Created, None, Some(TaskStatus::Open), None).await?;
-        tx.audit("task", created.id, Some(district_id), None::<&task::Model>, Some(&created)).await?;
+        history(
+            &tx,
+            created.id,
+            TaskEventKind::Created,
+            None,
+            Some(TaskStatus::Open),
+            None,
+        )
+        .await?;
+        tx.audit(
+            "task",
+            created.id,
+            Some(district_id),
+            None::<&task::Model>,
+            Some(&created),
+        )
+        .await?;
         announce(&mut tx, &created, "created");
         tx.commit(&created).await?;
         Ok(created)
     }
 
-    pub async fn update_task(&self, id: i64, expected: i32, edit: TaskEdit, key: Option<&str>) -> ApiResult<task::Model> {
+    pub async fn update_task(
+        &self,
+        id: i64,
+        expected: i32,
+        edit: TaskEdit,
+        key: Option<&str>,
+    ) -> ApiResult<task::Model> {
         self.task_writer()?;
         if let Some(t) = &edit.title {
             check_title(t)?;
@@ -162,7 +221,18 @@ impl Service {
         if set.is_empty() {
             return Err(ApiError::bad_input("input", "nothing to change"));
         }
-        self.change_task(&before, Some(expected), set, TaskEventKind::Updated, None, None, "updateTask", key, "updated").await
+        self.change_task(
+            &before,
+            Some(expected),
+            set,
+            TaskEventKind::Updated,
+            None,
+            None,
+            "updateTask",
+            key,
+            "updated",
+        )
+        .await
     }
 
     pub async fn transition_task(
@@ -179,8 +249,18 @@ impl Service {
         check_move(before.status, to, note.as_deref())?;
         let set = vec![(task::Column::Status, Expr::value(to))];
         let from = Some(before.status);
-        self.change_task(&before, Some(expected), set, TaskEventKind::StatusChanged, from.zip(Some(to)), note, "transitionTask", key, "status")
-            .await
+        self.change_task(
+            &before,
+            Some(expected),
+            set,
+            TaskEventKind::StatusChanged,
+            from.zip(Some(to)),
+            note,
+            "transitionTask",
+            key,
+            "status",
+        )
+        .await
     }
 
     pub async fn reassign_task(
@@ -199,18 +279,48 @@ impl Service {
             .await?
             .ok_or_else(|| ApiError::bad_input("assignee", "no such organisation"))?;
         let set = vec![(task::Column::AssigneeOrganisationId, Expr::value(assignee))];
-        self.change_task(&before, Some(expected), set, TaskEventKind::Reassigned, None, note, "reassignTask", key, "reassigned").await
+        self.change_task(
+            &before,
+            Some(expected),
+            set,
+            TaskEventKind::Reassigned,
+            None,
+            note,
+            "reassignTask",
+            key,
+            "reassigned",
+        )
+        .await
     }
 
     /// A comment depends on no state, so it needs no expected version; it still counts as a
     /// write (the version moves on).
-    pub async fn comment_on_task(&self, id: i64, text: String, key: Option<&str>) -> ApiResult<task::Model> {
+    pub async fn comment_on_task(
+        &self,
+        id: i64,
+        text: String,
+        key: Option<&str>,
+    ) -> ApiResult<task::Model> {
         self.task_writer()?;
         if text.trim().is_empty() || text.chars().count() > 4000 {
-            return Err(ApiError::bad_input("text", "a comment has 1 to 4000 characters"));
+            return Err(ApiError::bad_input(
+                "text",
+                "a comment has 1 to 4000 characters",
+            ));
         }
         let before = self.visible_task(id).await?;
-        self.change_task(&before, None, Vec::new(), TaskEventKind::Commented, None, Some(text), "commentOnTask", key, "commented").await
+        self.change_task(
+            &before,
+            None,
+            Vec::new(),
+            TaskEventKind::Commented,
+            None,
+            Some(text),
+            "commentOnTask",
+            key,
+            "commented",
+        )
+        .await
     }
 
     pub async fn attach_evidence(
@@ -223,11 +333,17 @@ impl Service {
     ) -> ApiResult<task::Model> {
         self.task_writer()?;
         if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2000 {
-            return Err(ApiError::bad_input("input.url", "evidence must be an http(s) URL of at most 2000 characters"));
+            return Err(ApiError::bad_input(
+                "input.url",
+                "evidence must be an http(s) URL of at most 2000 characters",
+            ));
         }
         let sha = sha256.to_ascii_lowercase();
         if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(ApiError::bad_input("input.sha256", "sha256 is 64 hexadecimal characters"));
+            return Err(ApiError::bad_input(
+                "input.sha256",
+                "sha256 is 64 hexadecimal characters",
+            ));
         }
         let before = self.visible_task(id).await?;
         may_attach(self.principal(), &before)?;
@@ -248,8 +364,23 @@ impl Service {
         .insert(tx.conn())
         .await?;
         let after = bump(&tx, &before, None, Vec::new()).await?;
-        history(&tx, id, TaskEventKind::EvidenceAttached, None, None, Some(note)).await?;
-        tx.audit("task", id, Some(before.district_id), Some(&before), Some(&after)).await?;
+        history(
+            &tx,
+            id,
+            TaskEventKind::EvidenceAttached,
+            None,
+            None,
+            Some(note),
+        )
+        .await?;
+        tx.audit(
+            "task",
+            id,
+            Some(before.district_id),
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
         announce(&mut tx, &after, "evidence");
         tx.commit(&after).await?;
         Ok(after)
@@ -278,8 +409,23 @@ impl Service {
             Begun::Fresh(tx) => tx,
         };
         let after = bump(&tx, before, expected, set).await?;
-        history(&tx, before.id, kind, moved.map(|m| m.0), moved.map(|m| m.1), note).await?;
-        tx.audit("task", before.id, Some(before.district_id), Some(before), Some(&after)).await?;
+        history(
+            &tx,
+            before.id,
+            kind,
+            moved.map(|m| m.0),
+            moved.map(|m| m.1),
+            note,
+        )
+        .await?;
+        tx.audit(
+            "task",
+            before.id,
+            Some(before.district_id),
+            Some(before),
+            Some(&after),
+        )
+        .await?;
         announce(&mut tx, &after, change);
         tx.commit(&after).await?;
         Ok(after)
@@ -294,7 +440,11 @@ fn stale(current: i32) -> ApiError {
 }
 
 fn announce(tx: &mut Tx<'_>, t: &task::Model, change: &str) {
-    tx.emit(Event::Task { task_id: t.id, version: t.version, change: change.to_owned() });
+    tx.emit(Event::Task {
+        task_id: t.id,
+        version: t.version,
+        change: change.to_owned(),
+    });
 }
 
 /// The version-checked update: one statement that both checks and writes, so two writers
@@ -306,7 +456,10 @@ async fn bump(
     set: Vec<(task::Column, SimpleExpr)>,
 ) -> ApiResult<task::Model> {
     let mut q = task::Entity::update_many()
-        .col_expr(task::Column::Version, Expr::col(task::Column::Version).add(1))
+        .col_expr(
+            task::Column::Version,
+            Expr::col(task::Column::Version).add(1),
+        )
         .col_expr(task::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(task::Column::Id.eq(t.id));
     for (col, value) in set {
@@ -316,7 +469,10 @@ async fn bump(
         q = q.filter(task::Column::Version.eq(v));
     }
     let done = q.exec(tx.conn()).await?;
-    let now = task::Entity::find_by_id(t.id).one(tx.conn()).await?.ok_or(ApiError::NotFound("task"))?;
+    let now = task::Entity::find_by_id(t.id)
+        .one(tx.conn())
+        .await?
+        .ok_or(ApiError::NotFound("task"))?;
     if done.rows_affected == 0 {
         return Err(stale(now.version));
     }

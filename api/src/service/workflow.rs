@@ -39,15 +39,26 @@ pub fn check_move(from: TaskStatus, to: TaskStatus, note: Option<&str>) -> ApiRe
     let legal = legal_next(from);
     if !legal.contains(&to) {
         let names: Vec<_> = legal.iter().map(|s| name(*s)).collect();
-        let options = if names.is_empty() { "none: the task is closed".to_owned() } else { names.join(", ") };
+        let options = if names.is_empty() {
+            "none: the task is closed".to_owned()
+        } else {
+            names.join(", ")
+        };
         return Err(ApiError::bad_input(
             "to",
-            format!("a task cannot move from {} to {}; legal moves: {options}", name(from), name(to)),
+            format!(
+                "a task cannot move from {} to {}; legal moves: {options}",
+                name(from),
+                name(to)
+            ),
         ));
     }
     let needs_reason = matches!(to, TaskStatus::Blocked | TaskStatus::Cancelled);
     if needs_reason && note.is_none_or(|n| n.trim().is_empty()) {
-        return Err(ApiError::bad_input("note", format!("moving a task to {} needs a reason in `note`", name(to))));
+        return Err(ApiError::bad_input(
+            "note",
+            format!("moving a task to {} needs a reason in `note`", name(to)),
+        ));
     }
     Ok(())
 }
@@ -65,7 +76,9 @@ fn raised(who: &Principal, t: &task::Model) -> bool {
 }
 
 fn forbidden(what: &str) -> ApiError {
-    ApiError::Forbidden { needs: what.to_owned() }
+    ApiError::Forbidden {
+        needs: what.to_owned(),
+    }
 }
 
 /// Whether `who` may make this move on a task it can already see.
@@ -76,7 +89,9 @@ pub fn may_move(who: &Principal, t: &task::Model, to: TaskStatus) -> ApiResult<(
     match to {
         TaskStatus::Verified => Err(forbidden("a coordinator or administrator to verify")),
         TaskStatus::Cancelled if who.role == Role::Department && raised(who, t) => Ok(()),
-        TaskStatus::Cancelled => Err(forbidden("a coordinator, an administrator or the raising department to cancel")),
+        TaskStatus::Cancelled => Err(forbidden(
+            "a coordinator, an administrator or the raising department to cancel",
+        )),
         _ if is_assignee(who, t) && matches!(who.role, Role::Department | Role::Partner) => Ok(()),
         _ => Err(forbidden("the assignee to move its own work")),
     }
@@ -84,10 +99,13 @@ pub fn may_move(who: &Principal, t: &task::Model, to: TaskStatus) -> ApiResult<(
 
 /// Editing or reassigning: coordinators and administrators, or whoever raised the task.
 pub fn may_edit(who: &Principal, t: &task::Model) -> ApiResult<()> {
-    if coordinates(who) || (matches!(who.role, Role::Department | Role::Partner) && raised(who, t)) {
+    if coordinates(who) || (matches!(who.role, Role::Department | Role::Partner) && raised(who, t))
+    {
         Ok(())
     } else {
-        Err(forbidden("a coordinator, an administrator or the raiser to edit"))
+        Err(forbidden(
+            "a coordinator, an administrator or the raiser to edit",
+        ))
     }
 }
 

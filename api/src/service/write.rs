@@ -4,7 +4,8 @@
 use chrono::Utc;
 use entities::{audit_log, idempotency_record};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set, SqlErr, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set, SqlErr,
+    TransactionTrait,
 };
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -35,10 +36,17 @@ pub enum Begun<'s, T> {
 impl Service {
     /// Starts the write `operation`. With an idempotency `key` already used by this principal
     /// for the same operation, the first result comes back and nothing is written again.
-    pub async fn begin<T: DeserializeOwned>(&self, operation: &'static str, key: Option<&str>) -> ApiResult<Begun<'_, T>> {
+    pub async fn begin<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        key: Option<&str>,
+    ) -> ApiResult<Begun<'_, T>> {
         if let Some(k) = key {
             if k.is_empty() || k.len() > MAX_KEY {
-                return Err(ApiError::bad_input("clientMutationId", format!("an idempotency key has 1 to {MAX_KEY} characters")));
+                return Err(ApiError::bad_input(
+                    "clientMutationId",
+                    format!("an idempotency key has 1 to {MAX_KEY} characters"),
+                ));
             }
             if let Some(done) = self.replay(operation, k).await? {
                 return Ok(Begun::Replay(done));
@@ -62,7 +70,8 @@ impl Service {
                     return match self.replay(operation, k).await? {
                         Some(done) => Ok(Begun::Replay(done)),
                         None => Err(ApiError::Conflict {
-                            message: "a request with this idempotency key is still in progress".into(),
+                            message: "a request with this idempotency key is still in progress"
+                                .into(),
                             current_version: None,
                         }),
                     };
@@ -70,10 +79,20 @@ impl Service {
                 return Err(e.into());
             }
         }
-        Ok(Begun::Fresh(Tx { svc: self, txn, operation, key: key.map(str::to_owned), events: Vec::new() }))
+        Ok(Begun::Fresh(Tx {
+            svc: self,
+            txn,
+            operation,
+            key: key.map(str::to_owned),
+            events: Vec::new(),
+        }))
     }
 
-    async fn replay<T: DeserializeOwned>(&self, operation: &str, key: &str) -> ApiResult<Option<T>> {
+    async fn replay<T: DeserializeOwned>(
+        &self,
+        operation: &str,
+        key: &str,
+    ) -> ApiResult<Option<T>> {
         let found = idempotency_record::Entity::find()
             .filter(idempotency_record::Column::Principal.eq(self.principal().sub.as_str()))
             .filter(idempotency_record::Column::IdempotencyKey.eq(key))
@@ -87,7 +106,9 @@ impl Service {
             ));
         }
         match found.response {
-            Some(json) => Ok(Some(serde_json::from_str(&json).map_err(ApiError::internal)?)),
+            Some(json) => Ok(Some(
+                serde_json::from_str(&json).map_err(ApiError::internal)?,
+            )),
             None => Ok(None),
         }
     }
@@ -113,7 +134,8 @@ impl Tx<'_> {
     ) -> ApiResult<()> {
         let who = self.svc.principal();
         fn json(v: Option<&impl Serialize>) -> ApiResult<Option<String>> {
-            v.map(|v| serde_json::to_string(v).map_err(ApiError::internal)).transpose()
+            v.map(|v| serde_json::to_string(v).map_err(ApiError::internal))
+                .transpose()
         }
         audit_log::ActiveModel {
             at: Set(Utc::now()),
@@ -145,7 +167,10 @@ impl Tx<'_> {
         if let Some(k) = &self.key {
             let json = serde_json::to_string(result).map_err(ApiError::internal)?;
             idempotency_record::Entity::update_many()
-                .col_expr(idempotency_record::Column::Response, sea_orm::sea_query::Expr::value(json))
+                .col_expr(
+                    idempotency_record::Column::Response,
+                    sea_orm::sea_query::Expr::value(json),
+                )
                 .filter(idempotency_record::Column::Principal.eq(self.svc.principal().sub.as_str()))
                 .filter(idempotency_record::Column::IdempotencyKey.eq(k.as_str()))
                 .exec(&self.txn)

@@ -30,7 +30,9 @@ impl AuditRecord {
         let Some(id) = self.0.actor_organisation_id else {
             return Ok(None);
         };
-        Ok(loaders::one::<organisation::Entity>(ctx, id).await?.map(Organisation))
+        Ok(loaders::one::<organisation::Entity>(ctx, id)
+            .await?
+            .map(Organisation))
     }
     /// The mutation, e.g. `transitionTask`.
     async fn operation(&self) -> &str {

@@ -37,11 +37,13 @@ impl State {
     }
     /// Revenue divisions of the state, where it has them.
     async fn divisions(&self, ctx: &Context<'_>) -> ApiResult<Vec<Division>> {
-        let rows = loaders::children::<division::Entity>(ctx, division::Column::StateId, self.0.id).await?;
+        let rows = loaders::children::<division::Entity>(ctx, division::Column::StateId, self.0.id)
+            .await?;
         Ok(rows.into_iter().map(Division).collect())
     }
     async fn districts(&self, ctx: &Context<'_>) -> ApiResult<Vec<District>> {
-        let rows = loaders::children::<district::Entity>(ctx, district::Column::StateId, self.0.id).await?;
+        let rows = loaders::children::<district::Entity>(ctx, district::Column::StateId, self.0.id)
+            .await?;
         Ok(rows.into_iter().map(District).collect())
     }
 }
@@ -65,10 +67,14 @@ impl Division {
         &self.0.name_hi
     }
     async fn state(&self, ctx: &Context<'_>) -> ApiResult<Option<State>> {
-        Ok(loaders::one::<state::Entity>(ctx, self.0.state_id).await?.map(State))
+        Ok(loaders::one::<state::Entity>(ctx, self.0.state_id)
+            .await?
+            .map(State))
     }
     async fn districts(&self, ctx: &Context<'_>) -> ApiResult<Vec<District>> {
-        let rows = loaders::children::<district::Entity>(ctx, district::Column::DivisionId, self.0.id).await?;
+        let rows =
+            loaders::children::<district::Entity>(ctx, district::Column::DivisionId, self.0.id)
+                .await?;
         Ok(rows.into_iter().map(District).collect())
     }
 }
@@ -96,16 +102,21 @@ impl District {
         self.0.is_aspirational
     }
     async fn state(&self, ctx: &Context<'_>) -> ApiResult<Option<State>> {
-        Ok(loaders::one::<state::Entity>(ctx, self.0.state_id).await?.map(State))
+        Ok(loaders::one::<state::Entity>(ctx, self.0.state_id)
+            .await?
+            .map(State))
     }
     async fn division(&self, ctx: &Context<'_>) -> ApiResult<Option<Division>> {
         let Some(id) = self.0.division_id else {
             return Ok(None);
         };
-        Ok(loaders::one::<division::Entity>(ctx, id).await?.map(Division))
+        Ok(loaders::one::<division::Entity>(ctx, id)
+            .await?
+            .map(Division))
     }
     async fn blocks(&self, ctx: &Context<'_>) -> ApiResult<Vec<Block>> {
-        let rows = loaders::children::<block::Entity>(ctx, block::Column::DistrictId, self.0.id).await?;
+        let rows =
+            loaders::children::<block::Entity>(ctx, block::Column::DistrictId, self.0.id).await?;
         Ok(rows.into_iter().map(Block).collect())
     }
 }
@@ -129,16 +140,23 @@ impl Block {
         &self.0.name_hi
     }
     async fn district(&self, ctx: &Context<'_>) -> ApiResult<Option<District>> {
-        Ok(loaders::one::<district::Entity>(ctx, self.0.district_id).await?.map(District))
+        Ok(loaders::one::<district::Entity>(ctx, self.0.district_id)
+            .await?
+            .map(District))
     }
     async fn gram_panchayats(&self, ctx: &Context<'_>) -> ApiResult<Vec<GramPanchayat>> {
-        let rows =
-            loaders::children::<gram_panchayat::Entity>(ctx, gram_panchayat::Column::BlockId, self.0.id).await?;
+        let rows = loaders::children::<gram_panchayat::Entity>(
+            ctx,
+            gram_panchayat::Column::BlockId,
+            self.0.id,
+        )
+        .await?;
         Ok(rows.into_iter().map(GramPanchayat).collect())
     }
     /// Every village of the block the caller may see, in id order.
     async fn villages(&self, ctx: &Context<'_>) -> ApiResult<Vec<Village>> {
-        let rows = loaders::children::<village::Entity>(ctx, village::Column::BlockId, self.0.id).await?;
+        let rows =
+            loaders::children::<village::Entity>(ctx, village::Column::BlockId, self.0.id).await?;
         Ok(rows.into_iter().map(Village).collect())
     }
 }
@@ -163,11 +181,14 @@ impl GramPanchayat {
         &self.0.name_hi
     }
     async fn block(&self, ctx: &Context<'_>) -> ApiResult<Option<Block>> {
-        Ok(loaders::one::<block::Entity>(ctx, self.0.block_id).await?.map(Block))
+        Ok(loaders::one::<block::Entity>(ctx, self.0.block_id)
+            .await?
+            .map(Block))
     }
     async fn villages(&self, ctx: &Context<'_>) -> ApiResult<Vec<Village>> {
         let rows =
-            loaders::children::<village::Entity>(ctx, village::Column::GramPanchayatId, self.0.id).await?;
+            loaders::children::<village::Entity>(ctx, village::Column::GramPanchayatId, self.0.id)
+                .await?;
         Ok(rows.into_iter().map(Village).collect())
     }
 }

@@ -49,9 +49,12 @@ impl Organisation {
     }
     /// Themes a sector partner works on.
     async fn themes(&self, ctx: &Context<'_>) -> ApiResult<Vec<Theme>> {
-        let rows =
-            loaders::children::<organisation_theme::Entity>(ctx, organisation_theme::Column::OrganisationId, self.0.id)
-                .await?;
+        let rows = loaders::children::<organisation_theme::Entity>(
+            ctx,
+            organisation_theme::Column::OrganisationId,
+            self.0.id,
+        )
+        .await?;
         Ok(rows.into_iter().map(|t| t.theme).collect())
     }
     /// Contact person (personal data).
@@ -70,8 +73,12 @@ impl Organisation {
         #[graphql(default = false)] include_inactive: bool,
     ) -> ApiResult<Vec<Assignment>> {
         let today = ctx.svc()?.today();
-        let rows =
-            loaders::children::<assignment::Entity>(ctx, assignment::Column::OrganisationId, self.0.id).await?;
+        let rows = loaders::children::<assignment::Entity>(
+            ctx,
+            assignment::Column::OrganisationId,
+            self.0.id,
+        )
+        .await?;
         Ok(rows
             .into_iter()
             .filter(|a| include_inactive || active_assignment_on(a, today))
@@ -106,9 +113,15 @@ impl Assignment {
         self.0.version
     }
     async fn organisation(&self, ctx: &Context<'_>) -> ApiResult<Option<Organisation>> {
-        Ok(loaders::one::<organisation::Entity>(ctx, self.0.organisation_id).await?.map(Organisation))
+        Ok(
+            loaders::one::<organisation::Entity>(ctx, self.0.organisation_id)
+                .await?
+                .map(Organisation),
+        )
     }
     async fn village(&self, ctx: &Context<'_>) -> ApiResult<Option<Village>> {
-        Ok(loaders::one::<village::Entity>(ctx, self.0.village_id).await?.map(Village))
+        Ok(loaders::one::<village::Entity>(ctx, self.0.village_id)
+            .await?
+            .map(Village))
     }
 }

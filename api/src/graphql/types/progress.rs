@@ -25,7 +25,10 @@ impl ProgressReport {
     }
     /// The area the rows are within (the whole reach when no `within` was given).
     async fn parent(&self) -> ProgressRow {
-        ProgressRow { totals: self.0.parent.clone(), parent: None }
+        ProgressRow {
+            totals: self.0.parent.clone(),
+            parent: None,
+        }
     }
     /// One row per area at `level`, in id order.
     async fn rows(&self) -> Vec<ProgressRow> {
@@ -33,7 +36,10 @@ impl ProgressReport {
         self.0
             .rows
             .iter()
-            .map(|t| ProgressRow { totals: t.clone(), parent: Some(parent.clone()) })
+            .map(|t| ProgressRow {
+                totals: t.clone(),
+                parent: Some(parent.clone()),
+            })
             .collect()
     }
 }
@@ -74,14 +80,18 @@ impl ProgressRow {
             return Ok(None);
         };
         Ok(match level {
-            AreaLevel::State => loaders::one::<state::Entity>(ctx, id).await?.map(|m| Area::State(State(m))),
-            AreaLevel::Division => {
-                loaders::one::<division::Entity>(ctx, id).await?.map(|m| Area::Division(Division(m)))
-            }
-            AreaLevel::District => {
-                loaders::one::<district::Entity>(ctx, id).await?.map(|m| Area::District(District(m)))
-            }
-            AreaLevel::Block => loaders::one::<block::Entity>(ctx, id).await?.map(|m| Area::Block(Block(m))),
+            AreaLevel::State => loaders::one::<state::Entity>(ctx, id)
+                .await?
+                .map(|m| Area::State(State(m))),
+            AreaLevel::Division => loaders::one::<division::Entity>(ctx, id)
+                .await?
+                .map(|m| Area::Division(Division(m))),
+            AreaLevel::District => loaders::one::<district::Entity>(ctx, id)
+                .await?
+                .map(|m| Area::District(District(m))),
+            AreaLevel::Block => loaders::one::<block::Entity>(ctx, id)
+                .await?
+                .map(|m| Area::Block(Block(m))),
             AreaLevel::GramPanchayat => loaders::one::<gram_panchayat::Entity>(ctx, id)
                 .await?
                 .map(|m| Area::GramPanchayat(GramPanchayat(m))),
@@ -116,7 +126,10 @@ impl ProgressRow {
         self.totals.schemes_total()
     }
     async fn schemes_by_status(&self) -> Vec<SchemeStatusCount> {
-        self.totals.schemes().map(|(status, count)| SchemeStatusCount { status, count }).collect()
+        self.totals
+            .schemes()
+            .map(|(status, count)| SchemeStatusCount { status, count })
+            .collect()
     }
     /// Tasks not yet done or cancelled.
     async fn tasks_open(&self) -> i64 {

@@ -46,12 +46,17 @@ impl WaterQualityTest {
         self.0.contaminated
     }
     async fn village(&self, ctx: &Context<'_>) -> ApiResult<Option<Village>> {
-        Ok(loaders::one::<village::Entity>(ctx, self.0.village_id).await?.map(Village))
+        Ok(loaders::one::<village::Entity>(ctx, self.0.village_id)
+            .await?
+            .map(Village))
     }
     async fn results(&self, ctx: &Context<'_>) -> ApiResult<Vec<WaterQualityResult>> {
-        let rows =
-            loaders::children::<water_quality_result::Entity>(ctx, water_quality_result::Column::TestId, self.0.id)
-                .await?;
+        let rows = loaders::children::<water_quality_result::Entity>(
+            ctx,
+            water_quality_result::Column::TestId,
+            self.0.id,
+        )
+        .await?;
         Ok(rows.into_iter().map(WaterQualityResult).collect())
     }
 }

@@ -73,18 +73,26 @@ impl Scheme {
     }
     /// District whose PHED division implements the scheme.
     async fn district(&self, ctx: &Context<'_>) -> ApiResult<Option<District>> {
-        Ok(loaders::one::<district::Entity>(ctx, self.0.district_id).await?.map(District))
+        Ok(loaders::one::<district::Entity>(ctx, self.0.district_id)
+            .await?
+            .map(District))
     }
     /// Villages the scheme serves (those the caller may see).
     async fn villages(&self, ctx: &Context<'_>) -> ApiResult<Vec<Village>> {
-        let links =
-            loaders::children::<scheme_village::Entity>(ctx, scheme_village::Column::SchemeId, self.0.id).await?;
-        let rows = loaders::many::<village::Entity>(ctx, links.iter().map(|l| l.village_id)).await?;
+        let links = loaders::children::<scheme_village::Entity>(
+            ctx,
+            scheme_village::Column::SchemeId,
+            self.0.id,
+        )
+        .await?;
+        let rows =
+            loaders::many::<village::Entity>(ctx, links.iter().map(|l| l.village_id)).await?;
         Ok(rows.into_iter().map(Village).collect())
     }
     /// Tasks raised on the scheme itself.
     async fn tasks(&self, ctx: &Context<'_>) -> ApiResult<Vec<Task>> {
-        let rows = loaders::children::<task::Entity>(ctx, task::Column::SchemeId, self.0.id).await?;
+        let rows =
+            loaders::children::<task::Entity>(ctx, task::Column::SchemeId, self.0.id).await?;
         Ok(rows.into_iter().map(Task).collect())
     }
 }

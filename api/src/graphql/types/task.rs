@@ -68,27 +68,42 @@ impl Task {
         Ok(loaders::one::<scheme::Entity>(ctx, id).await?.map(Scheme))
     }
     async fn district(&self, ctx: &Context<'_>) -> ApiResult<Option<District>> {
-        Ok(loaders::one::<district::Entity>(ctx, self.0.district_id).await?.map(District))
+        Ok(loaders::one::<district::Entity>(ctx, self.0.district_id)
+            .await?
+            .map(District))
     }
     /// The department or partner that does the work.
     async fn assignee(&self, ctx: &Context<'_>) -> ApiResult<Option<Organisation>> {
-        Ok(loaders::one::<organisation::Entity>(ctx, self.0.assignee_organisation_id).await?.map(Organisation))
+        Ok(
+            loaders::one::<organisation::Entity>(ctx, self.0.assignee_organisation_id)
+                .await?
+                .map(Organisation),
+        )
     }
     /// The organisation that raised the task.
     async fn raised_by(&self, ctx: &Context<'_>) -> ApiResult<Option<Organisation>> {
         let Some(id) = self.0.raised_by_organisation_id else {
             return Ok(None);
         };
-        Ok(loaders::one::<organisation::Entity>(ctx, id).await?.map(Organisation))
+        Ok(loaders::one::<organisation::Entity>(ctx, id)
+            .await?
+            .map(Organisation))
     }
     /// Evidence attached to the task, oldest first.
     async fn evidence(&self, ctx: &Context<'_>) -> ApiResult<Vec<Evidence>> {
-        let rows = loaders::children::<task_evidence::Entity>(ctx, task_evidence::Column::TaskId, self.0.id).await?;
+        let rows = loaders::children::<task_evidence::Entity>(
+            ctx,
+            task_evidence::Column::TaskId,
+            self.0.id,
+        )
+        .await?;
         Ok(rows.into_iter().map(Evidence).collect())
     }
     /// Everything that happened to the task, oldest first (append-only).
     async fn history(&self, ctx: &Context<'_>) -> ApiResult<Vec<TaskEvent>> {
-        let rows = loaders::children::<task_event::Entity>(ctx, task_event::Column::TaskId, self.0.id).await?;
+        let rows =
+            loaders::children::<task_event::Entity>(ctx, task_event::Column::TaskId, self.0.id)
+                .await?;
         Ok(rows.into_iter().map(TaskEvent).collect())
     }
 }
@@ -122,7 +137,9 @@ impl TaskEvent {
         let Some(id) = self.0.actor_organisation_id else {
             return Ok(None);
         };
-        Ok(loaders::one::<organisation::Entity>(ctx, id).await?.map(Organisation))
+        Ok(loaders::one::<organisation::Entity>(ctx, id)
+            .await?
+            .map(Organisation))
     }
     async fn at(&self) -> DateTime<Utc> {
         self.0.at

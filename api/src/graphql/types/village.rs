@@ -54,7 +54,8 @@ impl Village {
     }
     /// Share of households with a tap, in percent (null when the village has no households).
     async fn coverage_percent(&self) -> Option<f64> {
-        (self.0.households > 0).then(|| f64::from(self.0.tap_connections) * 100.0 / f64::from(self.0.households))
+        (self.0.households > 0)
+            .then(|| f64::from(self.0.tap_connections) * 100.0 / f64::from(self.0.households))
     }
     async fn hgj_status(&self) -> HgjStatus {
         self.0.hgj_status
@@ -73,21 +74,35 @@ impl Village {
         self.0.updated_at
     }
     async fn gram_panchayat(&self, ctx: &Context<'_>) -> ApiResult<Option<GramPanchayat>> {
-        Ok(loaders::one::<gram_panchayat::Entity>(ctx, self.0.gram_panchayat_id).await?.map(GramPanchayat))
+        Ok(
+            loaders::one::<gram_panchayat::Entity>(ctx, self.0.gram_panchayat_id)
+                .await?
+                .map(GramPanchayat),
+        )
     }
     async fn block(&self, ctx: &Context<'_>) -> ApiResult<Option<Block>> {
-        Ok(loaders::one::<block::Entity>(ctx, self.0.block_id).await?.map(Block))
+        Ok(loaders::one::<block::Entity>(ctx, self.0.block_id)
+            .await?
+            .map(Block))
     }
     async fn district(&self, ctx: &Context<'_>) -> ApiResult<Option<District>> {
-        Ok(loaders::one::<district::Entity>(ctx, self.0.district_id).await?.map(District))
+        Ok(loaders::one::<district::Entity>(ctx, self.0.district_id)
+            .await?
+            .map(District))
     }
     async fn state(&self, ctx: &Context<'_>) -> ApiResult<Option<State>> {
-        Ok(loaders::one::<state::Entity>(ctx, self.0.state_id).await?.map(State))
+        Ok(loaders::one::<state::Entity>(ctx, self.0.state_id)
+            .await?
+            .map(State))
     }
     /// Schemes serving the village.
     async fn schemes(&self, ctx: &Context<'_>) -> ApiResult<Vec<Scheme>> {
-        let links =
-            loaders::children::<scheme_village::Entity>(ctx, scheme_village::Column::VillageId, self.0.id).await?;
+        let links = loaders::children::<scheme_village::Entity>(
+            ctx,
+            scheme_village::Column::VillageId,
+            self.0.id,
+        )
+        .await?;
         let rows = loaders::many::<scheme::Entity>(ctx, links.iter().map(|l| l.scheme_id)).await?;
         Ok(rows.into_iter().map(Scheme).collect())
     }
@@ -98,7 +113,9 @@ impl Village {
         #[graphql(default = false)] include_inactive: bool,
     ) -> ApiResult<Vec<Assignment>> {
         let today = ctx.svc()?.today();
-        let rows = loaders::children::<assignment::Entity>(ctx, assignment::Column::VillageId, self.0.id).await?;
+        let rows =
+            loaders::children::<assignment::Entity>(ctx, assignment::Column::VillageId, self.0.id)
+                .await?;
         Ok(rows
             .into_iter()
             .filter(|a| include_inactive || active_assignment_on(a, today))
@@ -106,8 +123,13 @@ impl Village {
             .collect())
     }
     /// Convergence tasks on the village, optionally only those in the given statuses.
-    async fn tasks(&self, ctx: &Context<'_>, status: Option<Vec<TaskStatus>>) -> ApiResult<Vec<Task>> {
-        let rows = loaders::children::<task::Entity>(ctx, task::Column::VillageId, self.0.id).await?;
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<Vec<TaskStatus>>,
+    ) -> ApiResult<Vec<Task>> {
+        let rows =
+            loaders::children::<task::Entity>(ctx, task::Column::VillageId, self.0.id).await?;
         Ok(rows
             .into_iter()
             .filter(|t| status.as_ref().is_none_or(|s| s.contains(&t.status)))
@@ -115,8 +137,13 @@ impl Village {
             .collect())
     }
     /// The most recent water-quality test of any source in the village.
-    async fn latest_water_quality_test(&self, ctx: &Context<'_>) -> ApiResult<Option<WaterQualityTest>> {
-        Ok(loaders::latest_test(ctx, self.0.id).await?.map(WaterQualityTest))
+    async fn latest_water_quality_test(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<WaterQualityTest>> {
+        Ok(loaders::latest_test(ctx, self.0.id)
+            .await?
+            .map(WaterQualityTest))
     }
     /// Every water-quality test of the village, oldest first.
     async fn water_quality_tests(&self, ctx: &Context<'_>) -> ApiResult<Vec<WaterQualityTest>> {
@@ -131,14 +158,19 @@ impl Village {
     }
     /// The department's Har Ghar Jal report, once every household has a tap.
     async fn hgj_report(&self, ctx: &Context<'_>) -> ApiResult<Option<HgjReport>> {
-        let rows = loaders::children::<hgj_report::Entity>(ctx, hgj_report::Column::VillageId, self.0.id).await?;
+        let rows =
+            loaders::children::<hgj_report::Entity>(ctx, hgj_report::Column::VillageId, self.0.id)
+                .await?;
         Ok(rows.into_iter().next().map(HgjReport))
     }
     /// The Gram Sabha's certification, after the report.
     async fn hgj_certification(&self, ctx: &Context<'_>) -> ApiResult<Option<HgjCertification>> {
-        let rows =
-            loaders::children::<hgj_certification::Entity>(ctx, hgj_certification::Column::VillageId, self.0.id)
-                .await?;
+        let rows = loaders::children::<hgj_certification::Entity>(
+            ctx,
+            hgj_certification::Column::VillageId,
+            self.0.id,
+        )
+        .await?;
         Ok(rows.into_iter().next().map(HgjCertification))
     }
 }
