@@ -1,6 +1,7 @@
 //! Sangam integration tests. Every test runs against a fresh SQLite database, and again against a
 //! fresh PostgreSQL database when `TEST_DATABASE_URL` is set.
 
+mod auth_tokens;
 mod bad_input;
 mod binary;
 mod db_down;
@@ -8,8 +9,8 @@ mod http;
 mod n_plus_one;
 mod pagination;
 mod progress;
-mod workflow;
 mod queries;
 mod race;
 mod schema_sdl;
 mod subscriptions;
+mod workflow;

@@ -1,0 +1,60 @@
+//! The deterministic demo dataset: Chhattisgarh's Bastar and Raipur divisions and Madhya
+//! Pradesh's Indore division, with plausible blocks, gram panchayats and about 2,500 villages,
+//! schemes in every status, departments, sector partners and their assignments, tasks in every
+//! status (some overdue) with their history, and water-quality tests (a few contaminated).
+//!
+//! Every id, name and number comes from a seeded generator and dates are relative to `today`,
+//! so two runs (on SQLite or PostgreSQL) give the same data and "overdue" stays meaningful.
+
+mod generate;
+mod names;
+
+use anyhow::{Context, bail};
+use chrono::NaiveDate;
+use entities::state;
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait, TransactionTrait,
+};
+
+/// What the demo seed wrote (rows per table), for logging.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SeedSummary {
+    pub states: u64,
+    pub divisions: u64,
+    pub districts: u64,
+    pub blocks: u64,
+    pub gram_panchayats: u64,
+    pub villages: u64,
+    pub schemes: u64,
+    pub organisations: u64,
+    pub assignments: u64,
+    pub tasks: u64,
+    pub task_events: u64,
+    pub water_quality_tests: u64,
+}
+
+/// True when the database already holds geography (so `serve --demo` does not seed twice).
+pub async fn is_seeded(db: &DatabaseConnection) -> anyhow::Result<bool> {
+    Ok(state::Entity::find().count(db).await? > 0)
+}
+
+/// Seeds the demo dataset into an empty, migrated database, in one transaction.
+pub async fn demo(db: &DatabaseConnection, today: NaiveDate) -> anyhow::Result<SeedSummary> {
+    if is_seeded(db).await? {
+        bail!("the database already holds data; the demo seeds only an empty database");
+    }
+    let data = generate::Dataset::build(today);
+    let txn = db.begin().await?;
+    let summary = data.write(&txn).await.context("writing the demo data")?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        // Explicit ids leave the identity sequences behind; move them past the seeded rows.
+        for table in generate::TABLES {
+            txn.execute_unprepared(&format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"
+            ))
+            .await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(summary)
+}
