@@ -223,6 +223,9 @@ pub struct ServeArgs {
     /// Largest `first`/`last` a client may ask for.
     #[arg(long, env = "SANGAM_MAX_PAGE_SIZE", default_value_t = 100)]
     pub max_page_size: u64,
+    /// How long a DataLoader collects keys before it queries, in milliseconds.
+    #[arg(long, env = "SANGAM_BATCH_WINDOW_MS", default_value_t = 5)]
+    pub batch_window_ms: u64,
     #[command(flatten)]
     pub auth: AuthArgs,
 }

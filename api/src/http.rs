@@ -44,12 +44,20 @@ pub struct AppState {
     pub bus: EventBus,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HttpOptions {
     /// Serve the SDL, GraphiQL and introspection without a token.
     pub public_schema: bool,
     /// Demo only: GraphiQL opens with a fresh token of this client already in its headers.
     pub graphiql_client: Option<String>,
+    /// How long DataLoaders collect keys before querying.
+    pub batch_window: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self { public_schema: false, graphiql_client: None, batch_window: graphql::loaders::DEFAULT_BATCH_WINDOW }
+    }
 }
 
 impl FromRef<AppState> for DatabaseConnection {
@@ -104,6 +112,12 @@ impl From<ParseRequestError> for HttpRejection {
     fn from(e: ParseRequestError) -> Self {
         match e {
             ParseRequestError::PayloadTooLarge => Self(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large".to_owned(),
+            ),
+            // A body streamed past the limit (no Content-Length) surfaces as a read error from
+            // tower-http's limit; it is still "too large", not "malformed".
+            other if other.to_string().contains("length limit exceeded") => Self(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "request body too large".to_owned(),
             ),
@@ -204,10 +218,10 @@ async fn execute(st: &AppState, headers: &HeaderMap, req: async_graphql::Request
             let svc = Service::new(st.db.clone(), who)
                 .with_bus(st.bus.clone())
                 .with_request_id(request_id(headers));
-            graphql::prepare(req, svc)
+            graphql::prepare(req, svc, st.options.batch_window)
         }
         // Without a token only the schema itself may be read, and only when it is public.
-        None if st.options.public_schema => req.only_introspection(),
+        None if st.options.public_schema && reads_only_the_schema(&req) => req.only_introspection(),
         None => return unauthorized(None),
     };
     if let Some(k) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
@@ -291,6 +305,25 @@ async fn graphql_get(
         .into_response();
     }
     execute(&st, &headers, req).await
+}
+
+/// Whether the request's operation asks only for the schema (`__schema`, `__type`,
+/// `__typename`) at its root: what an anonymous caller may do with `--public-schema`.
+fn reads_only_the_schema(req: &async_graphql::Request) -> bool {
+    use async_graphql::parser::types::Selection;
+    let Ok(doc) = parse_query(&req.query) else {
+        return false;
+    };
+    let op = match &req.operation_name {
+        Some(name) => doc.operations.iter().find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
+        None => doc.operations.iter().next(),
+    };
+    op.is_some_and(|(_, op)| {
+        op.node.ty == OperationType::Query
+            && op.node.selection_set.node.items.iter().all(|item| {
+                matches!(&item.node, Selection::Field(f) if f.node.name.node.starts_with("__"))
+            })
+    })
 }
 
 /// Whether the operation a request would run is a query. Unparsable documents pass, so that
@@ -385,7 +418,7 @@ async fn ws_init(st: AppState, payload: serde_json::Value) -> async_graphql::Res
         .map_err(|e| async_graphql::Error::new(e.to_string()))?;
     let svc = Service::new(st.db.clone(), who).with_bus(st.bus.clone());
     let mut data = Data::default();
-    graphql::loaders::attach(&mut data, svc);
+    graphql::loaders::attach(&mut data, svc, st.options.batch_window);
     Ok(data)
 }
 

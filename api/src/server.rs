@@ -59,6 +59,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut options = HttpOptions {
         public_schema: args.auth.public_schema,
         graphiql_client: None,
+        batch_window: std::time::Duration::from_millis(args.batch_window_ms),
     };
     if args.demo && auth.settings.embedded {
         let clients = demo::ensure_clients(&db)

@@ -27,8 +27,7 @@ use tokio::sync::RwLock;
 
 pub const ALGORITHM: &str = "EdDSA";
 
-/// An unknown `kid` reloads the key set at most this often, so random kids cannot hammer the
-/// database.
+/// An unknown `kid` is looked up again at most this often.
 const RELOAD_EVERY: Duration = Duration::from_secs(5);
 
 /// Known keys are re-read this often, so a key that expired stops verifying everywhere.
@@ -43,6 +42,8 @@ pub struct Keys {
 struct Cache {
     by_kid: HashMap<String, DecodingKey>,
     loaded: Option<Instant>,
+    /// Kids recently looked up and not found.
+    unknown: HashMap<String, Instant>,
 }
 
 /// Creates and stores a new signing key.
@@ -141,34 +142,49 @@ impl Keys {
         Ok((key.kid, EncodingKey::from_ed_der(&der)))
     }
 
-    /// The verifying key for `kid`, if it is live.
+    /// The verifying key for `kid`, if it is live. Known keys come from the cache (re-read every
+    /// minute, so expired keys drop out); an unknown kid is looked up once, so a key rotated in
+    /// on another instance verifies at once, and a bogus kid costs one indexed lookup.
     pub async fn decoding_key(&self, kid: &str) -> anyhow::Result<Option<DecodingKey>> {
         {
             let cache = self.cache.read().await;
-            let age = cache.loaded.map(|t| t.elapsed());
-            if let Some(k) = cache.by_kid.get(kid)
-                && age.is_some_and(|a| a < REFRESH_EVERY)
-            {
-                return Ok(Some(k.clone()));
-            }
-            if !cache.by_kid.contains_key(kid) && age.is_some_and(|a| a < RELOAD_EVERY) {
-                return Ok(None);
+            let fresh = cache.loaded.is_some_and(|t| t.elapsed() < REFRESH_EVERY);
+            if fresh {
+                if let Some(k) = cache.by_kid.get(kid) {
+                    return Ok(Some(k.clone()));
+                }
+                if cache.unknown.get(kid).is_some_and(|t| t.elapsed() < RELOAD_EVERY) {
+                    return Ok(None);
+                }
             }
         }
         let mut cache = self.cache.write().await;
-        let rows = signing_key::Entity::find()
-            .filter(live())
-            .all(&self.db)
-            .await?;
-        cache.by_kid = rows
-            .into_iter()
-            .filter_map(|k| {
-                DecodingKey::from_ed_components(&k.public_key)
-                    .ok()
-                    .map(|d| (k.kid, d))
-            })
-            .collect();
-        cache.loaded = Some(Instant::now());
+        if !cache.loaded.is_some_and(|t| t.elapsed() < REFRESH_EVERY) {
+            let rows = signing_key::Entity::find().filter(live()).all(&self.db).await?;
+            cache.by_kid = rows
+                .into_iter()
+                .filter_map(|k| DecodingKey::from_ed_components(&k.public_key).ok().map(|d| (k.kid, d)))
+                .collect();
+            cache.unknown.clear();
+            cache.loaded = Some(Instant::now());
+        } else if !cache.by_kid.contains_key(kid) {
+            let row = signing_key::Entity::find()
+                .filter(live())
+                .filter(signing_key::Column::Kid.eq(kid))
+                .one(&self.db)
+                .await?;
+            match row.and_then(|k| DecodingKey::from_ed_components(&k.public_key).ok().map(|d| (k.kid, d))) {
+                Some((kid, key)) => {
+                    cache.by_kid.insert(kid, key);
+                }
+                None => {
+                    if cache.unknown.len() > 1000 {
+                        cache.unknown.clear();
+                    }
+                    cache.unknown.insert(kid.to_owned(), Instant::now());
+                }
+            }
+        }
         Ok(cache.by_kid.get(kid).cloned())
     }
 

@@ -1,7 +1,7 @@
 //! DataLoaders, built per request from that request's [`Service`], so a cache can never hand
 //! one principal's rows to another, and every batch passes through row scope.
 
-use std::{collections::HashMap, hash::Hash, marker::PhantomData};
+use std::{collections::HashMap, hash::Hash, marker::PhantomData, time::Duration};
 
 use async_graphql::{
     Context, Data,
@@ -101,23 +101,29 @@ impl Loader<i64> for LatestTest {
     }
 }
 
+/// How long a loader collects keys before it queries, by default. Sibling batches finish at
+/// slightly different times; a window longer than one batch query keeps their children in one
+/// batch (too short, and a large page splits into more statements; too long, and every nesting
+/// level waits for nothing).
+pub const DEFAULT_BATCH_WINDOW: Duration = Duration::from_millis(5);
+
 macro_rules! attach_all {
-    ($data:ident, $svc:ident; by_id: $($e:ident),*; children: $($c:ident),*) => {{
-        $($data.insert(DataLoader::new(ById::<$e::Entity>($svc.clone(), PhantomData), tokio::spawn));)*
-        $($data.insert(DataLoader::new(Children::<$c::Entity>($svc.clone(), PhantomData), tokio::spawn));)*
+    ($data:ident, $svc:ident, $window:ident; by_id: $($e:ident),*; children: $($c:ident),*) => {{
+        $($data.insert(DataLoader::new(ById::<$e::Entity>($svc.clone(), PhantomData), tokio::spawn).delay($window));)*
+        $($data.insert(DataLoader::new(Children::<$c::Entity>($svc.clone(), PhantomData), tokio::spawn).delay($window));)*
     }};
 }
 
 /// Adds the service and a fresh set of loaders to a request's (or a WebSocket connection's)
 /// data: everything they load is for that one principal.
-pub fn attach(data: &mut Data, svc: Service) {
-    attach_all!(data, svc;
+pub fn attach(data: &mut Data, svc: Service, window: Duration) {
+    attach_all!(data, svc, window;
         by_id: state, division, district, block, gram_panchayat, village, scheme, organisation,
             assignment, task, task_event, water_quality_test;
         children: district, division, block, gram_panchayat, village, scheme_village,
             organisation_theme, assignment, task, task_event, task_evidence, water_quality_test,
             water_quality_result, hgj_report, hgj_certification);
-    data.insert(DataLoader::new(LatestTest(svc.clone()), tokio::spawn));
+    data.insert(DataLoader::new(LatestTest(svc.clone()), tokio::spawn).delay(window));
     data.insert(svc);
 }
 

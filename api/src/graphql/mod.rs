@@ -37,7 +37,7 @@ pub fn sdl() -> String {
 }
 
 /// Prepares a request for execution: the principal's service and fresh per-request loaders.
-pub fn prepare(mut req: Request, svc: Service) -> Request {
-    loaders::attach(&mut req.data, svc);
+pub fn prepare(mut req: Request, svc: Service, batch_window: std::time::Duration) -> Request {
+    loaders::attach(&mut req.data, svc, batch_window);
     req
 }

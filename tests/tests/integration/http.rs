@@ -57,7 +57,8 @@ async fn malformed_requests_are_400_with_a_graphql_error_body() {
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(huge))
         .expect("req");
-    assert_eq!(app.send(req).await.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let reply = app.send(req).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", reply.body);
 }
 
 #[tokio::test]

@@ -1,7 +1,10 @@
 //! Nested pages must cost a constant number of SQL statements, whatever the page size.
 
+use std::time::Duration;
+
+use api::{auth::AuthSettings, graphql::Limits, http::HttpOptions};
 use serde_json::json;
-use tests::{TestApp, each_backend};
+use tests::{ISSUER, TestApp, TestDb, each_backend};
 
 const NESTED: &str = r#"
 query($n: Int!) {
@@ -33,12 +36,21 @@ async fn statements_for(app: &TestApp, query: &str, n: i64) -> usize {
 }
 
 #[tokio::test]
-async fn nested_pages_cost_the_same_for_10_and_100_rows() {
+async fn nested_pages_cost_the_same_whatever_the_page_size() {
     each_backend(|backend| async move {
-        let app = TestApp::demo(backend).await;
-        for query in [NESTED, DISTRICT_WALK] {
-            let small = statements_for(&app, query, 10).await;
-            let large = statements_for(&app, query, 100).await;
+        // Loaders batch by time window; sibling batches finish at different moments, and a debug
+        // build on a busy machine is slow, so the window here is wide enough to make the count
+        // depend only on the query's shape. (Production's default is 5 ms: see BENCHMARKS.md.)
+        let options = HttpOptions { batch_window: Duration::from_millis(40), ..HttpOptions::default() };
+        let t = TestDb::demo(backend).await;
+        let app = TestApp::with(t, Limits::default(), options, AuthSettings::embedded(ISSUER)).await;
+        // A district walk returns every village of its districts; six districts stay under the
+        // loaders' 1,000-key batch limit, past which a batch is split on purpose.
+        for (query, small, large) in [(NESTED, 10, 100), (DISTRICT_WALK, 2, 6)] {
+            // The first request also loads the signing keys; measure the steady state.
+            statements_for(&app, query, 1).await;
+            let small = statements_for(&app, query, small).await;
+            let large = statements_for(&app, query, large).await;
             assert_eq!(small, large, "[{}] statements grew with page size", app.t.backend.name());
             assert!(small < 25, "[{}] {small} statements for one page", app.t.backend.name());
         }
