@@ -56,7 +56,11 @@ pub struct HttpOptions {
 
 impl Default for HttpOptions {
     fn default() -> Self {
-        Self { public_schema: false, graphiql_client: None, batch_window: graphql::loaders::DEFAULT_BATCH_WINDOW }
+        Self {
+            public_schema: false,
+            graphiql_client: None,
+            batch_window: graphql::loaders::DEFAULT_BATCH_WINDOW,
+        }
     }
 }
 
@@ -315,7 +319,10 @@ fn reads_only_the_schema(req: &async_graphql::Request) -> bool {
         return false;
     };
     let op = match &req.operation_name {
-        Some(name) => doc.operations.iter().find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
+        Some(name) => doc
+            .operations
+            .iter()
+            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
         None => doc.operations.iter().next(),
     };
     op.is_some_and(|(_, op)| {

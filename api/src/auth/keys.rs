@@ -153,17 +153,28 @@ impl Keys {
                 if let Some(k) = cache.by_kid.get(kid) {
                     return Ok(Some(k.clone()));
                 }
-                if cache.unknown.get(kid).is_some_and(|t| t.elapsed() < RELOAD_EVERY) {
+                if cache
+                    .unknown
+                    .get(kid)
+                    .is_some_and(|t| t.elapsed() < RELOAD_EVERY)
+                {
                     return Ok(None);
                 }
             }
         }
         let mut cache = self.cache.write().await;
-        if !cache.loaded.is_some_and(|t| t.elapsed() < REFRESH_EVERY) {
-            let rows = signing_key::Entity::find().filter(live()).all(&self.db).await?;
+        if cache.loaded.is_none_or(|t| t.elapsed() >= REFRESH_EVERY) {
+            let rows = signing_key::Entity::find()
+                .filter(live())
+                .all(&self.db)
+                .await?;
             cache.by_kid = rows
                 .into_iter()
-                .filter_map(|k| DecodingKey::from_ed_components(&k.public_key).ok().map(|d| (k.kid, d)))
+                .filter_map(|k| {
+                    DecodingKey::from_ed_components(&k.public_key)
+                        .ok()
+                        .map(|d| (k.kid, d))
+                })
                 .collect();
             cache.unknown.clear();
             cache.loaded = Some(Instant::now());
@@ -173,7 +184,11 @@ impl Keys {
                 .filter(signing_key::Column::Kid.eq(kid))
                 .one(&self.db)
                 .await?;
-            match row.and_then(|k| DecodingKey::from_ed_components(&k.public_key).ok().map(|d| (k.kid, d))) {
+            match row.and_then(|k| {
+                DecodingKey::from_ed_components(&k.public_key)
+                    .ok()
+                    .map(|d| (k.kid, d))
+            }) {
                 Some((kid, key)) => {
                     cache.by_kid.insert(kid, key);
                 }

@@ -209,3 +209,77 @@ impl Subscription {
         Ok(stream)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+    use migration::{Migrator, MigratorTrait};
+
+    use super::*;
+    use crate::{events::EventBus, principal::Principal};
+
+    async fn service(expires_in: Option<i64>) -> Service {
+        let db = crate::db::connect("sqlite::memory:", 1).await.expect("db");
+        Migrator::up(&db, None).await.expect("migrate");
+        let bus = EventBus::start(&db, "sqlite::memory:");
+        let mut who = Principal::all_access();
+        who.expires_at = expires_in.map(|s| chrono::Utc::now().timestamp() + s);
+        Service::new(db, who).with_bus(bus)
+    }
+
+    fn event(n: i64) -> Event {
+        Event::Task {
+            task_id: n,
+            version: 1,
+            change: "commented".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_falls_behind_is_told_and_closed_without_holding_up_writers() {
+        let svc = service(None).await;
+        let bus = svc.bus().cloned().expect("bus");
+        let stream = feed(svc, |_, e| async move { Ok(Some(e)) }).expect("feed");
+        futures_util::pin_mut!(stream);
+        // Writers publish past the buffer while the subscriber reads nothing: they never wait.
+        bus.committed((0..crate::events::BUFFER as i64 + 10).map(event).collect());
+        let first = stream.next().await.expect("an item");
+        assert!(
+            matches!(first, Err(ApiError::Lagged(n)) if n >= 10),
+            "{first:?}"
+        );
+        assert!(
+            stream.next().await.is_none(),
+            "the stream ends after the lag notice"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_subscription_ends_when_its_token_expires() {
+        let svc = service(Some(1)).await;
+        let stream = feed(svc, |_, e| async move { Ok(Some(e)) }).expect("feed");
+        futures_util::pin_mut!(stream);
+        let started = std::time::Instant::now();
+        let item = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("ends in time");
+        assert!(
+            matches!(item, Some(Err(ApiError::Unauthenticated))),
+            "{item:?}"
+        );
+        assert!(started.elapsed() >= Duration::from_millis(500));
+        assert!(stream.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn events_are_delivered_in_order() {
+        let svc = service(None).await;
+        let bus = svc.bus().cloned().expect("bus");
+        let stream = feed(svc, |_, e| async move { Ok(Some(e)) }).expect("feed");
+        futures_util::pin_mut!(stream);
+        bus.committed((1..=3).map(event).collect());
+        for n in 1..=3 {
+            assert_eq!(stream.next().await.expect("item").expect("ok"), event(n));
+        }
+    }
+}

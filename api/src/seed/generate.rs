@@ -29,6 +29,10 @@ pub const TABLES: [&str; 15] = [
     "hgj_certification",
 ];
 
+/// Indian number units, in rupees.
+const LAKH: i64 = 100_000;
+const CRORE: i64 = 100 * LAKH;
+
 /// splitmix64: small, fast and the same everywhere.
 struct Rng(u64);
 
@@ -575,9 +579,9 @@ impl Dataset {
             r.weighted(&SCHEME_STATUSES)
         };
         let rupees = if kind == SchemeType::Mvs {
-            r.between(10, 300) * 1_00_00_000
+            r.between(10, 300) * CRORE
         } else {
-            r.between(20, 150) * 1_00_000
+            r.between(20, 150) * LAKH
         };
         let estimated = rupees * 100;
         let spent_pct = match status {
