@@ -88,13 +88,10 @@ pub fn serve(args: &[&str], env: &[(&str, &str)]) -> Server {
             }
         }
     });
-    let base = match rx.recv_timeout(Duration::from_secs(180)) {
-        Ok(b) => b,
-        Err(_) => {
-            let _ = child.kill();
-            let lines = log.lock().map(|l| l.join("\n")).unwrap_or_default();
-            panic!("sangam did not start listening:\n{lines}");
-        }
+    let Ok(base) = rx.recv_timeout(Duration::from_secs(180)) else {
+        let _ = child.kill();
+        let lines = log.lock().map(|l| l.join("\n")).unwrap_or_default();
+        panic!("sangam did not start listening:\n{lines}");
     };
     Server { child, base, log }
 }
