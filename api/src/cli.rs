@@ -8,7 +8,9 @@ use migration::{Migrator, MigratorTrait};
 
 use crate::{
     auth::{clients, keys},
-    config::{Cli, ClientAction, Command, KeyAction, MigrateAction, SeedDataset},
+    config::{
+        Cli, ClientAction, Command, KeyAction, MigrateAction, PersistedQueryAction, SeedDataset,
+    },
     db, graphql,
     principal::{Role, Scope},
     seed, server, telemetry,
@@ -70,6 +72,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .await
                 .context("applying migrations")?;
             client(&conn, action).await
+        }
+        Command::PersistedQuery {
+            action: PersistedQueryAction::Add { files },
+            db,
+        } => {
+            let conn = db::connect(&db.database_url, 1).await?;
+            Migrator::up(&conn, None)
+                .await
+                .context("applying migrations")?;
+            for f in files {
+                let query = std::fs::read_to_string(&f)
+                    .with_context(|| format!("reading {}", f.display()))?;
+                async_graphql::parser::parse_query(&query)
+                    .with_context(|| format!("{} is not a GraphQL document", f.display()))?;
+                let hash = graphql::persisted::register(&conn, &query).await?;
+                println!("{hash}\t{}", f.display());
+            }
+            Ok(())
         }
         Command::Key { action, db } => {
             let conn = db::connect(&db.database_url, 1).await?;

@@ -53,6 +53,13 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Register operations for the allow-list mode (`--allow-list`).
+    PersistedQuery {
+        #[command(subcommand)]
+        action: PersistedQueryAction,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Manage the embedded authorization server's signing keys.
     Key {
         #[command(subcommand)]
@@ -96,6 +103,12 @@ pub enum ClientAction {
     Enable { client_id: String },
     /// Replace the client's secret; prints the new one once.
     RotateSecret { client_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PersistedQueryAction {
+    /// Register the operations in these files (one document per file); prints each hash.
+    Add { files: Vec<PathBuf> },
 }
 
 #[derive(Debug, Subcommand)]
@@ -223,6 +236,27 @@ pub struct ServeArgs {
     /// Largest `first`/`last` a client may ask for.
     #[arg(long, env = "SANGAM_MAX_PAGE_SIZE", default_value_t = 100)]
     pub max_page_size: u64,
+    /// Deepest query accepted.
+    #[arg(long, env = "SANGAM_MAX_DEPTH", default_value_t = 16)]
+    pub max_depth: usize,
+    /// Highest query complexity accepted (fields, times page sizes and list fan-out).
+    #[arg(long, env = "SANGAM_MAX_COMPLEXITY", default_value_t = 250_000)]
+    pub max_complexity: usize,
+    /// Most aliases in one query.
+    #[arg(long, env = "SANGAM_MAX_ALIASES", default_value_t = 50)]
+    pub max_aliases: usize,
+    /// Most operations in one batched request.
+    #[arg(long, env = "SANGAM_MAX_BATCH", default_value_t = 10)]
+    pub max_batch: usize,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "SANGAM_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Longest a request may run, in seconds.
+    #[arg(long, env = "SANGAM_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Run only registered persisted queries (an allow-list, for production).
+    #[arg(long, env = "SANGAM_ALLOW_LIST")]
+    pub allow_list: bool,
     /// How long a DataLoader collects keys before it queries, in milliseconds.
     #[arg(long, env = "SANGAM_BATCH_WINDOW_MS", default_value_t = 5)]
     pub batch_window_ms: u64,

@@ -3,11 +3,11 @@
 use std::{sync::Arc, time::Duration};
 
 use async_graphql::{
-    Data, ParseRequestError,
+    BatchRequest, Data, ParseRequestError,
     http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource},
     parser::{parse_query, types::OperationType},
 };
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLWebSocket};
 use axum::{
     Json, Router,
     extract::{FromRef, State, ws::WebSocketUpgrade},
@@ -32,7 +32,7 @@ use crate::{
     service::Service,
 };
 
-/// Largest request body accepted, in bytes.
+/// Largest request body accepted by default, in bytes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 #[derive(Clone)]
@@ -52,6 +52,14 @@ pub struct HttpOptions {
     pub graphiql_client: Option<String>,
     /// How long DataLoaders collect keys before querying.
     pub batch_window: Duration,
+    /// Most operations in one batched request.
+    pub max_batch: usize,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Longest a request may run.
+    pub request_timeout: Duration,
+    /// Run only registered persisted queries.
+    pub allow_list: bool,
 }
 
 impl Default for HttpOptions {
@@ -60,6 +68,10 @@ impl Default for HttpOptions {
             public_schema: false,
             graphiql_client: None,
             batch_window: graphql::loaders::DEFAULT_BATCH_WINDOW,
+            max_batch: 10,
+            max_body_bytes: MAX_BODY_BYTES,
+            request_timeout: Duration::from_secs(30),
+            allow_list: false,
         }
     }
 }
@@ -95,8 +107,9 @@ pub fn router(state: AppState) -> Router {
             )
             .route("/.well-known/jwks.json", get(endpoints::jwks));
     }
+    let body_limit = state.options.max_body_bytes;
     app.with_state(state)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let id = req
@@ -212,39 +225,107 @@ async fn caller(st: &AppState, headers: &HeaderMap) -> Result<Option<Principal>,
     }
 }
 
-async fn execute(st: &AppState, headers: &HeaderMap, req: async_graphql::Request) -> Response {
+/// A GraphQL error response with a code and, for limits, the limit and the value.
+fn refusal(code: &str, message: String, limit: Option<(usize, usize)>) -> async_graphql::Response {
+    use async_graphql::ErrorExtensions;
+    let err = async_graphql::Error::new(message).extend_with(|_, e| {
+        e.set("code", code);
+        if let Some((limit, value)) = limit {
+            e.set("limit", limit);
+            e.set("value", value);
+        }
+    });
+    async_graphql::Response::from_errors(vec![err.into_server_error(Default::default())])
+}
+
+/// Runs a (possibly batched) GraphQL request for its caller: one authentication, then each
+/// operation with its own loaders, within the request timeout.
+async fn execute(
+    st: &AppState,
+    headers: &HeaderMap,
+    batch: BatchRequest,
+    via_get: bool,
+) -> Response {
     let who = match caller(st, headers).await {
         Ok(who) => who,
         Err(res) => return res,
     };
-    let mut req = match who {
-        Some(who) => {
-            let svc = Service::new(st.db.clone(), who)
-                .with_bus(st.bus.clone())
-                .with_request_id(request_id(headers));
-            graphql::prepare(req, svc, st.options.batch_window)
+    let svc = who.map(|who| {
+        Service::new(st.db.clone(), who)
+            .with_bus(st.bus.clone())
+            .with_request_id(request_id(headers))
+    });
+    let idempotency = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let run = async {
+        let mut out = Vec::new();
+        let (single, requests) = match batch {
+            BatchRequest::Single(r) => (true, vec![r]),
+            BatchRequest::Batch(all) => (false, all),
+        };
+        for mut req in requests {
+            if let Err((code, message)) =
+                graphql::persisted::resolve(&st.db, &mut req, st.options.allow_list).await
+            {
+                out.push(refusal(code, message, None));
+                continue;
+            }
+            if via_get && !selects_query(&req) {
+                return Err(HttpRejection(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "only queries may be sent with GET; use POST".to_owned(),
+                ));
+            }
+            let mut req = match &svc {
+                Some(svc) => graphql::prepare(req, svc.clone(), st.options.batch_window),
+                // Without a token only the schema itself may be read, and only when it is public.
+                None if st.options.public_schema && reads_only_the_schema(&req) => {
+                    req.only_introspection()
+                }
+                None => return Err(HttpRejection(StatusCode::UNAUTHORIZED, String::new())),
+            };
+            if let Some(k) = &idempotency {
+                req = req.data(IdempotencyHeader(k.clone()));
+            }
+            out.push(st.schema.execute(req).await);
         }
-        // Without a token only the schema itself may be read, and only when it is public.
-        None if st.options.public_schema && reads_only_the_schema(&req) => req.only_introspection(),
-        None => return unauthorized(None),
+        Ok(if single && out.len() == 1 {
+            async_graphql::BatchResponse::Single(out.remove(0))
+        } else {
+            async_graphql::BatchResponse::Batch(out)
+        })
     };
-    if let Some(k) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
-        req = req.data(IdempotencyHeader(k.to_owned()));
+    let limit = st.options.request_timeout;
+    match tokio::time::timeout(limit, run).await {
+        Ok(Ok(res)) => graphql_response(headers, res),
+        Ok(Err(HttpRejection(StatusCode::UNAUTHORIZED, _))) => unauthorized(None),
+        Ok(Err(rejection)) => rejection.into_response(),
+        Err(_) => {
+            let ms = limit.as_millis() as usize;
+            let res = refusal(
+                "TIMEOUT",
+                format!("the request took longer than {ms} ms"),
+                Some((ms, ms)),
+            );
+            graphql_response(headers, res.into())
+        }
     }
-    let res = st.schema.execute(req).await;
-    graphql_response(headers, res)
 }
 
 /// Encodes a GraphQL response as the client asked (GraphQL over HTTP): the
 /// `application/graphql-response+json` media type uses status codes for request errors, plain
 /// `application/json` always answers 200.
-fn graphql_response(headers: &HeaderMap, res: async_graphql::Response) -> Response {
+fn graphql_response(headers: &HeaderMap, res: async_graphql::BatchResponse) -> Response {
     let accepts = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let modern = accepts.contains("application/graphql-response+json");
-    let status = if modern && res.data == async_graphql::Value::Null && !res.errors.is_empty() {
+    let request_error = matches!(&res, async_graphql::BatchResponse::Single(r)
+        if r.data == async_graphql::Value::Null && !r.errors.is_empty());
+    let status = if modern && request_error {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
@@ -267,14 +348,34 @@ fn graphql_response(headers: &HeaderMap, res: async_graphql::Response) -> Respon
 async fn graphql_post(
     State(st): State<AppState>,
     headers: HeaderMap,
-    req: GraphQLRequest<HttpRejection>,
+    req: GraphQLBatchRequest<HttpRejection>,
 ) -> Response {
-    let req = req.into_inner();
-    if req.query.trim().is_empty() {
+    let batch = req.into_inner();
+    let n = match &batch {
+        BatchRequest::Single(_) => 1,
+        BatchRequest::Batch(all) => all.len(),
+    };
+    if n > st.options.max_batch {
+        let res = refusal(
+            "BATCH_TOO_LARGE",
+            format!(
+                "a batch may hold at most {} operations; this one has {n}",
+                st.options.max_batch
+            ),
+            Some((st.options.max_batch, n)),
+        );
+        let mut reply = graphql_response(&headers, res.into());
+        *reply.status_mut() = StatusCode::BAD_REQUEST;
+        return reply;
+    }
+    let empty = batch
+        .iter()
+        .any(|r| r.query.trim().is_empty() && !r.extensions.contains_key("persistedQuery"));
+    if n == 0 || empty {
         return HttpRejection(StatusCode::BAD_REQUEST, "missing `query`".to_owned())
             .into_response();
     }
-    execute(&st, &headers, req).await
+    execute(&st, &headers, batch, false).await
 }
 
 /// GET runs queries (never mutations); a browser without a query gets GraphiQL.
@@ -301,14 +402,7 @@ async fn graphql_get(
         Ok(r) => r,
         Err(e) => return HttpRejection::from(e).into_response(),
     };
-    if !selects_query(&req) {
-        return HttpRejection(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "only queries may be sent with GET; use POST".to_owned(),
-        )
-        .into_response();
-    }
-    execute(&st, &headers, req).await
+    execute(&st, &headers, BatchRequest::Single(req), true).await
 }
 
 /// Whether the request's operation asks only for the schema (`__schema`, `__type`,

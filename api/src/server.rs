@@ -11,7 +11,7 @@ use crate::{
     config::ServeArgs,
     db,
     events::EventBus,
-    graphql::{self, Limits},
+    graphql::{self, Limits, limits::QueryLimits},
     http::{AppState, HttpOptions, router},
     seed,
 };
@@ -60,6 +60,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         public_schema: args.auth.public_schema,
         graphiql_client: None,
         batch_window: std::time::Duration::from_millis(args.batch_window_ms),
+        max_batch: args.max_batch,
+        max_body_bytes: args.max_body_bytes,
+        request_timeout: std::time::Duration::from_secs(args.request_timeout_secs),
+        allow_list: args.allow_list,
     };
     if args.demo && auth.settings.embedded {
         let clients = demo::ensure_clients(&db)
@@ -71,6 +75,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let schema = graphql::schema(Limits {
         max_page_size: args.max_page_size,
+        query: QueryLimits {
+            max_depth: args.max_depth,
+            max_complexity: args.max_complexity,
+            max_aliases: args.max_aliases,
+        },
     });
     let bus = EventBus::start(&db, &args.db.database_url);
     let app = router(AppState {

@@ -13,6 +13,7 @@ pub mod idempotency_record;
 pub mod oauth_client;
 pub mod organisation;
 pub mod organisation_theme;
+pub mod persisted_query;
 pub mod revoked_token;
 pub mod scheme;
 pub mod scheme_village;

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_schema;
 mod m20261122_000002_create_auth;
 mod m20261122_000003_create_workflow;
+mod m20261122_000004_create_persisted_query;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_schema::Migration),
             Box::new(m20261122_000002_create_auth::Migration),
             Box::new(m20261122_000003_create_workflow::Migration),
+            Box::new(m20261122_000004_create_persisted_query::Migration),
         ]
     }
 }

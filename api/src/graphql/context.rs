@@ -7,15 +7,20 @@ use crate::{
     service::Service,
 };
 
-/// Limits that apply to every request (page sizes now; query cost later).
+/// Limits that apply to every request.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// Largest `first`/`last`.
     pub max_page_size: u64,
+    pub query: super::limits::QueryLimits,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_page_size: 100 }
+        Self {
+            max_page_size: 100,
+            query: super::limits::QueryLimits::default(),
+        }
     }
 }
 

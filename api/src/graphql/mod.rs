@@ -4,8 +4,10 @@ pub mod connection;
 pub mod context;
 pub mod ids;
 pub mod inputs;
+pub mod limits;
 pub mod loaders;
 pub mod mutation;
+pub mod persisted;
 pub mod query;
 pub mod scalars;
 pub mod subscription;
@@ -28,7 +30,10 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 }
 
 pub fn schema(limits: Limits) -> AppSchema {
-    schema_builder().data(limits).finish()
+    schema_builder()
+        .extension(limits.query)
+        .data(limits)
+        .finish()
 }
 
 /// The SDL, as committed in `schema.graphql`.

@@ -9,7 +9,7 @@ use super::{
     context::CtxExt,
     ids::{self, Kind},
     inputs::*,
-    loaders,
+    limits, loaders,
     types::{
         Assignment, Block, District, Division, GramPanchayat, Node, Organisation, Scheme, State,
         Task, TaskEvent, Village, WaterQualityTest, audit::AuditRecord, progress::ProgressReport,
@@ -159,6 +159,7 @@ impl Query {
             .await
     }
 
+    #[graphql(complexity = "limits::page(first, last, child_complexity)")]
     async fn states(
         &self,
         ctx: &Context<'_>,
@@ -177,6 +178,7 @@ impl Query {
         list::<state::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), State).await
     }
 
+    #[graphql(complexity = "limits::page(first, last, child_complexity)")]
     async fn divisions(
         &self,
         ctx: &Context<'_>,
@@ -196,6 +198,7 @@ impl Query {
             .await
     }
 
+    #[graphql(complexity = "limits::page(first, last, child_complexity)")]
     async fn districts(
         &self,
         ctx: &Context<'_>,
@@ -215,6 +218,7 @@ impl Query {
             .await
     }
 
+    #[graphql(complexity = "limits::page(first, last, child_complexity)")]
     async fn blocks(
         &self,
         ctx: &Context<'_>,
@@ -233,6 +237,7 @@ impl Query {
         list::<block::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), Block).await
     }
 
+    #[graphql(complexity = "limits::page(first, last, child_complexity)")]
     async fn gram_panchayats(
         &self,
         ctx: &Context<'_>,
@@ -258,6 +263,7 @@ impl Query {
     }
 
     /// Villages, in id order (grouped geographically).
+    #[graphql(complexity = "limits::page(first, last, child_complexity)")]
     async fn villages(
         &self,
         ctx: &Context<'_>,
@@ -271,6 +277,7 @@ impl Query {
         list::<village::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), Village).await
     }
 
+    #[graphql(complexity = "limits::page(first, last, child_complexity)")]
     async fn schemes(
         &self,
         ctx: &Context<'_>,
@@ -284,6 +291,7 @@ impl Query {
         list::<scheme::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), Scheme).await
     }
 
+    #[graphql(complexity = "limits::page(first, last, child_complexity)")]
     async fn organisations(
         &self,
         ctx: &Context<'_>,
@@ -303,6 +311,7 @@ impl Query {
         .await
     }
 
+    #[graphql(complexity = "limits::page(first, last, child_complexity)")]
     async fn assignments(
         &self,
         ctx: &Context<'_>,
@@ -323,6 +332,7 @@ impl Query {
         .await
     }
 
+    #[graphql(complexity = "limits::page(first, last, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -337,6 +347,7 @@ impl Query {
         list::<task::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), Task).await
     }
 
+    #[graphql(complexity = "limits::page(first, last, child_complexity)")]
     async fn water_quality_tests(
         &self,
         ctx: &Context<'_>,
@@ -358,6 +369,7 @@ impl Query {
 
     /// The audit trail (needs `audit:read`): administrators and coordinators see their
     /// jurisdiction's, others their own actions. Oldest first.
+    #[graphql(complexity = "limits::page(first, last, child_complexity)")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

@@ -7,6 +7,7 @@ mod binary;
 mod db_down;
 mod http;
 mod leaks;
+mod limits;
 mod n_plus_one;
 mod pagination;
 mod policy;

@@ -36,11 +36,13 @@ impl State {
         self.0.category
     }
     /// Revenue divisions of the state, where it has them.
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn divisions(&self, ctx: &Context<'_>) -> ApiResult<Vec<Division>> {
         let rows = loaders::children::<division::Entity>(ctx, division::Column::StateId, self.0.id)
             .await?;
         Ok(rows.into_iter().map(Division).collect())
     }
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn districts(&self, ctx: &Context<'_>) -> ApiResult<Vec<District>> {
         let rows = loaders::children::<district::Entity>(ctx, district::Column::StateId, self.0.id)
             .await?;
@@ -71,6 +73,7 @@ impl Division {
             .await?
             .map(State))
     }
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn districts(&self, ctx: &Context<'_>) -> ApiResult<Vec<District>> {
         let rows =
             loaders::children::<district::Entity>(ctx, district::Column::DivisionId, self.0.id)
@@ -114,6 +117,7 @@ impl District {
             .await?
             .map(Division))
     }
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn blocks(&self, ctx: &Context<'_>) -> ApiResult<Vec<Block>> {
         let rows =
             loaders::children::<block::Entity>(ctx, block::Column::DistrictId, self.0.id).await?;
@@ -144,6 +148,7 @@ impl Block {
             .await?
             .map(District))
     }
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn gram_panchayats(&self, ctx: &Context<'_>) -> ApiResult<Vec<GramPanchayat>> {
         let rows = loaders::children::<gram_panchayat::Entity>(
             ctx,
@@ -154,6 +159,7 @@ impl Block {
         Ok(rows.into_iter().map(GramPanchayat).collect())
     }
     /// Every village of the block the caller may see, in id order.
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn villages(&self, ctx: &Context<'_>) -> ApiResult<Vec<Village>> {
         let rows =
             loaders::children::<village::Entity>(ctx, village::Column::BlockId, self.0.id).await?;
@@ -185,6 +191,7 @@ impl GramPanchayat {
             .await?
             .map(Block))
     }
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn villages(&self, ctx: &Context<'_>) -> ApiResult<Vec<Village>> {
         let rows =
             loaders::children::<village::Entity>(ctx, village::Column::GramPanchayatId, self.0.id)

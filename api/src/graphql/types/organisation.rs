@@ -48,6 +48,7 @@ impl Organisation {
         Ok(loaders::one::<state::Entity>(ctx, id).await?.map(State))
     }
     /// Themes a sector partner works on.
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn themes(&self, ctx: &Context<'_>) -> ApiResult<Vec<Theme>> {
         let rows = loaders::children::<organisation_theme::Entity>(
             ctx,
@@ -67,6 +68,7 @@ impl Organisation {
     }
     /// The organisation's village assignments the caller may see; active ones unless
     /// `includeInactive`.
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn assignments(
         &self,
         ctx: &Context<'_>,

@@ -31,6 +31,7 @@ impl ProgressReport {
         }
     }
     /// One row per area at `level`, in id order.
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn rows(&self) -> Vec<ProgressRow> {
         let parent = Arc::new(self.0.parent.clone());
         self.0
@@ -125,6 +126,7 @@ impl ProgressRow {
     async fn schemes(&self) -> i64 {
         self.totals.schemes_total()
     }
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn schemes_by_status(&self) -> Vec<SchemeStatusCount> {
         self.totals
             .schemes()

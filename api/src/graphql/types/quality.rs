@@ -50,6 +50,7 @@ impl WaterQualityTest {
             .await?
             .map(Village))
     }
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn results(&self, ctx: &Context<'_>) -> ApiResult<Vec<WaterQualityResult>> {
         let rows = loaders::children::<water_quality_result::Entity>(
             ctx,

@@ -78,6 +78,7 @@ impl Scheme {
             .map(District))
     }
     /// Villages the scheme serves (those the caller may see).
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn villages(&self, ctx: &Context<'_>) -> ApiResult<Vec<Village>> {
         let links = loaders::children::<scheme_village::Entity>(
             ctx,
@@ -90,6 +91,7 @@ impl Scheme {
         Ok(rows.into_iter().map(Village).collect())
     }
     /// Tasks raised on the scheme itself.
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn tasks(&self, ctx: &Context<'_>) -> ApiResult<Vec<Task>> {
         let rows =
             loaders::children::<task::Entity>(ctx, task::Column::SchemeId, self.0.id).await?;

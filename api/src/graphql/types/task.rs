@@ -90,6 +90,7 @@ impl Task {
             .map(Organisation))
     }
     /// Evidence attached to the task, oldest first.
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn evidence(&self, ctx: &Context<'_>) -> ApiResult<Vec<Evidence>> {
         let rows = loaders::children::<task_evidence::Entity>(
             ctx,
@@ -100,6 +101,7 @@ impl Task {
         Ok(rows.into_iter().map(Evidence).collect())
     }
     /// Everything that happened to the task, oldest first (append-only).
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn history(&self, ctx: &Context<'_>) -> ApiResult<Vec<TaskEvent>> {
         let rows =
             loaders::children::<task_event::Entity>(ctx, task_event::Column::TaskId, self.0.id)

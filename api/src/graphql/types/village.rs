@@ -96,6 +96,7 @@ impl Village {
             .map(State))
     }
     /// Schemes serving the village.
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn schemes(&self, ctx: &Context<'_>) -> ApiResult<Vec<Scheme>> {
         let links = loaders::children::<scheme_village::Entity>(
             ctx,
@@ -107,6 +108,7 @@ impl Village {
         Ok(rows.into_iter().map(Scheme).collect())
     }
     /// Partner assignments on the village; only active ones unless `includeInactive`.
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn assignments(
         &self,
         ctx: &Context<'_>,
@@ -123,6 +125,7 @@ impl Village {
             .collect())
     }
     /// Convergence tasks on the village, optionally only those in the given statuses.
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -146,6 +149,7 @@ impl Village {
             .map(WaterQualityTest))
     }
     /// Every water-quality test of the village, oldest first.
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn water_quality_tests(&self, ctx: &Context<'_>) -> ApiResult<Vec<WaterQualityTest>> {
         let mut rows = loaders::children::<water_quality_test::Entity>(
             ctx,
