@@ -54,15 +54,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Seed {
-            dataset: SeedDataset::Demo,
-            db,
-        } => {
+        Command::Seed { dataset, db } => {
             let conn = db::connect(&db.database_url, 1).await?;
             Migrator::up(&conn, None)
                 .await
                 .context("applying migrations")?;
-            let summary = seed::demo(&conn, crate::service::today_ist()).await?;
+            let today = crate::service::today_ist();
+            let summary = match dataset {
+                SeedDataset::Demo => seed::demo(&conn, today).await?,
+                SeedDataset::Synthetic { scale, seed: n } => {
+                    seed::synthetic::synthetic(&conn, scale, n, today).await?
+                }
+            };
             println!("{}", serde_json::to_string_pretty(&summary)?);
             Ok(())
         }

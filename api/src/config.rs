@@ -201,6 +201,13 @@ pub enum MigrateAction {
 pub enum SeedDataset {
     /// The deterministic demo dataset (Chhattisgarh and Madhya Pradesh); needs an empty database.
     Demo,
+    /// A deterministic synthetic dataset for load tests, bulk-loaded into an empty database.
+    Synthetic {
+        #[arg(long, value_enum, default_value = "state")]
+        scale: crate::seed::synthetic::Scale,
+        #[arg(long, default_value_t = 2019)]
+        seed: u64,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

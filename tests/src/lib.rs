@@ -84,18 +84,28 @@ impl PgDatabase {
             N.fetch_add(1, Ordering::Relaxed)
         );
         let admin = Database::connect(admin_url).await?;
-        admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await?;
         admin.close().await?;
         let url = replace_db_name(admin_url, &name);
-        Ok(Self { admin_url: admin_url.to_owned(), name, url })
+        Ok(Self {
+            admin_url: admin_url.to_owned(),
+            name,
+            url,
+        })
     }
 }
 
 /// `postgres://user@host:port/db?x` with `db` replaced.
 pub fn replace_db_name(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
     let mut out = format!("{}/{name}", &base[..path_start]);
     if let Some(q) = query {
         out.push('?');
@@ -109,7 +119,10 @@ impl Drop for PgDatabase {
         let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
         // Drop runs inside the test's runtime; a separate thread with its own runtime can block.
         let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             rt.block_on(async {
                 let admin = Database::connect(&admin_url).await.ok()?;
                 admin
@@ -141,7 +154,9 @@ impl TestDb {
         let (url, pg) = match &backend {
             Backend::Sqlite => ("sqlite::memory:".to_owned(), None),
             Backend::Postgres(admin) => {
-                let pg = PgDatabase::create(admin).await.expect("create test database");
+                let pg = PgDatabase::create(admin)
+                    .await
+                    .expect("create test database");
                 (pg.url.clone(), Some(pg))
             }
         };
@@ -160,14 +175,26 @@ impl TestDb {
             counter.fetch_add(1, Ordering::Relaxed);
         });
         Migrator::up(&db, None).await.expect("run migrations");
-        let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres(url.to_owned()) };
-        Self { db, url: url.to_owned(), statements, backend, _pg: None }
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres(url.to_owned())
+        };
+        Self {
+            db,
+            url: url.to_owned(),
+            statements,
+            backend,
+            _pg: None,
+        }
     }
 
     /// A fresh database holding the demo dataset.
     pub async fn demo(backend: Backend) -> Self {
         let t = Self::new(backend).await;
-        api::seed::demo(&t.db, api::service::today_ist()).await.expect("seed demo data");
+        api::seed::demo(&t.db, api::service::today_ist())
+            .await
+            .expect("seed demo data");
         t
     }
 
@@ -201,7 +228,13 @@ pub struct ClientSpec {
 
 impl ClientSpec {
     pub fn new(role: Role) -> Self {
-        Self { role, org: None, states: vec![], districts: vec![], scopes: None }
+        Self {
+            role,
+            org: None,
+            states: vec![],
+            districts: vec![],
+            scopes: None,
+        }
     }
     pub fn org(mut self, code: &str) -> Self {
         self.org = Some(code.to_owned());
@@ -235,16 +268,44 @@ impl HttpReply {
 
 impl TestApp {
     pub async fn over(t: TestDb) -> Self {
-        Self::with(t, Limits::default(), HttpOptions::default(), AuthSettings::embedded(ISSUER)).await
+        Self::with(
+            t,
+            Limits::default(),
+            HttpOptions::default(),
+            AuthSettings::embedded(ISSUER),
+        )
+        .await
     }
 
-    pub async fn with(t: TestDb, limits: Limits, options: HttpOptions, settings: AuthSettings) -> Self {
-        let auth = Arc::new(Authenticator::new(t.db.clone(), settings).await.expect("authenticator"));
+    pub async fn with(
+        t: TestDb,
+        limits: Limits,
+        options: HttpOptions,
+        settings: AuthSettings,
+    ) -> Self {
+        let auth = Arc::new(
+            Authenticator::new(t.db.clone(), settings)
+                .await
+                .expect("authenticator"),
+        );
         let bus = api::events::EventBus::start(&t.db, &t.url);
-        let state = AppState { db: t.db.clone(), schema: graphql::schema(limits), auth: auth.clone(), options, bus };
+        let state = AppState {
+            db: t.db.clone(),
+            schema: graphql::schema(limits),
+            auth: auth.clone(),
+            options,
+            bus,
+        };
         let router = router(state);
-        let mut app = Self { t, router, auth, admin_token: String::new() };
-        app.admin_token = app.token(ClientSpec::new(Role::StateAdmin).states(&[22, 23])).await;
+        let mut app = Self {
+            t,
+            router,
+            auth,
+            admin_token: String::new(),
+        };
+        app.admin_token = app
+            .token(ClientSpec::new(Role::StateAdmin).states(&[22, 23]))
+            .await;
         app
     }
 
@@ -254,7 +315,10 @@ impl TestApp {
 
     /// Registers a client and returns its id and secret.
     pub async fn client(&self, spec: ClientSpec) -> (String, String) {
-        let scopes = spec.scopes.clone().unwrap_or_else(|| spec.role.allowed_scopes().to_vec());
+        let scopes = spec
+            .scopes
+            .clone()
+            .unwrap_or_else(|| spec.role.allowed_scopes().to_vec());
         let new = clients::NewClient {
             client_id: None,
             name: format!("test {}", spec.role.as_str()),
@@ -264,21 +328,28 @@ impl TestApp {
             districts: spec.districts,
             scopes: scopes.into_iter().collect(),
         };
-        let (c, secret) = clients::add(&self.t.db, new).await.expect("register client");
+        let (c, secret) = clients::add(&self.t.db, new)
+            .await
+            .expect("register client");
         (c.client_id, secret)
     }
 
     /// A token for a new client of this kind, issued the way the token endpoint does.
     pub async fn token(&self, spec: ClientSpec) -> String {
         let (id, _) = self.client(spec).await;
-        let client = clients::find(&self.t.db, &id).await.expect("db").expect("client");
+        let client = clients::find(&self.t.db, &id)
+            .await
+            .expect("db")
+            .expect("client");
         let scopes = Scope::parse_list(&client.scopes).expect("scopes");
         self.auth.issue(&client, &scopes).await.expect("issue").0
     }
 
     /// Serves the router on a free local port; returns its base URL.
     pub async fn serve(&self) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let router = self.router.clone();
         tokio::spawn(async move {
@@ -288,15 +359,27 @@ impl TestApp {
     }
 
     pub async fn send(&self, req: Request<Body>) -> HttpReply {
-        let res = self.router.clone().oneshot(req).await.expect("router is infallible");
+        let res = self
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("router is infallible");
         let status = res.status();
         let headers = res.headers().clone();
-        let bytes = to_bytes(res.into_body(), 16 * 1024 * 1024).await.expect("read body");
-        HttpReply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+        let bytes = to_bytes(res.into_body(), 16 * 1024 * 1024)
+            .await
+            .expect("read body");
+        HttpReply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
     }
 
     pub async fn get(&self, uri: &str) -> HttpReply {
-        self.send(Request::get(uri).body(Body::empty()).expect("request")).await
+        self.send(Request::get(uri).body(Body::empty()).expect("request"))
+            .await
     }
 
     /// POSTs a GraphQL request as the state administrator; returns `data` and `errors`.
@@ -306,12 +389,19 @@ impl TestApp {
 
     /// POSTs a GraphQL request with `token`.
     pub async fn post_as(&self, token: &str, query: &str, variables: Value) -> Value {
-        let reply = self.send(self.graphql_request(Some(token), query, variables)).await;
+        let reply = self
+            .send(self.graphql_request(Some(token), query, variables))
+            .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         reply.json()
     }
 
-    pub fn graphql_request(&self, token: Option<&str>, query: &str, variables: Value) -> Request<Body> {
+    pub fn graphql_request(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> Request<Body> {
         let body = json!({ "query": query, "variables": variables }).to_string();
         let mut req = Request::post("/graphql").header(header::CONTENT_TYPE, "application/json");
         if let Some(t) = token {
@@ -323,7 +413,10 @@ impl TestApp {
     /// `get` with the administrator's token.
     pub async fn get_authed(&self, uri: &str) -> HttpReply {
         let req = Request::get(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.admin_token))
+            .header(
+                header::AUTHORIZATION,
+                format!("Bearer {}", self.admin_token),
+            )
             .body(Body::empty())
             .expect("request");
         self.send(req).await
@@ -332,7 +425,11 @@ impl TestApp {
     /// Runs a query that must succeed and returns its `data`.
     pub async fn data(&self, query: &str, variables: Value) -> Value {
         let res = self.post(query, variables).await;
-        assert!(res.get("errors").is_none(), "[{}] unexpected errors: {res:#}", self.t.backend.name());
+        assert!(
+            res.get("errors").is_none(),
+            "[{}] unexpected errors: {res:#}",
+            self.t.backend.name()
+        );
         res["data"].clone()
     }
 

@@ -15,7 +15,10 @@ pub fn sangam() -> PathBuf {
     BUILT
         .get_or_init(|| {
             let exe = std::env::current_exe().expect("test path");
-            let dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
+            let dir = exe
+                .parent()
+                .and_then(|deps| deps.parent())
+                .expect("target dir");
             let release = dir.file_name().is_some_and(|n| n == "release");
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
             let mut build = Command::new(cargo);
@@ -60,18 +63,28 @@ impl Drop for Server {
 impl Server {
     /// The first log line containing `needle`.
     pub fn log_line(&self, needle: &str) -> Option<String> {
-        self.log.lock().ok()?.iter().find(|l| l.contains(needle)).cloned()
+        self.log
+            .lock()
+            .ok()?
+            .iter()
+            .find(|l| l.contains(needle))
+            .cloned()
     }
 }
 
 /// Starts `sangam serve --listen 127.0.0.1:0 ARGS` and waits until it listens.
 pub fn serve(args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut cmd = Command::new(sangam());
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"]).args(args);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start sangam");
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sangam");
     let stderr = child.stderr.take().expect("stderr");
     let log = Arc::new(Mutex::new(Vec::new()));
     let (tx, rx) = mpsc::channel();

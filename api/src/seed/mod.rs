@@ -6,8 +6,10 @@
 //! Every id, name and number comes from a seeded generator and dates are relative to `today`,
 //! so two runs (on SQLite or PostgreSQL) give the same data and "overdue" stays meaningful.
 
+mod bulk;
 mod generate;
 mod names;
+pub mod synthetic;
 
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
@@ -46,15 +48,20 @@ pub async fn demo(db: &DatabaseConnection, today: NaiveDate) -> anyhow::Result<S
     let data = generate::Dataset::build(today);
     let txn = db.begin().await?;
     let summary = data.write(&txn).await.context("writing the demo data")?;
+    txn.commit().await?;
+    advance_sequences(db).await?;
+    Ok(summary)
+}
+
+/// Explicit ids leave PostgreSQL's identity sequences behind; moves them past the seeded rows.
+async fn advance_sequences(db: &DatabaseConnection) -> anyhow::Result<()> {
     if db.get_database_backend() == DbBackend::Postgres {
-        // Explicit ids leave the identity sequences behind; move them past the seeded rows.
         for table in generate::TABLES {
-            txn.execute_unprepared(&format!(
+            db.execute_unprepared(&format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"
             ))
             .await?;
         }
     }
-    txn.commit().await?;
-    Ok(summary)
+    Ok(())
 }

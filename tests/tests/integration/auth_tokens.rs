@@ -79,7 +79,11 @@ fn strings(list: &Value) -> BTreeSet<String> {
     list.as_array()
         .unwrap_or_else(|| panic!("expected a list of strings, got {list}"))
         .iter()
-        .map(|s| s.as_str().unwrap_or_else(|| panic!("not a string: {s}")).to_owned())
+        .map(|s| {
+            s.as_str()
+                .unwrap_or_else(|| panic!("not a string: {s}"))
+                .to_owned()
+        })
         .collect()
 }
 
@@ -118,7 +122,11 @@ async fn fetch_token(base: &str, id: &str, secret: &str, scope: Option<&str>) ->
     let res = post_form(base, "/oauth/token", Some((id, secret)), &form).await;
     let status = res.status();
     let body: Value = res.json().await.expect("the token endpoint answers JSON");
-    assert_eq!(status, StatusCode::OK, "the token endpoint refused {id}: {body:#}");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the token endpoint refused {id}: {body:#}"
+    );
     body["access_token"]
         .as_str()
         .unwrap_or_else(|| panic!("no access_token in {body:#}"))
@@ -127,15 +135,24 @@ async fn fetch_token(base: &str, id: &str, secret: &str, scope: Option<&str>) ->
 
 /// Runs `query` with `token` through the real router.
 async fn with_token(app: &TestApp, token: &str, query: &str) -> HttpReply {
-    app.send(app.graphql_request(Some(token), query, json!({}))).await
+    app.send(app.graphql_request(Some(token), query, json!({})))
+        .await
 }
 
 /// The viewer a token stands for; the token must be accepted.
 async fn viewer(app: &TestApp, token: &str, what: &str) -> Value {
     let reply = with_token(app, token, VIEWER).await;
-    assert_eq!(reply.status, StatusCode::OK, "{what}: the token should be accepted: {}", reply.body);
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "{what}: the token should be accepted: {}",
+        reply.body
+    );
     let body = reply.json();
-    assert!(body.get("errors").is_none(), "{what}: unexpected errors: {body:#}");
+    assert!(
+        body.get("errors").is_none(),
+        "{what}: unexpected errors: {body:#}"
+    );
     body["data"]["viewer"].clone()
 }
 
@@ -162,7 +179,10 @@ fn assert_invalid_token(reply: &HttpReply, what: &str) {
         "{what}: expected a Bearer challenge with error=\"invalid_token\", got {challenge:?}"
     );
     let body = reply.json();
-    assert!(body.get("data").is_none(), "{what}: a refused request must carry no data: {body:#}");
+    assert!(
+        body.get("data").is_none(),
+        "{what}: a refused request must carry no data: {body:#}"
+    );
     assert_eq!(
         body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
         "{what}: the body should be an UNAUTHENTICATED GraphQL error: {body:#}"
@@ -178,7 +198,10 @@ async fn assert_refused(app: &TestApp, token: &str, what: &str) {
 fn ed25519_key() -> (EncodingKey, [u8; 32]) {
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
     let der = key.to_pkcs8_der().expect("encode the key as PKCS#8");
-    (EncodingKey::from_ed_der(der.as_bytes()), key.verifying_key().to_bytes())
+    (
+        EncodingKey::from_ed_der(der.as_bytes()),
+        key.verifying_key().to_bytes(),
+    )
 }
 
 /// Signs `claims` as an access token (RFC 9068 header) with `kid`.
@@ -204,7 +227,9 @@ fn without_claim(name: &'static str) -> impl FnOnce(&mut Map<String, Value>) {
 }
 
 fn claims_of(token: &str) -> Map<String, Value> {
-    insecure_decode::<Map<String, Value>>(token).expect("the token decodes").claims
+    insecure_decode::<Map<String, Value>>(token)
+        .expect("the token decodes")
+        .claims
 }
 
 fn kid_of(token: &str) -> String {
@@ -216,10 +241,19 @@ fn kid_of(token: &str) -> String {
 
 /// A token like `template` with its claims changed by `change`, signed by the server's current
 /// signing key: valid in every respect but the change.
-async fn forge(app: &TestApp, template: &str, change: impl FnOnce(&mut Map<String, Value>)) -> String {
+async fn forge(
+    app: &TestApp,
+    template: &str,
+    change: impl FnOnce(&mut Map<String, Value>),
+) -> String {
     let mut claims = claims_of(template);
     change(&mut claims);
-    let (kid, key) = app.auth.keys.signer().await.expect("the server has a signing key");
+    let (kid, key) = app
+        .auth
+        .keys
+        .signer()
+        .await
+        .expect("the server has a signing key");
     sign(&Value::Object(claims), &kid, &key)
 }
 
@@ -227,7 +261,9 @@ async fn forge(app: &TestApp, template: &str, change: impl FnOnce(&mut Map<Strin
 async fn the_oauth2_crate_gets_tokens_by_basic_and_by_post_and_they_work_on_graphql() {
     let app = app().await;
     let base = app.serve().await;
-    let (id, secret) = app.client(ClientSpec::new(Role::StateAdmin).states(&[22, 23])).await;
+    let (id, secret) = app
+        .client(ClientSpec::new(Role::StateAdmin).states(&[22, 23]))
+        .await;
     let http = http();
     let graphql = |token: String, query: &'static str| {
         let http = http.clone();
@@ -265,14 +301,29 @@ async fn the_oauth2_crate_gets_tokens_by_basic_and_by_post_and_they_work_on_grap
             .iter()
             .map(|s| s.as_str().to_owned())
             .collect();
-        assert_eq!(scopes, set(["villages:read", "progress:read"]), "{how}: the narrowed scope is granted");
-        assert_eq!(granted.expires_in(), Some(Duration::from_secs(900)), "{how}: tokens live 15 minutes");
+        assert_eq!(
+            scopes,
+            set(["villages:read", "progress:read"]),
+            "{how}: the narrowed scope is granted"
+        );
+        assert_eq!(
+            granted.expires_in(),
+            Some(Duration::from_secs(900)),
+            "{how}: tokens live 15 minutes"
+        );
 
         let body = graphql(granted.access_token().secret().clone(), VIEWER).await;
         assert!(body.get("errors").is_none(), "{how}: {body:#}");
         let viewer = &body["data"]["viewer"];
-        assert_eq!(viewer["role"], "state_admin", "{how}: the token carries the client's role: {body:#}");
-        assert_eq!(viewer["sub"].as_str(), Some(id.as_str()), "{how}: the subject is the client");
+        assert_eq!(
+            viewer["role"], "state_admin",
+            "{how}: the token carries the client's role: {body:#}"
+        );
+        assert_eq!(
+            viewer["sub"].as_str(),
+            Some(id.as_str()),
+            "{how}: the subject is the client"
+        );
         assert_eq!(
             strings(&viewer["scopes"]),
             set(["villages:read", "progress:read"]),
@@ -291,12 +342,20 @@ async fn the_oauth2_crate_gets_tokens_by_basic_and_by_post_and_they_work_on_grap
         "{ villages { totalCount } tasks { totalCount } }",
     )
     .await;
-    assert_eq!(body["data"]["villages"]["totalCount"], 0, "villages:read reads villages: {body:#}");
-    let errors = body["errors"].as_array().expect("reading tasks without tasks:read is an error");
+    assert_eq!(
+        body["data"]["villages"]["totalCount"], 0,
+        "villages:read reads villages: {body:#}"
+    );
+    let errors = body["errors"]
+        .as_array()
+        .expect("reading tasks without tasks:read is an error");
     assert_eq!(errors.len(), 1, "only the tasks field fails: {body:#}");
     assert_eq!(errors[0]["path"], json!(["tasks"]), "{body:#}");
     assert_eq!(errors[0]["extensions"]["code"], "FORBIDDEN", "{body:#}");
-    assert_eq!(errors[0]["extensions"]["needs"], "tasks:read", "the error names the missing scope: {body:#}");
+    assert_eq!(
+        errors[0]["extensions"]["needs"], "tasks:read",
+        "the error names the missing scope: {body:#}"
+    );
 }
 
 #[tokio::test]
@@ -304,10 +363,11 @@ async fn the_token_endpoint_answers_errors_as_rfc_6749_says() {
     let app = app().await;
     let base = app.serve().await;
     let (id, secret) = app
-        .client(ClientSpec::new(Role::DistrictCoordinator).districts(&[387]).scopes(&[
-            Scope::VillagesRead,
-            Scope::TasksRead,
-        ]))
+        .client(
+            ClientSpec::new(Role::DistrictCoordinator)
+                .districts(&[387])
+                .scopes(&[Scope::VillagesRead, Scope::TasksRead]),
+        )
         .await;
     let grant = [("grant_type", "client_credentials")];
 
@@ -329,7 +389,11 @@ async fn the_token_endpoint_answers_errors_as_rfc_6749_says() {
         Case {
             what: "a wrong secret in the body",
             basic: None,
-            form: vec![("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", "nope")],
+            form: vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", id.as_str()),
+                ("client_secret", "nope"),
+            ],
             status: StatusCode::UNAUTHORIZED,
             error: "invalid_client",
         },
@@ -357,35 +421,53 @@ async fn the_token_endpoint_answers_errors_as_rfc_6749_says() {
         Case {
             what: "the password grant",
             basic: Some((id.as_str(), secret.as_str())),
-            form: vec![("grant_type", "password"), ("username", "u"), ("password", "p")],
+            form: vec![
+                ("grant_type", "password"),
+                ("username", "u"),
+                ("password", "p"),
+            ],
             status: StatusCode::BAD_REQUEST,
             error: "unsupported_grant_type",
         },
         Case {
             what: "a scope the client was not registered for",
             basic: Some((id.as_str(), secret.as_str())),
-            form: vec![("grant_type", "client_credentials"), ("scope", "villages:read tasks:write")],
+            form: vec![
+                ("grant_type", "client_credentials"),
+                ("scope", "villages:read tasks:write"),
+            ],
             status: StatusCode::BAD_REQUEST,
             error: "invalid_scope",
         },
         Case {
             what: "a scope that does not exist",
             basic: Some((id.as_str(), secret.as_str())),
-            form: vec![("grant_type", "client_credentials"), ("scope", "villages:write")],
+            form: vec![
+                ("grant_type", "client_credentials"),
+                ("scope", "villages:write"),
+            ],
             status: StatusCode::BAD_REQUEST,
             error: "invalid_scope",
         },
         Case {
             what: "Basic credentials and a client_secret in the body",
             basic: Some((id.as_str(), secret.as_str())),
-            form: vec![("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", secret.as_str())],
+            form: vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", id.as_str()),
+                ("client_secret", secret.as_str()),
+            ],
             status: StatusCode::BAD_REQUEST,
             error: "invalid_request",
         },
         Case {
             what: "a repeated parameter",
             basic: Some((id.as_str(), secret.as_str())),
-            form: vec![("grant_type", "client_credentials"), ("scope", "villages:read"), ("scope", "tasks:read")],
+            form: vec![
+                ("grant_type", "client_credentials"),
+                ("scope", "villages:read"),
+                ("scope", "tasks:read"),
+            ],
             status: StatusCode::BAD_REQUEST,
             error: "invalid_request",
         },
@@ -394,22 +476,42 @@ async fn the_token_endpoint_answers_errors_as_rfc_6749_says() {
         let res = post_form(&base, "/oauth/token", case.basic, &case.form).await;
         let status = res.status();
         let headers = res.headers().clone();
-        let body: Value = res.json().await.unwrap_or_else(|e| panic!("{}: not JSON: {e}", case.what));
+        let body: Value = res
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{}: not JSON: {e}", case.what));
         assert_eq!(status, case.status, "{}: wrong status: {body:#}", case.what);
-        assert_eq!(body["error"], case.error, "{}: wrong error code: {body:#}", case.what);
-        assert!(body["error_description"].is_string(), "{}: errors are described: {body:#}", case.what);
-        assert!(body.get("access_token").is_none(), "{}: no token on an error: {body:#}", case.what);
         assert_eq!(
-            headers.get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()),
+            body["error"], case.error,
+            "{}: wrong error code: {body:#}",
+            case.what
+        );
+        assert!(
+            body["error_description"].is_string(),
+            "{}: errors are described: {body:#}",
+            case.what
+        );
+        assert!(
+            body.get("access_token").is_none(),
+            "{}: no token on an error: {body:#}",
+            case.what
+        );
+        assert_eq!(
+            headers
+                .get(header::CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok()),
             Some("no-store"),
             "{}: token endpoint answers are never cached",
             case.what
         );
-        let challenge = headers.get(header::WWW_AUTHENTICATE).and_then(|v| v.to_str().ok());
+        let challenge = headers
+            .get(header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok());
         if case.error == "invalid_client" && case.basic.is_some() {
             assert!(
                 challenge.is_some_and(|c| c.starts_with("Basic ")),
-                "{}: a failed Basic authentication is challenged with Basic (RFC 6749 §5.2), got {challenge:?}",
+                "{}: a failed Basic authentication is challenged with Basic (RFC 6749 §5.2),
+                    got {challenge:?}",
                 case.what
             );
         }
@@ -422,59 +524,133 @@ async fn the_token_endpoint_answers_errors_as_rfc_6749_says() {
         .send()
         .await
         .expect("POST /oauth/token");
-    assert_eq!(json_body.status(), StatusCode::BAD_REQUEST, "a JSON body is refused");
+    assert_eq!(
+        json_body.status(),
+        StatusCode::BAD_REQUEST,
+        "a JSON body is refused"
+    );
     let body: Value = json_body.json().await.expect("JSON error");
-    assert_eq!(body["error"], "invalid_request", "the body must be a form: {body:#}");
+    assert_eq!(
+        body["error"], "invalid_request",
+        "the body must be a form: {body:#}"
+    );
 
     let ok = post_form(&base, "/oauth/token", Some((&id, &secret)), &grant).await;
     assert_eq!(ok.status(), StatusCode::OK, "the right secret gets a token");
     let headers = ok.headers().clone();
     let body: Value = ok.json().await.expect("JSON token response");
     assert_eq!(
-        headers.get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()),
+        headers
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok()),
         Some("no-store"),
         "a token response must not be cached (RFC 6749 §5.1)"
     );
     assert_eq!(body["token_type"], "Bearer", "{body:#}");
     assert_eq!(body["expires_in"], 900, "{body:#}");
-    assert_eq!(body["scope"], "villages:read tasks:read", "without `scope` the client's whole scope is granted: {body:#}");
-    assert!(body["access_token"].as_str().is_some_and(|t| t.split('.').count() == 3), "{body:#}");
+    assert_eq!(
+        body["scope"], "villages:read tasks:read",
+        "without `scope` the client's whole scope is granted: {body:#}"
+    );
+    assert!(
+        body["access_token"]
+            .as_str()
+            .is_some_and(|t| t.split('.').count() == 3),
+        "{body:#}"
+    );
 }
 
 #[tokio::test]
 async fn metadata_and_the_jwk_set_describe_the_tokens_issued() {
     let app = app().await;
     let meta = app.get("/.well-known/oauth-authorization-server").await;
-    assert_eq!(meta.status, StatusCode::OK, "metadata is public: {}", meta.body);
+    assert_eq!(
+        meta.status,
+        StatusCode::OK,
+        "metadata is public: {}",
+        meta.body
+    );
     let meta = meta.json();
     assert_eq!(meta["issuer"], ISSUER, "{meta:#}");
-    assert_eq!(meta["token_endpoint"], format!("{ISSUER}/oauth/token"), "{meta:#}");
-    assert_eq!(meta["jwks_uri"], format!("{ISSUER}/.well-known/jwks.json"), "{meta:#}");
-    assert_eq!(meta["revocation_endpoint"], format!("{ISSUER}/oauth/revoke"), "{meta:#}");
-    assert_eq!(meta["introspection_endpoint"], format!("{ISSUER}/oauth/introspect"), "{meta:#}");
-    assert_eq!(meta["grant_types_supported"], json!(["client_credentials"]), "{meta:#}");
+    assert_eq!(
+        meta["token_endpoint"],
+        format!("{ISSUER}/oauth/token"),
+        "{meta:#}"
+    );
+    assert_eq!(
+        meta["jwks_uri"],
+        format!("{ISSUER}/.well-known/jwks.json"),
+        "{meta:#}"
+    );
+    assert_eq!(
+        meta["revocation_endpoint"],
+        format!("{ISSUER}/oauth/revoke"),
+        "{meta:#}"
+    );
+    assert_eq!(
+        meta["introspection_endpoint"],
+        format!("{ISSUER}/oauth/introspect"),
+        "{meta:#}"
+    );
+    assert_eq!(
+        meta["grant_types_supported"],
+        json!(["client_credentials"]),
+        "{meta:#}"
+    );
     assert_eq!(
         strings(&meta["token_endpoint_auth_methods_supported"]),
         set(["client_secret_basic", "client_secret_post"]),
         "{meta:#}"
     );
     let all: BTreeSet<String> = Scope::ALL.iter().map(|s| s.as_str().to_owned()).collect();
-    assert_eq!(strings(&meta["scopes_supported"]), all, "every scope is advertised: {meta:#}");
+    assert_eq!(
+        strings(&meta["scopes_supported"]),
+        all,
+        "every scope is advertised: {meta:#}"
+    );
 
-    let (id, _) = app.client(ClientSpec::new(Role::StateAdmin).states(&[22, 23])).await;
-    let client = clients::find(&app.t.db, &id).await.expect("db").expect("client");
-    let scopes: BTreeSet<Scope> = [Scope::VillagesRead, Scope::ProgressRead].into_iter().collect();
-    let (token, ttl) = app.auth.issue(&client, &scopes).await.expect("issue a token");
+    let (id, _) = app
+        .client(ClientSpec::new(Role::StateAdmin).states(&[22, 23]))
+        .await;
+    let client = clients::find(&app.t.db, &id)
+        .await
+        .expect("db")
+        .expect("client");
+    let scopes: BTreeSet<Scope> = [Scope::VillagesRead, Scope::ProgressRead]
+        .into_iter()
+        .collect();
+    let (token, ttl) = app
+        .auth
+        .issue(&client, &scopes)
+        .await
+        .expect("issue a token");
     assert_eq!(ttl, 900);
 
     let head = jsonwebtoken::decode_header(&token).expect("a JWT header");
-    assert_eq!(head.typ.as_deref(), Some("at+jwt"), "RFC 9068 access tokens are typed at+jwt");
+    assert_eq!(
+        head.typ.as_deref(),
+        Some("at+jwt"),
+        "RFC 9068 access tokens are typed at+jwt"
+    );
     assert_eq!(head.alg, Algorithm::EdDSA);
     let kid = head.kid.expect("the header names the signing key");
 
     let claims = claims_of(&token);
-    for name in ["iss", "aud", "sub", "client_id", "scope", "exp", "iat", "jti", "role"] {
-        assert!(claims.contains_key(name), "claim {name} is missing: {claims:#?}");
+    for name in [
+        "iss",
+        "aud",
+        "sub",
+        "client_id",
+        "scope",
+        "exp",
+        "iat",
+        "jti",
+        "role",
+    ] {
+        assert!(
+            claims.contains_key(name),
+            "claim {name} is missing: {claims:#?}"
+        );
     }
     assert_eq!(claims["iss"], ISSUER);
     assert_eq!(claims["aud"], "sangam");
@@ -483,7 +659,10 @@ async fn metadata_and_the_jwk_set_describe_the_tokens_issued() {
     assert_eq!(claims["scope"], "villages:read progress:read");
     assert_eq!(claims["role"], "state_admin");
     assert_eq!(claims["states"], json!([22, 23]));
-    let (iat, exp) = (claims["iat"].as_i64().expect("iat"), claims["exp"].as_i64().expect("exp"));
+    let (iat, exp) = (
+        claims["iat"].as_i64().expect("iat"),
+        claims["exp"].as_i64().expect("exp"),
+    );
     assert_eq!(exp - iat, 900, "exp is iat plus the token lifetime");
     assert!((iat - Utc::now().timestamp()).abs() < 60, "iat is now");
 
@@ -500,7 +679,10 @@ async fn metadata_and_the_jwk_set_describe_the_tokens_issued() {
     assert_eq!(jwk["kty"], "OKP", "{jwk:#}");
     assert_eq!(jwk["crv"], "Ed25519", "{jwk:#}");
     assert_eq!(jwk["alg"], "EdDSA", "{jwk:#}");
-    assert!(jwk.get("d").is_none(), "the private key is never published: {jwk:#}");
+    assert!(
+        jwk.get("d").is_none(),
+        "the private key is never published: {jwk:#}"
+    );
 
     // A resource server that knows only the JWK Set can verify the token.
     let set: JwkSet = serde_json::from_value(jwks.clone()).expect("a valid JWK Set");
@@ -509,7 +691,8 @@ async fn metadata_and_the_jwk_set_describe_the_tokens_issued() {
     let mut check = Validation::new(Algorithm::EdDSA);
     check.set_issuer(&[ISSUER]);
     check.set_audience(&["sangam"]);
-    jsonwebtoken::decode::<Map<String, Value>>(&token, &key, &check).expect("the published key verifies the token");
+    jsonwebtoken::decode::<Map<String, Value>>(&token, &key, &check)
+        .expect("the published key verifies the token");
 }
 
 #[tokio::test]
@@ -518,51 +701,152 @@ async fn revocation_and_introspection_follow_rfc_7009_and_7662() {
         let app = TestApp::over(TestDb::new(backend).await).await;
         let db = app.t.backend.name();
         let base = app.serve().await;
-        let (owner, owner_secret) = app.client(ClientSpec::new(Role::DistrictCoordinator).districts(&[387])).await;
+        let (owner, owner_secret) = app
+            .client(ClientSpec::new(Role::DistrictCoordinator).districts(&[387]))
+            .await;
         let (other, other_secret) = app.client(ClientSpec::new(Role::Dashboard)).await;
-        let (admin, admin_secret) = app.client(ClientSpec::new(Role::StateAdmin).states(&[22])).await;
-        let token = fetch_token(&base, &owner, &owner_secret, Some("villages:read tasks:read")).await;
+        let (admin, admin_secret) = app
+            .client(ClientSpec::new(Role::StateAdmin).states(&[22]))
+            .await;
+        let token = fetch_token(
+            &base,
+            &owner,
+            &owner_secret,
+            Some("villages:read tasks:read"),
+        )
+        .await;
 
         let introspect = |who: &'static str, id: String, secret: String| {
             let (base, token) = (base.clone(), token.clone());
             async move {
-                let res = post_form(&base, "/oauth/introspect", Some((&id, &secret)), &[("token", &token)]).await;
-                assert_eq!(res.status(), StatusCode::OK, "[{db}] introspection by {who} answers 200");
-                res.json::<Value>().await.expect("introspection answers JSON")
+                let res = post_form(
+                    &base,
+                    "/oauth/introspect",
+                    Some((&id, &secret)),
+                    &[("token", &token)],
+                )
+                .await;
+                assert_eq!(
+                    res.status(),
+                    StatusCode::OK,
+                    "[{db}] introspection by {who} answers 200"
+                );
+                res.json::<Value>()
+                    .await
+                    .expect("introspection answers JSON")
             }
         };
         let by_owner = introspect("the owner", owner.clone(), owner_secret.clone()).await;
-        assert_eq!(by_owner["active"], true, "[{db}] a fresh token is active: {by_owner:#}");
-        assert_eq!(by_owner["scope"], "villages:read tasks:read", "[{db}] {by_owner:#}");
-        assert_eq!(by_owner["client_id"].as_str(), Some(owner.as_str()), "[{db}] {by_owner:#}");
+        assert_eq!(
+            by_owner["active"], true,
+            "[{db}] a fresh token is active: {by_owner:#}"
+        );
+        assert_eq!(
+            by_owner["scope"], "villages:read tasks:read",
+            "[{db}] {by_owner:#}"
+        );
+        assert_eq!(
+            by_owner["client_id"].as_str(),
+            Some(owner.as_str()),
+            "[{db}] {by_owner:#}"
+        );
         assert!(by_owner["exp"].is_i64(), "[{db}] {by_owner:#}");
-        let by_admin = introspect("a state administrator", admin.clone(), admin_secret.clone()).await;
-        assert_eq!(by_admin["active"], true, "[{db}] a state administrator may introspect any token: {by_admin:#}");
+        let by_admin =
+            introspect("a state administrator", admin.clone(), admin_secret.clone()).await;
+        assert_eq!(
+            by_admin["active"], true,
+            "[{db}] a state administrator may introspect any token: {by_admin:#}"
+        );
         let by_other = introspect("another client", other.clone(), other_secret.clone()).await;
-        assert_eq!(by_other, json!({ "active": false }), "[{db}] a stranger learns nothing about the token");
+        assert_eq!(
+            by_other,
+            json!({ "active": false }),
+            "[{db}] a stranger learns nothing about the token"
+        );
 
         // Someone else's revocation has no effect (RFC 7009 §2.1: the token was not issued to it).
-        let res = post_form(&base, "/oauth/revoke", Some((&other, &other_secret)), &[("token", &token)]).await;
-        assert_eq!(res.status(), StatusCode::OK, "[{db}] revocation answers 200 whatever the token");
-        viewer(&app, &token, &format!("[{db}] after a stranger's revocation")).await;
+        let res = post_form(
+            &base,
+            "/oauth/revoke",
+            Some((&other, &other_secret)),
+            &[("token", &token)],
+        )
+        .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "[{db}] revocation answers 200 whatever the token"
+        );
+        viewer(
+            &app,
+            &token,
+            &format!("[{db}] after a stranger's revocation"),
+        )
+        .await;
         let still = introspect("the owner", owner.clone(), owner_secret.clone()).await;
-        assert_eq!(still["active"], true, "[{db}] a stranger cannot revoke the token: {still:#}");
+        assert_eq!(
+            still["active"], true,
+            "[{db}] a stranger cannot revoke the token: {still:#}"
+        );
 
-        let res = post_form(&base, "/oauth/revoke", Some((&owner, &owner_secret)), &[("token", &token)]).await;
-        assert_eq!(res.status(), StatusCode::OK, "[{db}] the owner revokes its token");
+        let res = post_form(
+            &base,
+            "/oauth/revoke",
+            Some((&owner, &owner_secret)),
+            &[("token", &token)],
+        )
+        .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "[{db}] the owner revokes its token"
+        );
         assert_refused(&app, &token, &format!("[{db}] a revoked token")).await;
         let gone = introspect("the owner", owner.clone(), owner_secret.clone()).await;
-        assert_eq!(gone, json!({ "active": false }), "[{db}] a revoked token is inactive");
-        let again = post_form(&base, "/oauth/revoke", Some((&owner, &owner_secret)), &[("token", &token)]).await;
-        assert_eq!(again.status(), StatusCode::OK, "[{db}] revoking twice is not an error");
-        let junk = post_form(&base, "/oauth/revoke", Some((&owner, &owner_secret)), &[("token", "junk")]).await;
-        assert_eq!(junk.status(), StatusCode::OK, "[{db}] revoking an unknown token is not an error");
+        assert_eq!(
+            gone,
+            json!({ "active": false }),
+            "[{db}] a revoked token is inactive"
+        );
+        let again = post_form(
+            &base,
+            "/oauth/revoke",
+            Some((&owner, &owner_secret)),
+            &[("token", &token)],
+        )
+        .await;
+        assert_eq!(
+            again.status(),
+            StatusCode::OK,
+            "[{db}] revoking twice is not an error"
+        );
+        let junk = post_form(
+            &base,
+            "/oauth/revoke",
+            Some((&owner, &owner_secret)),
+            &[("token", "junk")],
+        )
+        .await;
+        assert_eq!(
+            junk.status(),
+            StatusCode::OK,
+            "[{db}] revoking an unknown token is not an error"
+        );
         let unauthenticated = post_form(&base, "/oauth/revoke", None, &[("token", &token)]).await;
-        assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED, "[{db}] revocation needs client authentication");
+        assert_eq!(
+            unauthenticated.status(),
+            StatusCode::UNAUTHORIZED,
+            "[{db}] revocation needs client authentication"
+        );
 
         // Revocation is per token: the owner's next token works.
         let fresh = fetch_token(&base, &owner, &owner_secret, None).await;
-        viewer(&app, &fresh, &format!("[{db}] a new token after the revocation")).await;
+        viewer(
+            &app,
+            &fresh,
+            &format!("[{db}] a new token after the revocation"),
+        )
+        .await;
     })
     .await;
 }
@@ -573,13 +857,20 @@ async fn bad_tokens_are_refused_with_invalid_token_and_no_data() {
         let app = TestApp::over(TestDb::new(backend).await).await;
         let db = app.t.backend.name();
         let base = app.serve().await;
-        let (id, secret) = app.client(ClientSpec::new(Role::StateAdmin).states(&[22])).await;
+        let (id, secret) = app
+            .client(ClientSpec::new(Role::StateAdmin).states(&[22]))
+            .await;
         let real = fetch_token(&base, &id, &secret, Some("villages:read")).await;
         let now = Utc::now().timestamp();
 
         // The forging itself is sound: an unchanged, re-signed copy is accepted.
         let control = forge(&app, &real, |_| {}).await;
-        viewer(&app, &control, &format!("[{db}] a re-signed copy of a real token")).await;
+        viewer(
+            &app,
+            &control,
+            &format!("[{db}] a re-signed copy of a real token"),
+        )
+        .await;
 
         let mut bad: Vec<(&str, String)> = vec![
             (
@@ -599,29 +890,73 @@ async fn bad_tokens_are_refused_with_invalid_token_and_no_data() {
                 })
                 .await,
             ),
-            ("from another issuer", forge(&app, &real, with_claim("iss", json!("https://evil.example"))).await),
-            ("for another audience", forge(&app, &real, with_claim("aud", json!("another-api"))).await),
-            ("without an audience", forge(&app, &real, without_claim("aud")).await),
-            ("without a jti", forge(&app, &real, without_claim("jti")).await),
+            (
+                "from another issuer",
+                forge(
+                    &app,
+                    &real,
+                    with_claim("iss", json!("https://evil.example")),
+                )
+                .await,
+            ),
+            (
+                "for another audience",
+                forge(&app, &real, with_claim("aud", json!("another-api"))).await,
+            ),
+            (
+                "without an audience",
+                forge(&app, &real, without_claim("aud")).await,
+            ),
+            (
+                "without a jti",
+                forge(&app, &real, without_claim("jti")).await,
+            ),
         ];
 
         let (stranger, _) = ed25519_key();
         let server_kid = kid_of(&real);
-        bad.push(("signed by another key under the server's kid", sign(&Value::Object(claims_of(&real)), &server_kid, &stranger)));
+        bad.push((
+            "signed by another key under the server's kid",
+            sign(&Value::Object(claims_of(&real)), &server_kid, &stranger),
+        ));
         let (signer_kid, signer) = app.auth.keys.signer().await.expect("signer");
-        assert_eq!(signer_kid, server_kid, "the real token was signed by the current key");
-        bad.push(("naming an unknown kid", sign(&Value::Object(claims_of(&real)), "no-such-key", &signer)));
+        assert_eq!(
+            signer_kid, server_kid,
+            "the real token was signed by the current key"
+        );
+        bad.push((
+            "naming an unknown kid",
+            sign(&Value::Object(claims_of(&real)), "no-such-key", &signer),
+        ));
 
         let none_header = json!({ "alg": "none", "typ": "at+jwt", "kid": server_kid });
         let payload = serde_json::to_vec(&claims_of(&real)).expect("claims");
-        let unsigned = format!("{}.{}.", b64url(none_header.to_string().as_bytes()), b64url(&payload));
+        let unsigned = format!(
+            "{}.{}.",
+            b64url(none_header.to_string().as_bytes()),
+            b64url(&payload)
+        );
         bad.push(("unsigned (alg none)", unsigned));
 
         // Widening the scope claim of a real token breaks its signature.
         let mut wider = claims_of(&real);
-        wider.insert("scope".into(), json!(Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")));
+        wider.insert(
+            "scope".into(),
+            json!(
+                Scope::ALL
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        );
         let parts: Vec<&str> = real.split('.').collect();
-        let tampered = format!("{}.{}.{}", parts[0], b64url(&serde_json::to_vec(&wider).expect("claims")), parts[2]);
+        let tampered = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64url(&serde_json::to_vec(&wider).expect("claims")),
+            parts[2]
+        );
         bad.push(("with a tampered scope claim", tampered));
         bad.push(("that is not a JWT", "definitely-not-a-token".to_owned()));
 
@@ -632,29 +967,79 @@ async fn bad_tokens_are_refused_with_invalid_token_and_no_data() {
         // Revoked, and then the client disabled: tokens stop working at once.
         let revoked = fetch_token(&base, &id, &secret, None).await;
         viewer(&app, &revoked, &format!("[{db}] before revocation")).await;
-        let res = post_form(&base, "/oauth/revoke", Some((&id, &secret)), &[("token", &revoked)]).await;
+        let res = post_form(
+            &base,
+            "/oauth/revoke",
+            Some((&id, &secret)),
+            &[("token", &revoked)],
+        )
+        .await;
         assert_eq!(res.status(), StatusCode::OK);
         assert_refused(&app, &revoked, &format!("[{db}] a revoked token")).await;
 
-        viewer(&app, &real, &format!("[{db}] the real token before its client is disabled")).await;
-        clients::set_disabled(&app.t.db, &id, true).await.expect("disable the client");
+        viewer(
+            &app,
+            &real,
+            &format!("[{db}] the real token before its client is disabled"),
+        )
+        .await;
+        clients::set_disabled(&app.t.db, &id, true)
+            .await
+            .expect("disable the client");
         assert_refused(&app, &real, &format!("[{db}] a token of a disabled client")).await;
-        let res = post_form(&base, "/oauth/token", Some((&id, &secret)), &[("grant_type", "client_credentials")]).await;
-        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "[{db}] a disabled client gets no new token");
+        let res = post_form(
+            &base,
+            "/oauth/token",
+            Some((&id, &secret)),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::UNAUTHORIZED,
+            "[{db}] a disabled client gets no new token"
+        );
 
         // No token, or another scheme: a bare Bearer challenge without error (RFC 6750 §3.1).
         let anonymous = app.send(app.graphql_request(None, VIEWER, json!({}))).await;
-        assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "[{db}] no token: {}", anonymous.body);
-        assert_eq!(challenge(&anonymous), "Bearer realm=\"sangam\"", "[{db}] no error code when no token was sent");
-        assert!(anonymous.json().get("data").is_none(), "[{db}] {}", anonymous.body);
+        assert_eq!(
+            anonymous.status,
+            StatusCode::UNAUTHORIZED,
+            "[{db}] no token: {}",
+            anonymous.body
+        );
+        assert_eq!(
+            challenge(&anonymous),
+            "Bearer realm=\"sangam\"",
+            "[{db}] no error code when no token was sent"
+        );
+        assert!(
+            anonymous.json().get("data").is_none(),
+            "[{db}] {}",
+            anonymous.body
+        );
         let basic = Request::post("/graphql")
             .header(header::CONTENT_TYPE, "application/json")
-            .header(header::AUTHORIZATION, format!("Basic {}", base64(format!("{id}:{secret}").as_bytes(), false)))
+            .header(
+                header::AUTHORIZATION,
+                format!(
+                    "Basic {}",
+                    base64(format!("{id}:{secret}").as_bytes(), false)
+                ),
+            )
             .body(Body::from(json!({ "query": VIEWER }).to_string()))
             .expect("request");
         let basic = app.send(basic).await;
-        assert_eq!(basic.status, StatusCode::UNAUTHORIZED, "[{db}] Basic credentials are no bearer token: {}", basic.body);
-        assert!(challenge(&basic).starts_with("Bearer "), "[{db}] the challenge asks for a bearer token");
+        assert_eq!(
+            basic.status,
+            StatusCode::UNAUTHORIZED,
+            "[{db}] Basic credentials are no bearer token: {}",
+            basic.body
+        );
+        assert!(
+            challenge(&basic).starts_with("Bearer "),
+            "[{db}] the challenge asks for a bearer token"
+        );
         assert!(basic.json().get("data").is_none(), "[{db}] {}", basic.body);
     })
     .await;
@@ -689,22 +1074,48 @@ async fn signing_keys_rotate_without_downtime() {
         let db = app.t.backend.name();
         let spec = || ClientSpec::new(Role::Dashboard);
         let a = app.token(spec()).await;
-        keys::rotate(&app.t.db, Duration::from_secs(600)).await.expect("rotate the signing key");
+        keys::rotate(&app.t.db, Duration::from_secs(600))
+            .await
+            .expect("rotate the signing key");
         let b = app.token(spec()).await;
         let (kid_a, kid_b) = (kid_of(&a), kid_of(&b));
-        assert_ne!(kid_a, kid_b, "[{db}] tokens after the rotation are signed by the new key");
+        assert_ne!(
+            kid_a, kid_b,
+            "[{db}] tokens after the rotation are signed by the new key"
+        );
 
         viewer(&app, &b, &format!("[{db}] token B, signed by the new key")).await;
-        viewer(&app, &a, &format!("[{db}] token A, signed by the retired key within its grace")).await;
+        viewer(
+            &app,
+            &a,
+            &format!("[{db}] token A, signed by the retired key within its grace"),
+        )
+        .await;
         let kids = published_kids(&app).await;
-        assert!(kids.contains(&kid_a) && kids.contains(&kid_b), "[{db}] the JWK Set lists both keys: {kids:?}");
+        assert!(
+            kids.contains(&kid_a) && kids.contains(&kid_b),
+            "[{db}] the JWK Set lists both keys: {kids:?}"
+        );
 
         expire_key(&app, &kid_a).await;
         app.auth.keys.forget().await;
-        assert_refused(&app, &a, &format!("[{db}] token A once its key's grace is over")).await;
-        viewer(&app, &b, &format!("[{db}] token B after the old key expired")).await;
+        assert_refused(
+            &app,
+            &a,
+            &format!("[{db}] token A once its key's grace is over"),
+        )
+        .await;
+        viewer(
+            &app,
+            &b,
+            &format!("[{db}] token B after the old key expired"),
+        )
+        .await;
         let kids = published_kids(&app).await;
-        assert!(!kids.contains(&kid_a), "[{db}] an expired key leaves the JWK Set: {kids:?}");
+        assert!(
+            !kids.contains(&kid_a),
+            "[{db}] an expired key leaves the JWK Set: {kids:?}"
+        );
         assert!(kids.contains(&kid_b), "[{db}] {kids:?}");
     })
     .await;
@@ -716,10 +1127,17 @@ async fn a_token_of_a_freshly_rotated_key_is_accepted_at_once() {
     let a = app.token(ClientSpec::new(Role::Dashboard)).await;
     // Verifying A loads the verifier's key cache, as any busy server has it loaded.
     viewer(&app, &a, "token A before the rotation").await;
-    keys::rotate(&app.t.db, Duration::from_secs(600)).await.expect("rotate the signing key");
+    keys::rotate(&app.t.db, Duration::from_secs(600))
+        .await
+        .expect("rotate the signing key");
     let b = app.token(ClientSpec::new(Role::Dashboard)).await;
     assert_ne!(kid_of(&a), kid_of(&b), "B is signed by the new key");
-    viewer(&app, &b, "token B, issued and used right after the rotation (no downtime)").await;
+    viewer(
+        &app,
+        &b,
+        "token B, issued and used right after the rotation (no downtime)",
+    )
+    .await;
     viewer(&app, &a, "token A within its grace period").await;
 }
 
@@ -732,8 +1150,19 @@ struct IdpKey {
 
 fn idp_key(kid: &str) -> IdpKey {
     let (key, public) = ed25519_key();
-    let jwk = json!({ "kty": "OKP", "crv": "Ed25519", "x": b64url(&public), "kid": kid, "alg": "EdDSA", "use": "sig" });
-    IdpKey { kid: kid.to_owned(), key, jwk }
+    let jwk = json!({
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "x": b64url(&public),
+        "kid": kid,
+        "alg": "EdDSA",
+        "use": "sig",
+    });
+    IdpKey {
+        kid: kid.to_owned(),
+        key,
+        jwk,
+    }
 }
 
 /// The provider's JWKS endpoint: serves whatever keys are in `keys`, counting fetches.
@@ -759,12 +1188,18 @@ impl Jwks {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the JWKS server");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the JWKS server");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
-        Self { url: format!("http://{addr}/realms/jjm/protocol/openid-connect/certs"), keys, fetches }
+        Self {
+            url: format!("http://{addr}/realms/jjm/protocol/openid-connect/certs"),
+            keys,
+            fetches,
+        }
     }
 
     fn publish(&self, jwk: Value) {
@@ -783,9 +1218,18 @@ async fn app_trusting(jwks: &Jwks) -> TestApp {
         issuer: IDP.into(),
         jwks_url: jwks.url.clone(),
         audience: "sangam".into(),
-        claims: ClaimNames { role: "realm_access.roles".into(), ..ClaimNames::default() },
+        claims: ClaimNames {
+            role: "realm_access.roles".into(),
+            ..ClaimNames::default()
+        },
     });
-    TestApp::with(TestDb::new(Backend::Sqlite).await, Limits::default(), HttpOptions::default(), settings).await
+    TestApp::with(
+        TestDb::new(Backend::Sqlite).await,
+        Limits::default(),
+        HttpOptions::default(),
+        settings,
+    )
+    .await
 }
 
 /// What Keycloak puts in an access token for a dashboard user.
@@ -814,7 +1258,10 @@ async fn an_external_providers_tokens_are_checked_against_its_jwks() {
 
     let good = idp_token(&first, |_| {});
     let v = viewer(&app, &good, "a provider token").await;
-    assert_eq!(v["role"], "dashboard", "the role comes from realm_access.roles: {v:#}");
+    assert_eq!(
+        v["role"], "dashboard",
+        "the role comes from realm_access.roles: {v:#}"
+    );
     assert_eq!(v["sub"], "8d0c5e1a-officer", "{v:#}");
     assert_eq!(
         strings(&v["scopes"]),
@@ -824,23 +1271,58 @@ async fn an_external_providers_tokens_are_checked_against_its_jwks() {
     assert_eq!(jwks.fetches(), 1, "the JWKS is fetched on first use");
     viewer(&app, &good, "the same token again").await;
     assert_eq!(jwks.fetches(), 1, "the JWKS is cached");
-    viewer(&app, &app.admin_token, "an embedded token beside the provider's").await;
+    viewer(
+        &app,
+        &app.admin_token,
+        "an embedded token beside the provider's",
+    )
+    .await;
 
     let now = Utc::now().timestamp();
     let stranger = idp_key(&first.kid);
     let bad = [
-        ("expired", idp_token(&first, with_claim("exp", json!(now - 300)))),
-        ("for another audience", idp_token(&first, with_claim("aud", json!("account")))),
-        ("from another issuer", idp_token(&first, with_claim("iss", json!("https://idp.example/realms/other")))),
-        ("signed by a key the provider never published", idp_token(&stranger, |_| {})),
-        ("without a Sangam role", idp_token(&first, with_claim("realm_access", json!({ "roles": ["offline_access"] })))),
+        (
+            "expired",
+            idp_token(&first, with_claim("exp", json!(now - 300))),
+        ),
+        (
+            "for another audience",
+            idp_token(&first, with_claim("aud", json!("account"))),
+        ),
+        (
+            "from another issuer",
+            idp_token(
+                &first,
+                with_claim("iss", json!("https://idp.example/realms/other")),
+            ),
+        ),
+        (
+            "signed by a key the provider never published",
+            idp_token(&stranger, |_| {}),
+        ),
+        (
+            "without a Sangam role",
+            idp_token(
+                &first,
+                with_claim("realm_access", json!({ "roles": ["offline_access"] })),
+            ),
+        ),
     ];
     for (what, token) in &bad {
         assert_refused(&app, token, &format!("a provider token {what}")).await;
     }
     let unknown = idp_key("idp-unknown");
-    assert_refused(&app, &idp_token(&unknown, |_| {}), "a provider token with an unknown kid").await;
-    assert_eq!(jwks.fetches(), 1, "an unknown kid right after a fetch does not hammer the provider");
+    assert_refused(
+        &app,
+        &idp_token(&unknown, |_| {}),
+        "a provider token with an unknown kid",
+    )
+    .await;
+    assert_eq!(
+        jwks.fetches(),
+        1,
+        "an unknown kid right after a fetch does not hammer the provider"
+    );
 }
 
 #[tokio::test]
@@ -849,8 +1331,18 @@ async fn a_provider_key_rotation_is_picked_up_by_refetching_the_jwks() {
     let (current, next) = (idp_key("idp-2025-a"), idp_key("idp-2025-b"));
     let jwks = Jwks::serve(vec![current.jwk.clone(), next.jwk.clone()]).await;
     let app = app_trusting(&jwks).await;
-    viewer(&app, &idp_token(&current, |_| {}), "a token of the current key").await;
-    viewer(&app, &idp_token(&next, |_| {}), "a token of the pre-published next key").await;
+    viewer(
+        &app,
+        &idp_token(&current, |_| {}),
+        "a token of the current key",
+    )
+    .await;
+    viewer(
+        &app,
+        &idp_token(&next, |_| {}),
+        "a token of the pre-published next key",
+    )
+    .await;
     assert_eq!(jwks.fetches(), 1, "both keys came in one fetch");
 
     // The provider rotates to a key it had not published: an unknown kid refetches the JWKS,
@@ -870,16 +1362,29 @@ async fn a_provider_key_rotation_is_picked_up_by_refetching_the_jwks() {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    assert!(accepted, "a token of the rotated key is accepted once the JWKS is refetched");
-    assert_eq!(jwks.fetches(), 2, "one refetch, however many requests came during the cool-down");
-    viewer(&app, &idp_token(&current, |_| {}), "the previous key still verifies").await;
+    assert!(
+        accepted,
+        "a token of the rotated key is accepted once the JWKS is refetched"
+    );
+    assert_eq!(
+        jwks.fetches(),
+        2,
+        "one refetch, however many requests came during the cool-down"
+    );
+    viewer(
+        &app,
+        &idp_token(&current, |_| {}),
+        "the previous key still verifies",
+    )
+    .await;
 }
 
 /// An HEALTH department organisation of Chhattisgarh, by code.
 async fn health_department(app: &TestApp) -> String {
     let data = app
         .data(
-            "{ organisations(filter: { kind: DEPARTMENT, department: HEALTH }, first: 100) { edges { node { code state { lgdCode } } } } }",
+            "{ organisations(filter: { kind: DEPARTMENT, department: HEALTH }, first: 100) {
+                edges { node { code state { lgdCode } } } } }",
             json!({}),
         )
         .await;
@@ -890,13 +1395,17 @@ async fn health_department(app: &TestApp) -> String {
         .map(|e| &e["node"])
         .find(|o| o["state"]["lgdCode"] == 22)
         .and_then(|o| o["code"].as_str())
-        .unwrap_or_else(|| panic!("the demo data has no HEALTH department in Chhattisgarh: {data:#}"))
+        .unwrap_or_else(|| {
+            panic!("the demo data has no HEALTH department in Chhattisgarh: {data:#}")
+        })
         .to_owned()
 }
 
 #[tokio::test]
 async fn opaque_tokens_are_introspected_at_the_provider_and_cached() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the introspection server");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the introspection server");
     let url = format!("http://{}/introspect", listener.local_addr().expect("addr"));
     let mut settings = AuthSettings::embedded(ISSUER);
     settings.introspection = Some(IntrospectionSettings {
@@ -905,7 +1414,13 @@ async fn opaque_tokens_are_introspected_at_the_provider_and_cached() {
         client_secret: "gateway-secret".into(),
         claims: ClaimNames::default(),
     });
-    let app = TestApp::with(TestDb::demo(Backend::Sqlite).await, Limits::default(), HttpOptions::default(), settings).await;
+    let app = TestApp::with(
+        TestDb::demo(Backend::Sqlite).await,
+        Limits::default(),
+        HttpOptions::default(),
+        settings,
+    )
+    .await;
     let health = health_department(&app).await;
 
     let calls = Arc::new(AtomicUsize::new(0));
@@ -914,12 +1429,18 @@ async fn opaque_tokens_are_introspected_at_the_provider_and_cached() {
     let provider = Router::new().route(
         "/introspect",
         post(move |headers: HeaderMap, body: String| {
-            let (counter, expected_auth, health) = (counter.clone(), expected_auth.clone(), health.clone());
+            let (counter, expected_auth, health) =
+                (counter.clone(), expected_auth.clone(), health.clone());
             async move {
                 counter.fetch_add(1, Ordering::SeqCst);
-                let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+                let auth = headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok());
                 if auth != Some(expected_auth.as_str()) {
-                    return (StatusCode::UNAUTHORIZED, Json(json!({ "error": "invalid_client" })));
+                    return (
+                        StatusCode::UNAUTHORIZED,
+                        Json(json!({ "error": "invalid_client" })),
+                    );
                 }
                 let token = body.split('&').find_map(|p| p.strip_prefix("token="));
                 let answer = if token == Some("opaque-good") {
@@ -942,16 +1463,41 @@ async fn opaque_tokens_are_introspected_at_the_provider_and_cached() {
     let v = viewer(&app, "opaque-good", "an active opaque token").await;
     assert_eq!(v["role"], "department", "{v:#}");
     assert_eq!(v["sub"], "officer-7", "{v:#}");
-    assert_eq!(strings(&v["scopes"]), set(["villages:read", "tasks:read"]), "{v:#}");
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "the provider was asked once");
+    assert_eq!(
+        strings(&v["scopes"]),
+        set(["villages:read", "tasks:read"]),
+        "{v:#}"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the provider was asked once"
+    );
 
-    let reply = with_token(&app, "opaque-good", "{ tasks { totalCount } villages { totalCount } }").await;
+    let reply = with_token(
+        &app,
+        "opaque-good",
+        "{ tasks { totalCount } villages { totalCount } }",
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    assert!(reply.json().get("errors").is_none(), "the department reads with its scopes: {}", reply.body);
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "the answer is cached: no second introspection call");
+    assert!(
+        reply.json().get("errors").is_none(),
+        "the department reads with its scopes: {}",
+        reply.body
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the answer is cached: no second introspection call"
+    );
 
     assert_refused(&app, "opaque-bad", "an inactive opaque token").await;
-    assert_eq!(calls.load(Ordering::SeqCst), 2, "an unknown token is introspected");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "an unknown token is introspected"
+    );
 }
 
 async fn anonymous(app: &TestApp, query: &str) -> HttpReply {
@@ -962,7 +1508,10 @@ async fn public_schema_app() -> TestApp {
     TestApp::with(
         TestDb::new(Backend::Sqlite).await,
         Limits::default(),
-        HttpOptions { public_schema: true, ..HttpOptions::default() },
+        HttpOptions {
+            public_schema: true,
+            ..HttpOptions::default()
+        },
         AuthSettings::embedded(ISSUER),
     )
     .await
@@ -970,26 +1519,67 @@ async fn public_schema_app() -> TestApp {
 
 #[tokio::test]
 async fn the_schema_is_readable_without_a_token_only_with_public_schema() {
-    let html = || Request::get("/graphql").header(header::ACCEPT, "text/html").body(Body::empty()).expect("request");
+    let html = || {
+        Request::get("/graphql")
+            .header(header::ACCEPT, "text/html")
+            .body(Body::empty())
+            .expect("request")
+    };
 
     let public = public_schema_app().await;
     let intro = anonymous(&public, "{ __schema { queryType { name } } }").await;
-    assert_eq!(intro.status, StatusCode::OK, "anonymous introspection is allowed: {}", intro.body);
-    assert_eq!(intro.json()["data"]["__schema"]["queryType"]["name"], "Query", "{}", intro.body);
+    assert_eq!(
+        intro.status,
+        StatusCode::OK,
+        "anonymous introspection is allowed: {}",
+        intro.body
+    );
+    assert_eq!(
+        intro.json()["data"]["__schema"]["queryType"]["name"],
+        "Query",
+        "{}",
+        intro.body
+    );
     let sdl = public.get("/schema.graphql").await;
     assert_eq!(sdl.status, StatusCode::OK, "the SDL is public");
-    assert!(sdl.body.contains("type Query"), "{}", &sdl.body[..sdl.body.len().min(200)]);
-    assert_eq!(public.send(html()).await.status, StatusCode::OK, "GraphiQL is public");
+    assert!(
+        sdl.body.contains("type Query"),
+        "{}",
+        &sdl.body[..sdl.body.len().min(200)]
+    );
+    assert_eq!(
+        public.send(html()).await.status,
+        StatusCode::OK,
+        "GraphiQL is public"
+    );
 
     let private = app().await;
     let sdl = private.get("/schema.graphql").await;
-    assert_eq!(sdl.status, StatusCode::UNAUTHORIZED, "the SDL needs a token by default: {}", sdl.body);
+    assert_eq!(
+        sdl.status,
+        StatusCode::UNAUTHORIZED,
+        "the SDL needs a token by default: {}",
+        sdl.body
+    );
     assert_eq!(challenge(&sdl), "Bearer realm=\"sangam\"");
     let page = private.send(html()).await;
-    assert_eq!(page.status, StatusCode::UNAUTHORIZED, "GraphiQL needs a token by default");
+    assert_eq!(
+        page.status,
+        StatusCode::UNAUTHORIZED,
+        "GraphiQL needs a token by default"
+    );
     let intro = anonymous(&private, "{ __schema { queryType { name } } }").await;
-    assert_eq!(intro.status, StatusCode::UNAUTHORIZED, "introspection needs a token by default: {}", intro.body);
-    assert_eq!(private.get_authed("/schema.graphql").await.status, StatusCode::OK, "a token holder reads the SDL");
+    assert_eq!(
+        intro.status,
+        StatusCode::UNAUTHORIZED,
+        "introspection needs a token by default: {}",
+        intro.body
+    );
+    assert_eq!(
+        private.get_authed("/schema.graphql").await.status,
+        StatusCode::OK,
+        "a token holder reads the SDL"
+    );
 }
 
 #[tokio::test]
@@ -1004,9 +1594,11 @@ async fn with_a_public_schema_an_anonymous_data_query_is_told_it_needs_a_token()
     // ACCESS.md: a missing token is answered 401 with a Bearer challenge. At the least the caller
     // must be told why it got nothing (`villages` is non-null, so a bare null breaks the schema).
     let told = reply.status == StatusCode::UNAUTHORIZED
-        || body["errors"]
-            .as_array()
-            .is_some_and(|errors| errors.iter().any(|e| e["extensions"]["code"] == "UNAUTHENTICATED"));
+        || body["errors"].as_array().is_some_and(|errors| {
+            errors
+                .iter()
+                .any(|e| e["extensions"]["code"] == "UNAUTHENTICATED")
+        });
     assert!(
         told,
         "an anonymous data query must get a 401 or an UNAUTHENTICATED error, got {}: {body:#}",

@@ -20,8 +20,11 @@ fn start_demo(db_file: &std::path::Path) -> Server {
 
 /// The demo state administrator's secret, from the curl line the demo prints.
 fn admin_secret(server: &Server) -> String {
-    let line = server.log_line("-u demo-state-admin:").expect("the demo prints its clients");
-    let rest = &line[line.find("-u demo-state-admin:").expect("found") + "-u demo-state-admin:".len()..];
+    let line = server
+        .log_line("-u demo-state-admin:")
+        .expect("the demo prints its clients");
+    let rest =
+        &line[line.find("-u demo-state-admin:").expect("found") + "-u demo-state-admin:".len()..];
     rest.split_whitespace().next().expect("secret").to_owned()
 }
 
@@ -37,7 +40,10 @@ async fn admin_token(client: &reqwest::Client, server: &Server) -> String {
         .json()
         .await
         .expect("token json");
-    res["access_token"].as_str().unwrap_or_else(|| panic!("no token: {res}")).to_owned()
+    res["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token: {res}"))
+        .to_owned()
 }
 
 #[tokio::test]
@@ -47,11 +53,19 @@ async fn serve_demo_answers_over_http_and_stops_on_sigterm() {
     let mut server = start_demo(&db_file);
     let client = reqwest::Client::new();
 
-    let ready = client.get(format!("{}/readyz", server.base)).send().await.expect("readyz");
+    let ready = client
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .expect("readyz");
     assert_eq!(ready.status(), 200);
 
     let query = "{ state(lgdCode: 22) { name nameHi districts { name } } villages { totalCount } }";
-    let anonymous = client.post(format!("{}/graphql", server.base)).json(&json!({ "query": query })).send().await;
+    let anonymous = client
+        .post(format!("{}/graphql", server.base))
+        .json(&json!({ "query": query }))
+        .send()
+        .await;
     assert_eq!(anonymous.expect("post").status(), 401, "data needs a token");
     let token = admin_token(&client, &server).await;
     let res: Value = client
@@ -65,10 +79,18 @@ async fn serve_demo_answers_over_http_and_stops_on_sigterm() {
         .await
         .expect("json");
     assert_eq!(res["data"]["state"]["name"], "Chhattisgarh", "{res:#}");
-    assert!(res["data"]["villages"]["totalCount"].as_u64().expect("count") > 1000);
+    assert!(
+        res["data"]["villages"]["totalCount"]
+            .as_u64()
+            .expect("count")
+            > 1000
+    );
 
     let pid = server.child.id().to_string();
-    let status = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -104,7 +126,11 @@ async fn serve_demo_answers_over_http_and_stops_on_sigterm() {
 fn export_schema_writes_the_committed_sdl() {
     let out = temp_path("schema.graphql");
     let path = out.to_string_lossy().into_owned();
-    assert!(process::run(&["export-schema", &path], &[]).status.success());
+    assert!(
+        process::run(&["export-schema", &path], &[])
+            .status
+            .success()
+    );
     let written = std::fs::read_to_string(&out).expect("written");
     let _ = std::fs::remove_file(&out);
     assert_eq!(written, api::graphql::sdl());
@@ -117,7 +143,11 @@ fn migrate_up_status_and_down() {
     let url = format!("sqlite://{}?mode=rwc", db_file.display());
     let run = |args: &[&str]| {
         let out = process::run(args, &[("DATABASE_URL", url.as_str())]);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     run(&["migrate", "up"]);
@@ -134,10 +164,23 @@ fn clients_are_managed_from_the_cli_and_secrets_are_never_stored() {
     let url = format!("sqlite://{}?mode=rwc", db_file.display());
     let env = [("DATABASE_URL", url.as_str())];
     let added = process::run(
-        &["client", "add", "--name", "State dashboard", "--role", "dashboard", "--scopes", "villages:read,progress:read"],
+        &[
+            "client",
+            "add",
+            "--name",
+            "State dashboard",
+            "--role",
+            "dashboard",
+            "--scopes",
+            "villages:read,progress:read",
+        ],
         &env,
     );
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
     let text = String::from_utf8_lossy(&added.stdout).into_owned();
     let field = |name: &str| {
         text.lines()
@@ -146,21 +189,45 @@ fn clients_are_managed_from_the_cli_and_secrets_are_never_stored() {
             .unwrap_or_else(|| panic!("no {name} in {text}"))
     };
     let (id, secret) = (field("client_id:"), field("client_secret:"));
-    let listed = String::from_utf8_lossy(&process::run(&["client", "list"], &env).stdout).into_owned();
-    assert!(listed.contains(&id) && listed.contains("enabled"), "{listed}");
+    let listed =
+        String::from_utf8_lossy(&process::run(&["client", "list"], &env).stdout).into_owned();
+    assert!(
+        listed.contains(&id) && listed.contains("enabled"),
+        "{listed}"
+    );
     assert!(!listed.contains(&secret), "a secret must never be listed");
     for suffix in ["", "-wal"] {
         let bytes = std::fs::read(format!("{}{suffix}", db_file.display())).unwrap_or_default();
-        assert!(!String::from_utf8_lossy(&bytes).contains(&secret), "only a hash of the secret is stored");
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(&secret),
+            "only a hash of the secret is stored"
+        );
     }
 
     let refused = process::run(
-        &["client", "add", "--name", "x", "--role", "dashboard", "--scopes", "tasks:write"],
+        &[
+            "client",
+            "add",
+            "--name",
+            "x",
+            "--role",
+            "dashboard",
+            "--scopes",
+            "tasks:write",
+        ],
         &env,
     );
-    assert!(!refused.status.success(), "a dashboard may not hold tasks:write");
-    assert!(process::run(&["client", "disable", &id], &env).status.success());
-    let listed = String::from_utf8_lossy(&process::run(&["client", "list"], &env).stdout).into_owned();
+    assert!(
+        !refused.status.success(),
+        "a dashboard may not hold tasks:write"
+    );
+    assert!(
+        process::run(&["client", "disable", &id], &env)
+            .status
+            .success()
+    );
+    let listed =
+        String::from_utf8_lossy(&process::run(&["client", "list"], &env).stdout).into_owned();
     assert!(listed.contains("disabled"), "{listed}");
     let rotated = process::run(&["client", "rotate-secret", &id], &env);
     assert!(String::from_utf8_lossy(&rotated.stdout).contains("client_secret:"));

@@ -39,7 +39,9 @@ impl Proxy {
                 let mut on_cut = cuts.subscribe();
                 let target = target.clone();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(&target).await else { return };
+                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                        return;
+                    };
                     tokio::select! {
                         _ = copy_bidirectional(&mut inbound, &mut outbound) => {}
                         _ = on_cut.changed() => {}
@@ -62,13 +64,22 @@ fn host_port(url: &str) -> String {
     let after = url.split_once("://").map_or(url, |(_, r)| r);
     let after = after.rsplit_once('@').map_or(after, |(_, r)| r);
     let host = after.split(['/', '?']).next().unwrap_or(after);
-    if host.contains(':') { host.to_owned() } else { format!("{host}:5432") }
+    if host.contains(':') {
+        host.to_owned()
+    } else {
+        format!("{host}:5432")
+    }
 }
 
 #[tokio::test]
 async fn readiness_and_queries_follow_the_database() {
-    let Some(Backend::Postgres(admin)) = backends().into_iter().find(|b| matches!(b, Backend::Postgres(_))) else {
-        eprintln!("TEST_DATABASE_URL not set: the PostgreSQL outage test runs in the PostgreSQL suite");
+    let Some(Backend::Postgres(admin)) = backends()
+        .into_iter()
+        .find(|b| matches!(b, Backend::Postgres(_)))
+    else {
+        eprintln!(
+            "TEST_DATABASE_URL not set: the PostgreSQL outage test runs in the PostgreSQL suite"
+        );
         return;
     };
     let pg = PgDatabase::create(&admin).await.expect("create database");
@@ -78,7 +89,10 @@ async fn readiness_and_queries_follow_the_database() {
         direct.db.clone().close().await.ok();
     }
     let proxy = Proxy::start(host_port(&admin)).await;
-    let through = replace_db_name(&admin.replacen(&host_port(&admin), &proxy.addr, 1), &pg_name(&pg.url));
+    let through = replace_db_name(
+        &admin.replacen(&host_port(&admin), &proxy.addr, 1),
+        &pg_name(&pg.url),
+    );
     let app = TestApp::over(TestDb::new_at(&through).await).await;
 
     assert_eq!(app.get("/readyz").await.status, 200);
@@ -87,10 +101,20 @@ async fn readiness_and_queries_follow_the_database() {
     assert_eq!(ready.status, 503, "{}", ready.body);
     // Authentication itself needs the database (revocations, disabled clients), so a request is
     // answered 503 with a retryable code, not a 500 and not a leak.
-    let reply = app.send(app.graphql_request(Some(&app.admin_token), "{ states { totalCount } }", json!({}))).await;
+    let reply = app
+        .send(app.graphql_request(
+            Some(&app.admin_token),
+            "{ states { totalCount } }",
+            json!({}),
+        ))
+        .await;
     assert_eq!(reply.status, 503, "{}", reply.body);
     assert!(reply.body.contains("SERVICE_UNAVAILABLE"), "{}", reply.body);
-    assert!(!reply.body.contains("127.0.0.1") && !reply.body.contains("sangam_test"), "no connection details leak: {}", reply.body);
+    assert!(
+        !reply.body.contains("127.0.0.1") && !reply.body.contains("sangam_test"),
+        "no connection details leak: {}",
+        reply.body
+    );
 
     proxy.set_up(true);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -98,7 +122,10 @@ async fn readiness_and_queries_follow_the_database() {
         if app.get("/readyz").await.status == 200 {
             break;
         }
-        assert!(Instant::now() < deadline, "did not recover after the database came back");
+        assert!(
+            Instant::now() < deadline,
+            "did not recover after the database came back"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let res = app.data("{ states { totalCount } }", json!({})).await;

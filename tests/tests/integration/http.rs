@@ -14,14 +14,26 @@ async fn app() -> TestApp {
 #[tokio::test]
 async fn get_runs_queries_but_never_mutations() {
     let app = app().await;
-    let ok = app.get_authed("/graphql?query=%7B%20states%20%7B%20totalCount%20%7D%20%7D").await;
+    let ok = app
+        .get_authed("/graphql?query=%7B%20states%20%7B%20totalCount%20%7D%20%7D")
+        .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
     assert_eq!(ok.json()["data"]["states"]["totalCount"], 0);
 
-    let mutation = app.get_authed("/graphql?query=mutation%20%7B%20x%20%7D").await;
-    assert_eq!(mutation.status, StatusCode::METHOD_NOT_ALLOWED, "{}", mutation.body);
+    let mutation = app
+        .get_authed("/graphql?query=mutation%20%7B%20x%20%7D")
+        .await;
+    assert_eq!(
+        mutation.status,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "{}",
+        mutation.body
+    );
     assert_eq!(mutation.headers[header::ALLOW], "POST");
-    assert_eq!(mutation.json()["errors"][0]["extensions"]["code"], "METHOD_NOT_ALLOWED");
+    assert_eq!(
+        mutation.json()["errors"][0]["extensions"]["code"],
+        "METHOD_NOT_ALLOWED"
+    );
 }
 
 #[tokio::test]
@@ -34,7 +46,11 @@ async fn browsers_get_graphiql() {
         .expect("req");
     let page = app.send(req).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("graphiql"), "{}", &page.body[..200.min(page.body.len())]);
+    assert!(
+        page.body.contains("graphiql"),
+        "{}",
+        &page.body[..200.min(page.body.len())]
+    );
     let bare = app.get("/graphql").await;
     assert_eq!(bare.status, StatusCode::BAD_REQUEST);
 }
@@ -49,8 +65,16 @@ async fn malformed_requests_are_400_with_a_graphql_error_body() {
             .body(Body::from(body))
             .expect("req");
         let reply = app.send(req).await;
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}: {}", reply.body);
-        assert_eq!(reply.json()["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {}",
+            reply.body
+        );
+        assert_eq!(
+            reply.json()["errors"][0]["extensions"]["code"],
+            "BAD_REQUEST"
+        );
     }
     let huge = "x".repeat(api::http::MAX_BODY_BYTES + 1);
     let req = Request::post("/graphql")
@@ -58,7 +82,12 @@ async fn malformed_requests_are_400_with_a_graphql_error_body() {
         .body(Body::from(huge))
         .expect("req");
     let reply = app.send(req).await;
-    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", reply.body);
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        reply.body
+    );
 }
 
 #[tokio::test]
@@ -73,10 +102,24 @@ async fn media_types_follow_the_accept_header() {
             .body(Body::from(json!({ "query": query }).to_string()))
             .expect("req")
     };
-    let modern = app.send(post("application/graphql-response+json", "{ states { totalCount } }")).await;
-    assert_eq!(modern.headers[header::CONTENT_TYPE], "application/graphql-response+json");
-    let syntax = app.send(post("application/graphql-response+json", "{ states {")).await;
-    assert_eq!(syntax.status, StatusCode::BAD_REQUEST, "request errors use status codes");
+    let modern = app
+        .send(post(
+            "application/graphql-response+json",
+            "{ states { totalCount } }",
+        ))
+        .await;
+    assert_eq!(
+        modern.headers[header::CONTENT_TYPE],
+        "application/graphql-response+json"
+    );
+    let syntax = app
+        .send(post("application/graphql-response+json", "{ states {"))
+        .await;
+    assert_eq!(
+        syntax.status,
+        StatusCode::BAD_REQUEST,
+        "request errors use status codes"
+    );
     let legacy = app.send(post("application/json", "{ states {")).await;
     assert_eq!(legacy.status, StatusCode::OK);
     assert_eq!(legacy.headers[header::CONTENT_TYPE], "application/json");
@@ -91,7 +134,17 @@ async fn health_readiness_and_request_ids() {
     let ready = app.get("/readyz").await;
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(ready.json()["status"], "ready");
-    assert!(health.headers.contains_key("x-request-id"), "a request id is assigned");
-    let req = Request::get("/healthz").header("x-request-id", "abc-123").body(Body::empty()).expect("req");
-    assert_eq!(app.send(req).await.headers["x-request-id"], "abc-123", "a client's id is kept");
+    assert!(
+        health.headers.contains_key("x-request-id"),
+        "a request id is assigned"
+    );
+    let req = Request::get("/healthz")
+        .header("x-request-id", "abc-123")
+        .body(Body::empty())
+        .expect("req");
+    assert_eq!(
+        app.send(req).await.headers["x-request-id"],
+        "abc-123",
+        "a client's id is kept"
+    );
 }

@@ -16,4 +16,5 @@ mod queries;
 mod race;
 mod schema_sdl;
 mod subscriptions;
+mod synthetic;
 mod workflow;

@@ -5,14 +5,24 @@ use tests::{TestApp, each_backend};
 
 const FORWARD: &str = "query($after: String, $f: VillageFilter) { villages(first: 37, after: $after, filter: $f) {
     totalCount pageInfo { hasNextPage hasPreviousPage endCursor startCursor } edges { cursor node { id } } } }";
-const BACKWARD: &str = "query($before: String, $f: VillageFilter) { villages(last: 37, before: $before, filter: $f) {
+const BACKWARD: &str =
+    "query($before: String, $f: VillageFilter) { villages(last: 37, before: $before, filter: $f) {
     pageInfo { hasNextPage hasPreviousPage endCursor startCursor } edges { node { id } } } }";
 
-async fn walk(app: &TestApp, query: &str, cursor_arg: &str, next: &str, more: &str, filter: &Value) -> Vec<String> {
+async fn walk(
+    app: &TestApp,
+    query: &str,
+    cursor_arg: &str,
+    next: &str,
+    more: &str,
+    filter: &Value,
+) -> Vec<String> {
     let mut ids = Vec::new();
     let mut cursor = Value::Null;
     loop {
-        let data = app.data(query, json!({ cursor_arg: cursor, "f": filter })).await;
+        let data = app
+            .data(query, json!({ cursor_arg: cursor, "f": filter }))
+            .await;
         let page = &data["villages"];
         let mut chunk: Vec<String> = page["edges"]
             .as_array()
@@ -49,7 +59,15 @@ async fn forward_and_backward_walks_see_every_village_once() {
         unique.dedup();
         assert_eq!(unique.len(), total, "a row appeared twice");
 
-        let mut backward = walk(&app, BACKWARD, "before", "startCursor", "hasPreviousPage", &filter).await;
+        let mut backward = walk(
+            &app,
+            BACKWARD,
+            "before",
+            "startCursor",
+            "hasPreviousPage",
+            &filter,
+        )
+        .await;
         backward.reverse();
         assert_eq!(backward, forward, "backward walk differs from forward walk");
     })
@@ -69,7 +87,10 @@ async fn page_info_and_empty_pages() {
         assert_eq!(edges.last().expect("edge")["cursor"], info["endCursor"]);
 
         let none = app
-            .data("{ villages(first: 0) { edges { cursor } pageInfo { hasNextPage } totalCount } }", json!({}))
+            .data(
+                "{ villages(first: 0) { edges { cursor } pageInfo { hasNextPage } totalCount } }",
+                json!({}),
+            )
             .await;
         assert_eq!(none["villages"]["edges"], json!([]));
         assert!(none["villages"]["totalCount"].as_u64().expect("count") > 0);

@@ -127,28 +127,53 @@ const MUTATION: &[(&str, Probe, [Rule; 5])] = &[
 fn names(fields: &Value) -> BTreeSet<String> {
     fields
         .as_array()
-        .map(|list| list.iter().filter_map(|f| f["name"].as_str()).map(str::to_owned).collect())
+        .map(|list| {
+            list.iter()
+                .filter_map(|f| f["name"].as_str())
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn rows(table: &[(&str, Probe, [Rule; 5])]) -> BTreeSet<String> {
-    table.iter().map(|(field, _, _)| (*field).to_owned()).collect()
+    table
+        .iter()
+        .map(|(field, _, _)| (*field).to_owned())
+        .collect()
 }
 
 #[tokio::test]
 async fn the_policy_table_covers_every_root_field() {
     let app = TestApp::over(TestDb::new(Backend::Sqlite).await).await;
     let schema = app
-        .data("{ __schema { queryType { fields { name } } mutationType { fields { name } } } }", json!({}))
+        .data(
+            "{ __schema { queryType { fields { name } } mutationType { fields { name } } } }",
+            json!({}),
+        )
         .await;
     for (kind, table, fields) in [
-        ("Query", rows(QUERY), names(&schema["__schema"]["queryType"]["fields"])),
-        ("Mutation", rows(MUTATION), names(&schema["__schema"]["mutationType"]["fields"])),
+        (
+            "Query",
+            rows(QUERY),
+            names(&schema["__schema"]["queryType"]["fields"]),
+        ),
+        (
+            "Mutation",
+            rows(MUTATION),
+            names(&schema["__schema"]["mutationType"]["fields"]),
+        ),
     ] {
         let missing: Vec<_> = fields.difference(&table).collect();
-        assert!(missing.is_empty(), "{kind} fields with no row in the policy table: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "{kind} fields with no row in the policy table: {missing:?}"
+        );
         let stale: Vec<_> = table.difference(&fields).collect();
-        assert!(stale.is_empty(), "policy rows for {kind} fields the schema does not have: {stale:?}");
+        assert!(
+            stale.is_empty(),
+            "policy rows for {kind} fields the schema does not have: {stale:?}"
+        );
     }
 }
 
@@ -176,16 +201,21 @@ struct World {
     unsaturated: Mutex<Vec<Value>>,
 }
 
-const VILLAGE_FIELDS: &str = "id lgdCode name version households tapConnections hgjStatus block { lgdCode } gramPanchayat { lgdCode }";
+const VILLAGE_FIELDS: &str = "id lgdCode name version households tapConnections hgjStatus \
+    block { lgdCode } gramPanchayat { lgdCode }";
 
 fn id(v: &Value) -> String {
-    v["id"].as_str().unwrap_or_else(|| panic!("no id in {v:#}")).to_owned()
+    v["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {v:#}"))
+        .to_owned()
 }
 
 async fn org(app: &TestApp, filter: Value, state: Option<i32>) -> Org {
     let data = app
         .data(
-            "query($f: OrganisationFilter) { organisations(filter: $f, first: 100) { edges { node { id code state { lgdCode } } } } }",
+            "query($f: OrganisationFilter) { organisations(filter: $f, first: 100) { edges {
+                node { id code state { lgdCode } } } } }",
             json!({ "f": filter }),
         )
         .await;
@@ -195,30 +225,58 @@ async fn org(app: &TestApp, filter: Value, state: Option<i32>) -> Org {
         .iter()
         .map(|e| &e["node"])
         .find(|o| state.is_none_or(|s| o["state"]["lgdCode"] == s))
-        .unwrap_or_else(|| panic!("no organisation matching {filter} in state {state:?}: {data:#}"));
-    Org { id: id(node), code: node["code"].as_str().expect("code").to_owned() }
+        .unwrap_or_else(|| {
+            panic!("no organisation matching {filter} in state {state:?}: {data:#}")
+        });
+    Org {
+        id: id(node),
+        code: node["code"].as_str().expect("code").to_owned(),
+    }
 }
 
 impl World {
     async fn discover(app: &TestApp) -> Self {
         let cg = id(&app.data("{ state(lgdCode: 22) { id } }", json!({})).await["state"]);
-        let raipur = id(&app.data("{ district(lgdCode: 387) { id } }", json!({})).await["district"]);
-        let health = org(app, json!({ "kind": "DEPARTMENT", "department": "HEALTH" }), Some(22)).await;
-        let phed = org(app, json!({ "kind": "DEPARTMENT", "department": "PHED" }), Some(22)).await;
+        let raipur = id(&app
+            .data("{ district(lgdCode: 387) { id } }", json!({}))
+            .await["district"]);
+        let health = org(
+            app,
+            json!({ "kind": "DEPARTMENT", "department": "HEALTH" }),
+            Some(22),
+        )
+        .await;
+        let phed = org(
+            app,
+            json!({ "kind": "DEPARTMENT", "department": "PHED" }),
+            Some(22),
+        )
+        .await;
 
         // A sector partner with an active assignment, preferably in Raipur.
         let partners = app
-            .data("{ organisations(filter: { kind: SECTOR_PARTNER }, first: 100) { edges { node { id code } } } }", json!({}))
+            .data(
+                "{ organisations(filter: { kind: SECTOR_PARTNER }, first: 100) { edges {
+                    node { id code } } } }",
+                json!({}),
+            )
             .await;
         let assignments_of = format!(
-            "query($o: ID!) {{ assignments(filter: {{ organisation: $o, active: true }}, first: 100) {{
-                edges {{ node {{ id village {{ {VILLAGE_FIELDS} district {{ lgdCode }} }} }} }} }} }}"
+            "query($o: ID!) {{ assignments(filter: {{ organisation: $o, active: true }},
+                first: 100) {{ edges {{ node {{ id village {{ {VILLAGE_FIELDS} district {{
+                lgdCode }} }} }} }} }} }}"
         );
         let mut found = None;
-        for p in partners["organisations"]["edges"].as_array().expect("partners") {
+        for p in partners["organisations"]["edges"]
+            .as_array()
+            .expect("partners")
+        {
             let p = &p["node"];
             let data = app.data(&assignments_of, json!({ "o": p["id"] })).await;
-            let active = data["assignments"]["edges"].as_array().expect("assignments").clone();
+            let active = data["assignments"]["edges"]
+                .as_array()
+                .expect("assignments")
+                .clone();
             let Some(pick) = active
                 .iter()
                 .find(|a| a["node"]["village"]["district"]["lgdCode"] == 387)
@@ -226,35 +284,55 @@ impl World {
             else {
                 continue;
             };
-            let partner = Org { id: id(p), code: p["code"].as_str().expect("code").to_owned() };
+            let partner = Org {
+                id: id(p),
+                code: p["code"].as_str().expect("code").to_owned(),
+            };
             found = Some((partner, pick["node"].clone()));
             break;
         }
-        let (partner, pick) = found.expect("the demo data has a sector partner with an active assignment");
+        let (partner, pick) =
+            found.expect("the demo data has a sector partner with an active assignment");
         let assigned = pick["village"].clone();
         let assignment = id(&pick);
-        let partner_token = app.token(ClientSpec::new(Role::Partner).org(&partner.code)).await;
+        let partner_token = app
+            .token(ClientSpec::new(Role::Partner).org(&partner.code))
+            .await;
 
         let raipur_villages = app
             .data(
-                &format!("query($d: ID!) {{ villages(filter: {{ within: $d }}, first: 100) {{ edges {{ node {{ {VILLAGE_FIELDS} }} }} }} }}"),
+                &format!(
+                    "query($d: ID!) {{ villages(filter: {{ within: $d }}, first: 100) {{
+                        edges {{ node {{ {VILLAGE_FIELDS} }} }} }} }}"
+                ),
                 json!({ "d": raipur }),
             )
             .await;
         let mut home = None;
         let mut unsaturated = Vec::new();
-        for v in raipur_villages["villages"]["edges"].as_array().expect("villages") {
+        for v in raipur_villages["villages"]["edges"]
+            .as_array()
+            .expect("villages")
+        {
             let v = &v["node"];
             if v["id"] == assigned["id"] {
                 continue;
             }
-            let seen = app.post_as(&partner_token, "query($id: ID!) { node(id: $id) { id } }", json!({ "id": v["id"] })).await;
+            let seen = app
+                .post_as(
+                    &partner_token,
+                    "query($id: ID!) { node(id: $id) { id } }",
+                    json!({ "id": v["id"] }),
+                )
+                .await;
             if !seen["data"]["node"].is_null() {
                 continue;
             }
             if home.is_none() {
                 home = Some(v.clone());
-            } else if v["hgjStatus"] == "NOT_SATURATED" && v["households"].as_i64().is_some_and(|h| h > 0) {
+            } else if v["hgjStatus"] == "NOT_SATURATED"
+                && v["households"].as_i64().is_some_and(|h| h > 0)
+            {
                 unsaturated.push(v.clone());
                 if unsaturated.len() == 4 {
                     break;
@@ -262,16 +340,28 @@ impl World {
             }
         }
         let home = home.expect("a Raipur village outside the partner's assignments");
-        assert!(unsaturated.len() >= 4, "four unsaturated Raipur villages for the Har Ghar Jal probes, found {}", unsaturated.len());
+        assert!(
+            unsaturated.len() >= 4,
+            "four unsaturated Raipur villages for the Har Ghar Jal probes, found {}",
+            unsaturated.len()
+        );
 
         let division = app
-            .data("query($s: ID!) { divisions(filter: { within: $s }, first: 1) { edges { node { code } } } }", json!({ "s": cg }))
+            .data(
+                "query($s: ID!) { divisions(filter: { within: $s }, first: 1) { edges { node
+                    { code } } } }",
+                json!({ "s": cg }),
+            )
             .await["divisions"]["edges"][0]["node"]["code"]
             .as_str()
             .unwrap_or("NO-DIVISION")
             .to_owned();
         let schemes = app
-            .data("query($id: ID!) { node(id: $id) { ... on Village { schemes { code } } } schemes(first: 1) { edges { node { code } } } }", json!({ "id": assigned["id"] }))
+            .data(
+                "query($id: ID!) { node(id: $id) { ... on Village { schemes { code } } }
+                    schemes(first: 1) { edges { node { code } } } }",
+                json!({ "id": assigned["id"] }),
+            )
             .await;
         let scheme = schemes["node"]["schemes"][0]["code"]
             .as_str()
@@ -279,7 +369,18 @@ impl World {
             .expect("the demo data has schemes")
             .to_owned();
 
-        Self { cg, health, phed, partner, home, assigned, assignment, division, scheme, unsaturated: Mutex::new(unsaturated) }
+        Self {
+            cg,
+            health,
+            phed,
+            partner,
+            home,
+            assigned,
+            assignment,
+            division,
+            scheme,
+            unsaturated: Mutex::new(unsaturated),
+        }
     }
 
     fn spec(&self, role: Role) -> ClientSpec {
@@ -295,7 +396,11 @@ impl World {
 
     /// The village a role's probes work on: one it reaches.
     fn village(&self, role: Role) -> &Value {
-        if role == Role::Partner { &self.assigned } else { &self.home }
+        if role == Role::Partner {
+            &self.assigned
+        } else {
+            &self.home
+        }
     }
 
     /// The organisation tasks "assigned to the caller" go to.
@@ -308,31 +413,47 @@ impl World {
     }
 
     fn next_unsaturated(&self) -> Value {
-        self.unsaturated.lock().expect("lock").pop().expect("an unsaturated village left for the probe")
+        self.unsaturated
+            .lock()
+            .expect("lock")
+            .pop()
+            .expect("an unsaturated village left for the probe")
     }
 }
 
-const CREATE: &str = "mutation($in: CreateTaskInput!) { createTask(input: $in) { task { id version } } }";
+const CREATE: &str =
+    "mutation($in: CreateTaskInput!) { createTask(input: $in) { task { id version } } }";
 const MOVE: &str = "mutation($id: ID!, $v: Int!, $to: TaskStatus!, $note: String) {
-    transitionTask(id: $id, expectedVersion: $v, to: $to, note: $note) { task { id status version } } }";
-const ASSIGN: &str = "mutation($org: ID!, $v: ID!, $theme: Theme!) {
-    assignPartner(input: { organisation: $org, villages: [$v], theme: $theme }) { assignments { id version } } }";
-const COVERAGE: &str = "mutation($v: ID!, $ver: Int!, $hh: Int!, $taps: Int!) { updateVillageCoverage(input: {
-    village: $v, expectedVersion: $ver, households: $hh, tapConnections: $taps }) { village { id version } } }";
-const REPORT: &str =
-    "mutation($v: ID!, $ver: Int!) { reportHarGharJal(input: { village: $v, expectedVersion: $ver }) { village { id version hgjStatus } } }";
+    transitionTask(id: $id, expectedVersion: $v, to: $to, note: $note) { task { id status
+    version } } }";
+const ASSIGN: &str = "mutation($org: ID!, $v: ID!, $theme: Theme!) { assignPartner(input: {
+    organisation: $org, villages: [$v], theme: $theme }) { assignments { id version } } }";
+const COVERAGE: &str = "mutation($v: ID!, $ver: Int!, $hh: Int!, $taps: Int!) {
+    updateVillageCoverage(input: { village: $v, expectedVersion: $ver, households: $hh,
+    tapConnections: $taps }) { village { id version } } }";
+const REPORT: &str = "mutation($v: ID!, $ver: Int!) { reportHarGharJal(input: { village: $v,
+    expectedVersion: $ver }) { village { id version hgjStatus } } }";
 
 /// Runs a write that must succeed and returns its `data`.
 async fn write(app: &TestApp, token: &str, query: &str, vars: Value, what: &str) -> Value {
     let res = app.post_as(token, query, vars).await;
-    assert!(res.get("errors").is_none(), "[{}] setting up ({what}) failed: {res:#}", app.t.backend.name());
+    assert!(
+        res.get("errors").is_none(),
+        "[{}] setting up ({what}) failed: {res:#}",
+        app.t.backend.name()
+    );
     res["data"].clone()
 }
 
 /// A task on `village` assigned to `assignee` (or PHED by default, for a partner), raised with
 /// `token`; returns its id.
 async fn task(app: &TestApp, token: &str, village: &Value, assignee: Option<&Org>) -> String {
-    let input = json!({ "kind": "OTHER", "title": "Policy probe", "village": village["id"], "assignee": assignee.map(|o| &o.id) });
+    let input = json!({
+        "kind": "OTHER",
+        "title": "Policy probe",
+        "village": village["id"],
+        "assignee": assignee.map(|o| &o.id),
+    });
     let data = write(app, token, CREATE, json!({ "in": input }), "raise a task").await;
     id(&data["createTask"]["task"])
 }
@@ -348,13 +469,23 @@ async fn raised_by(app: &TestApp, w: &World, role: Role, token: &str) -> String 
 
 /// A task assigned to `role`'s organisation on a village it reaches.
 async fn assigned_to(app: &TestApp, w: &World, role: Role) -> String {
-    task(app, &app.admin_token, w.village(role), Some(w.own_org(role))).await
+    task(
+        app,
+        &app.admin_token,
+        w.village(role),
+        Some(w.own_org(role)),
+    )
+    .await
 }
 
 /// The village's current version, households and taps.
 async fn village_now(app: &TestApp, village: &Value) -> Value {
-    app.data("query($id: ID!) { node(id: $id) { ... on Village { id version households tapConnections } } }", json!({ "id": village["id"] }))
-        .await["node"]
+    app.data(
+        "query($id: ID!) { node(id: $id) { ... on Village { id version households
+            tapConnections } } }",
+        json!({ "id": village["id"] }),
+    )
+    .await["node"]
         .clone()
 }
 
@@ -364,7 +495,8 @@ async fn saturated(app: &TestApp, w: &World) -> Value {
     let now = village_now(app, &v).await;
     let hh = now["households"].clone();
     let vars = json!({ "v": v["id"], "ver": now["version"], "hh": hh, "taps": hh });
-    write(app, &app.admin_token, COVERAGE, vars, "saturate a village").await["updateVillageCoverage"]["village"].clone()
+    let done = write(app, &app.admin_token, COVERAGE, vars, "saturate a village").await;
+    done["updateVillageCoverage"]["village"].clone()
 }
 
 fn today() -> String {
@@ -372,62 +504,127 @@ fn today() -> String {
 }
 
 /// The query and variables of one cell, after any setup it needs.
-async fn probe(app: &TestApp, w: &World, field: &str, probe: Probe, role: Role, token: &str) -> (String, Value) {
+async fn probe(
+    app: &TestApp,
+    w: &World,
+    field: &str,
+    probe: Probe,
+    role: Role,
+    token: &str,
+) -> (String, Value) {
     let v = w.village(role);
     let admin = app.admin_token.as_str();
     let (query, vars): (String, Value) = match probe {
         Read => return read(w, field, role),
-        NodeTask => ("query($id: ID!) { node(id: $id) { id ... on Task { title } } }".into(), json!({ "id": assigned_to(app, w, role).await })),
-        NodeAssignment => ("query($id: ID!) { node(id: $id) { id ... on Assignment { theme } } }".into(), json!({ "id": w.assignment })),
+        NodeTask => (
+            "query($id: ID!) { node(id: $id) { id ... on Task { title } } }".into(),
+            json!({ "id": assigned_to(app, w, role).await }),
+        ),
+        NodeAssignment => (
+            "query($id: ID!) { node(id: $id) { id ... on Assignment { theme } } }".into(),
+            json!({ "id": w.assignment }),
+        ),
         Raise => {
-            let assignee = (role != Role::Partner).then(|| &w.phed.id);
-            let input = json!({ "kind": "IEC", "title": "Wall painting on water conservation", "village": v["id"], "assignee": assignee });
+            let assignee = (role != Role::Partner).then_some(&w.phed.id);
+            let input = json!({
+                "kind": "IEC",
+                "title": "Wall painting on water conservation",
+                "village": v["id"],
+                "assignee": assignee,
+            });
             (CREATE.into(), json!({ "in": input }))
         }
         Edit => (
-            "mutation($id: ID!) { updateTask(input: { id: $id, expectedVersion: 1, title: \"Policy probe, edited\" }) { task { id } } }".into(),
+            "mutation($id: ID!) { updateTask(input: { id: $id, expectedVersion: 1, title:
+                \"Policy probe, edited\" }) { task { id } } }"
+                .into(),
             json!({ "id": raised_by(app, w, role, token).await }),
         ),
-        Start => (MOVE.into(), json!({ "id": assigned_to(app, w, role).await, "v": 1, "to": "IN_PROGRESS" })),
-        Cancel => (MOVE.into(), json!({ "id": raised_by(app, w, role, token).await, "v": 1, "to": "CANCELLED", "note": "raised twice" })),
+        Start => (
+            MOVE.into(),
+            json!({ "id": assigned_to(app, w, role).await, "v": 1, "to": "IN_PROGRESS" }),
+        ),
+        Cancel => (
+            MOVE.into(),
+            json!({
+                "id": raised_by(app, w, role, token).await,
+                "v": 1,
+                "to": "CANCELLED",
+                "note": "raised twice",
+            }),
+        ),
         Verify => {
             let t = assigned_to(app, w, role).await;
-            write(app, admin, MOVE, json!({ "id": t, "v": 1, "to": "IN_PROGRESS" }), "start the task").await;
-            write(app, admin, MOVE, json!({ "id": t, "v": 2, "to": "DONE" }), "finish the task").await;
+            write(
+                app,
+                admin,
+                MOVE,
+                json!({ "id": t, "v": 1, "to": "IN_PROGRESS" }),
+                "start the task",
+            )
+            .await;
+            write(
+                app,
+                admin,
+                MOVE,
+                json!({ "id": t, "v": 2, "to": "DONE" }),
+                "finish the task",
+            )
+            .await;
             (MOVE.into(), json!({ "id": t, "v": 3, "to": "VERIFIED" }))
         }
         Reassign => (
-            "mutation($id: ID!, $to: ID!) { reassignTask(id: $id, expectedVersion: 1, assignee: $to) { task { id } } }".into(),
+            "mutation($id: ID!, $to: ID!) { reassignTask(id: $id, expectedVersion: 1,
+                assignee: $to) { task { id } } }"
+                .into(),
             json!({ "id": raised_by(app, w, role, token).await, "to": w.health.id }),
         ),
         Comment => (
-            "mutation($id: ID!) { commentOnTask(id: $id, text: \"Gram Sabha meets on Friday\") { task { id } } }".into(),
+            "mutation($id: ID!) {
+                commentOnTask(id: $id, text: \"Gram Sabha meets on Friday\") { task { id } } }"
+                .into(),
             json!({ "id": assigned_to(app, w, role).await }),
         ),
         Evidence => (
-            "mutation($id: ID!, $sha: String!) { attachEvidence(input: { task: $id, url: \"https://evidence.example/wall.jpg\", sha256: $sha }) { task { id } } }"
+            "mutation($id: ID!, $sha: String!) { attachEvidence(input: { task: $id, url:
+                \"https://evidence.example/wall.jpg\", sha256: $sha }) { task { id } } }"
                 .into(),
             json!({ "id": assigned_to(app, w, role).await, "sha": "ab".repeat(32) }),
         ),
-        Assign => (ASSIGN.into(), json!({ "org": w.partner.id, "v": v["id"], "theme": "DOCUMENTATION" })),
+        Assign => (
+            ASSIGN.into(),
+            json!({ "org": w.partner.id, "v": v["id"], "theme": "DOCUMENTATION" }),
+        ),
         EndAssignment => {
             let vars = json!({ "org": w.partner.id, "v": w.home["id"], "theme": "SOCIAL_AUDIT" });
             let made = write(app, admin, ASSIGN, vars, "assign the partner").await;
             let a = made["assignPartner"]["assignments"][0].clone();
             (
-                "mutation($id: ID!, $v: Int!) { endAssignment(id: $id, expectedVersion: $v) { assignment { id isActive } } }".into(),
+                "mutation($id: ID!, $v: Int!) { endAssignment(id: $id, expectedVersion: $v)
+                    { assignment { id isActive } } }"
+                    .into(),
                 json!({ "id": a["id"], "v": a["version"] }),
             )
         }
         RecordTest => (
-            "mutation($v: ID!, $d: NaiveDate!) { recordWaterQualityTest(input: { village: $v, sourceName: \"Handpump near the school\",
-                sourceType: HANDPUMP, sampledOn: $d, method: FTK, results: [{ parameter: NITRATE, value: 12.0 }] }) { test { id } } }"
+            "mutation($v: ID!, $d: NaiveDate!) { recordWaterQualityTest(input: { village:
+                $v, sourceName: \"Handpump near the school\", sourceType: HANDPUMP,
+                sampledOn: $d, method: FTK, results: [{ parameter: NITRATE, value: 12.0 }]
+                }) { test { id } } }"
                 .into(),
             json!({ "v": v["id"], "d": today() }),
         ),
         Coverage => {
             let now = village_now(app, v).await;
-            (COVERAGE.into(), json!({ "v": v["id"], "ver": now["version"], "hh": now["households"], "taps": now["tapConnections"] }))
+            (
+                COVERAGE.into(),
+                json!({
+                    "v": v["id"],
+                    "ver": now["version"],
+                    "hh": now["households"],
+                    "taps": now["tapConnections"],
+                }),
+            )
         }
         Report => {
             let target = if matches!(role, Role::StateAdmin | Role::DistrictCoordinator) {
@@ -435,19 +632,25 @@ async fn probe(app: &TestApp, w: &World, field: &str, probe: Probe, role: Role, 
             } else {
                 village_now(app, v).await
             };
-            (REPORT.into(), json!({ "v": target["id"], "ver": target["version"] }))
+            (
+                REPORT.into(),
+                json!({ "v": target["id"], "ver": target["version"] }),
+            )
         }
         Certify => {
             let target = if matches!(role, Role::StateAdmin | Role::DistrictCoordinator) {
                 let s = saturated(app, w).await;
                 let vars = json!({ "v": s["id"], "ver": s["version"] });
-                write(app, admin, REPORT, vars, "report the village").await["reportHarGharJal"]["village"].clone()
+                let done = write(app, admin, REPORT, vars, "report the village").await;
+                done["reportHarGharJal"]["village"].clone()
             } else {
                 village_now(app, v).await
             };
             (
-                "mutation($v: ID!, $ver: Int!, $d: NaiveDate!) { certifyHarGharJal(input: { village: $v, expectedVersion: $ver,
-                    gramSabhaResolutionDate: $d, videoUrl: \"https://video.example/gram-sabha.mp4\" }) { village { id hgjStatus } } }"
+                "mutation($v: ID!, $ver: Int!, $d: NaiveDate!) { certifyHarGharJal(input: {
+                    village: $v, expectedVersion: $ver, gramSabhaResolutionDate: $d,
+                    videoUrl: \"https://video.example/gram-sabha.mp4\" }) { village { id
+                    hgjStatus } } }"
                     .into(),
                 json!({ "v": target["id"], "ver": target["version"], "d": today() }),
             )
@@ -460,31 +663,70 @@ async fn probe(app: &TestApp, w: &World, field: &str, probe: Probe, role: Role, 
 fn read(w: &World, field: &str, role: Role) -> (String, Value) {
     let v = w.village(role);
     let (query, vars) = match field {
-        "node" => ("query($id: ID!) { node(id: $id) { id } }", json!({ "id": v["id"] })),
-        "nodes" => ("query($id: ID!) { nodes(ids: [$id]) { id } }", json!({ "id": v["id"] })),
+        "node" => (
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": v["id"] }),
+        ),
+        "nodes" => (
+            "query($id: ID!) { nodes(ids: [$id]) { id } }",
+            json!({ "id": v["id"] }),
+        ),
         "viewer" => ("{ viewer { role scopes } }", json!({})),
         "state" => ("{ state(lgdCode: 22) { id name } }", json!({})),
-        "division" => ("query($c: String!) { division(code: $c) { id name } }", json!({ "c": w.division })),
+        "division" => (
+            "query($c: String!) { division(code: $c) { id name } }",
+            json!({ "c": w.division }),
+        ),
         "district" => ("{ district(lgdCode: 387) { id name } }", json!({})),
-        "block" => ("query($c: Int!) { block(lgdCode: $c) { id name } }", json!({ "c": v["block"]["lgdCode"] })),
+        "block" => (
+            "query($c: Int!) { block(lgdCode: $c) { id name } }",
+            json!({ "c": v["block"]["lgdCode"] }),
+        ),
         "gramPanchayat" => (
             "query($c: Int!) { gramPanchayat(lgdCode: $c) { id name } }",
             json!({ "c": v["gramPanchayat"]["lgdCode"] }),
         ),
-        "village" => ("query($c: Int!) { village(lgdCode: $c) { id name } }", json!({ "c": v["lgdCode"] })),
-        "scheme" => ("query($c: String!) { scheme(code: $c) { id name } }", json!({ "c": w.scheme })),
-        "organisation" => ("query($c: String!) { organisation(code: $c) { id name } }", json!({ "c": w.partner.code })),
-        "states" | "divisions" | "districts" | "blocks" | "gramPanchayats" | "villages" | "schemes" | "organisations" => {
-            return (format!("{{ {field}(first: 5) {{ totalCount edges {{ node {{ id }} }} }} }}"), json!({}));
+        "village" => (
+            "query($c: Int!) { village(lgdCode: $c) { id name } }",
+            json!({ "c": v["lgdCode"] }),
+        ),
+        "scheme" => (
+            "query($c: String!) { scheme(code: $c) { id name } }",
+            json!({ "c": w.scheme }),
+        ),
+        "organisation" => (
+            "query($c: String!) { organisation(code: $c) { id name } }",
+            json!({ "c": w.partner.code }),
+        ),
+        "states" | "divisions" | "districts" | "blocks" | "gramPanchayats" | "villages"
+        | "schemes" | "organisations" => {
+            return (
+                format!("{{ {field}(first: 5) {{ totalCount edges {{ node {{ id }} }} }} }}"),
+                json!({}),
+            );
         }
-        "assignments" => ("{ assignments(first: 5) { totalCount edges { node { id theme isActive } } } }", json!({})),
-        "tasks" => ("{ tasks(first: 5) { totalCount edges { node { id title status } } } }", json!({})),
+        "assignments" => (
+            "{ assignments(first: 5) { totalCount edges { node { id theme isActive } } } }",
+            json!({}),
+        ),
+        "tasks" => (
+            "{ tasks(first: 5) { totalCount edges { node { id title status } } } }",
+            json!({}),
+        ),
         "waterQualityTests" => (
-            "query($s: ID!) { waterQualityTests(first: 5, filter: { within: $s }) { totalCount edges { node { id sourceName contaminated } } } }",
+            "query($s: ID!) { waterQualityTests(first: 5, filter: { within: $s }) {
+                totalCount edges { node { id sourceName contaminated } } } }",
             json!({ "s": w.cg }),
         ),
-        "auditLog" => ("{ auditLog(first: 5) { totalCount edges { node { operation entity } } } }", json!({})),
-        "progress" => ("{ progress(level: DISTRICT) { parent { villages tasksOpen } rows { areaId villages } } }", json!({})),
+        "auditLog" => (
+            "{ auditLog(first: 5) { totalCount edges { node { operation entity } } } }",
+            json!({}),
+        ),
+        "progress" => (
+            "{ progress(level: DISTRICT) { parent { villages tasksOpen } rows { areaId
+                villages } } }",
+            json!({}),
+        ),
         other => panic!("the policy table has no representative read for `{other}`"),
     };
     (query.to_owned(), vars)
@@ -493,124 +735,218 @@ fn read(w: &World, field: &str, role: Role) -> (String, Value) {
 fn codes(res: &Value) -> Vec<String> {
     res["errors"]
         .as_array()
-        .map(|errors| errors.iter().map(|e| e["extensions"]["code"].as_str().unwrap_or("?").to_owned()).collect())
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["extensions"]["code"].as_str().unwrap_or("?").to_owned())
+                .collect()
+        })
         .unwrap_or_default()
+}
+
+/// What is wrong with a cell's response, if anything. Deny: a FORBIDDEN error that names what
+/// is needed, and no data. Allow: no error at all.
+fn judge(rule: Rule, res: &Value, field: &str) -> Option<String> {
+    let errors = res["errors"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let forbidden = errors
+        .iter()
+        .find(|e| e["extensions"]["code"] == "FORBIDDEN");
+    match (rule, forbidden) {
+        (Rule::Deny, None) => Some(format!("must be FORBIDDEN, got {res}")),
+        (Rule::Deny, Some(e)) if e["extensions"]["needs"].as_str().is_none_or(str::is_empty) => {
+            Some(format!("a FORBIDDEN error must name what is needed: {e}"))
+        }
+        (Rule::Deny, Some(_)) if !res["data"][field].is_null() => {
+            Some(format!("a refused call must return no data: {res}"))
+        }
+        (Rule::Allow, _) if !errors.is_empty() => Some(format!(
+            "must be allowed and succeed, got {:?}: {res}",
+            codes(res)
+        )),
+        _ => None,
+    }
 }
 
 #[tokio::test]
 async fn every_role_may_do_exactly_what_the_policy_matrix_says() {
-    each_backend(|backend| async move {
-        let app = TestApp::demo(backend).await;
-        let db = app.t.backend.name();
-        let w = World::discover(&app).await;
-        let mut tokens = Vec::new();
-        for role in ROLES {
-            tokens.push(app.token(w.spec(role)).await);
-        }
-        let mut wrong = Vec::new();
-        for (kind, table) in [("query", QUERY), ("mutation", MUTATION)] {
-            for (field, which, rules) in table {
-                for ((role, rule), token) in ROLES.iter().zip(rules).zip(&tokens) {
-                    let (query, vars) = probe(&app, &w, field, *which, *role, token).await;
-                    let res = app.post_as(token, &query, vars).await;
-                    let cell = format!("{kind} {field} ({which:?}) as {}", role.as_str());
-                    let codes = codes(&res);
-                    match rule {
-                        Rule::Deny => {
-                            let forbidden = res["errors"].as_array().into_iter().flatten().find(|e| e["extensions"]["code"] == "FORBIDDEN");
-                            match forbidden {
-                                None => wrong.push(format!("{cell}: must be FORBIDDEN, got {res}")),
-                                Some(e) if !e["extensions"]["needs"].as_str().is_some_and(|n| !n.is_empty()) => {
-                                    wrong.push(format!("{cell}: a FORBIDDEN error names what is needed: {e}"))
-                                }
-                                Some(_) if !res["data"][*field].is_null() => {
-                                    wrong.push(format!("{cell}: a refused call returns no data: {res}"))
-                                }
-                                Some(_) => {}
-                            }
-                        }
-                        Rule::Allow if !codes.is_empty() => wrong.push(format!("{cell}: must be allowed and succeed, got {codes:?}: {res}")),
-                        Rule::Allow => {}
-                    }
+    each_backend(every_role_may_do_exactly_what_the_policy_matrix_says_on).await;
+}
+
+async fn every_role_may_do_exactly_what_the_policy_matrix_says_on(backend: Backend) {
+    let app = TestApp::demo(backend).await;
+    let db = app.t.backend.name();
+    let w = World::discover(&app).await;
+    let mut tokens = Vec::new();
+    for role in ROLES {
+        tokens.push(app.token(w.spec(role)).await);
+    }
+    let mut wrong = Vec::new();
+    for (kind, table) in [("query", QUERY), ("mutation", MUTATION)] {
+        for (field, which, rules) in table {
+            for ((role, rule), token) in ROLES.iter().zip(rules).zip(&tokens) {
+                let (query, vars) = probe(&app, &w, field, *which, *role, token).await;
+                let res = app.post_as(token, &query, vars).await;
+                let cell = format!("{kind} {field} ({which:?}) as {}", role.as_str());
+                if let Some(problem) = judge(*rule, &res, field) {
+                    wrong.push(format!("{cell}: {problem}"));
                 }
             }
         }
-        assert!(wrong.is_empty(), "[{db}] {} cells of the policy matrix are wrong:\n{}", wrong.len(), wrong.join("\n"));
-    })
-    .await;
+    }
+    assert!(
+        wrong.is_empty(),
+        "[{db}] {} cells of the policy matrix are wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }
 
 #[tokio::test]
 async fn a_token_without_a_scope_is_forbidden_and_told_which_scope() {
-    each_backend(|backend| async move {
-        let app = TestApp::over(TestDb::new(backend).await).await;
-        let db = app.t.backend.name();
-        let token = app.token(ClientSpec::new(Role::StateAdmin).states(&[22, 23]).scopes(&[Scope::VillagesRead])).await;
-        let ok = app.post_as(&token, "{ villages { totalCount } states { totalCount } }", json!({})).await;
-        assert!(ok.get("errors").is_none(), "[{db}] villages:read reads geography: {ok:#}");
-        let cases = [
-            ("tasks", "{ tasks { totalCount } }", "tasks:read"),
-            ("assignments", "{ assignments { totalCount } }", "assignments:read"),
-            ("waterQualityTests", "{ waterQualityTests { totalCount } }", "quality:read"),
-            ("progress", "{ progress(level: STATE) { parent { villages } } }", "progress:read"),
-            ("auditLog", "{ auditLog { totalCount } }", "audit:read"),
-        ];
-        for (field, query, scope) in cases {
-            let res = app.post_as(&token, query, json!({})).await;
-            let err = &res["errors"][0];
-            assert_eq!(err["extensions"]["code"], "FORBIDDEN", "[{db}] {field} without {scope}: {res:#}");
-            assert_eq!(err["extensions"]["needs"], scope, "[{db}] the error names the missing scope: {res:#}");
-            assert_eq!(err["path"], json!([field]), "[{db}] {res:#}");
-        }
-        let write = app
-            .post_as(
-                &token,
-                "mutation($v: ID!) { createTask(input: { kind: IEC, title: \"x\", village: $v }) { task { id } } }",
-                json!({ "v": global_id("Village", 1) }),
-            )
-            .await;
-        assert_eq!(write["errors"][0]["extensions"]["code"], "FORBIDDEN", "[{db}] writing needs tasks:write: {write:#}");
-        assert_eq!(write["errors"][0]["extensions"]["needs"], "tasks:write", "[{db}] {write:#}");
-    })
-    .await;
+    each_backend(a_token_without_a_scope_is_forbidden_and_told_which_scope_on).await;
+}
+
+async fn a_token_without_a_scope_is_forbidden_and_told_which_scope_on(backend: Backend) {
+    let app = TestApp::over(TestDb::new(backend).await).await;
+    let db = app.t.backend.name();
+    let token = app
+        .token(
+            ClientSpec::new(Role::StateAdmin)
+                .states(&[22, 23])
+                .scopes(&[Scope::VillagesRead]),
+        )
+        .await;
+    let ok = app
+        .post_as(
+            &token,
+            "{ villages { totalCount } states { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        ok.get("errors").is_none(),
+        "[{db}] villages:read reads geography: {ok:#}"
+    );
+    let cases = [
+        ("tasks", "{ tasks { totalCount } }", "tasks:read"),
+        (
+            "assignments",
+            "{ assignments { totalCount } }",
+            "assignments:read",
+        ),
+        (
+            "waterQualityTests",
+            "{ waterQualityTests { totalCount } }",
+            "quality:read",
+        ),
+        (
+            "progress",
+            "{ progress(level: STATE) { parent { villages } } }",
+            "progress:read",
+        ),
+        ("auditLog", "{ auditLog { totalCount } }", "audit:read"),
+    ];
+    for (field, query, scope) in cases {
+        let res = app.post_as(&token, query, json!({})).await;
+        let err = &res["errors"][0];
+        assert_eq!(
+            err["extensions"]["code"], "FORBIDDEN",
+            "[{db}] {field} without {scope}: {res:#}"
+        );
+        assert_eq!(
+            err["extensions"]["needs"], scope,
+            "[{db}] the error names the missing scope: {res:#}"
+        );
+        assert_eq!(err["path"], json!([field]), "[{db}] {res:#}");
+    }
+    let write = app
+        .post_as(
+            &token,
+            "mutation($v: ID!) { createTask(input: { kind: IEC, title: \"x\", village: $v })
+                { task { id } } }",
+            json!({ "v": global_id("Village", 1) }),
+        )
+        .await;
+    assert_eq!(
+        write["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "[{db}] writing needs tasks:write: {write:#}"
+    );
+    assert_eq!(
+        write["errors"][0]["extensions"]["needs"], "tasks:write",
+        "[{db}] {write:#}"
+    );
 }
 
 #[tokio::test]
 async fn personal_data_is_hidden_from_dashboards() {
-    each_backend(|backend| async move {
-        let app = TestApp::demo(backend).await;
-        let db = app.t.backend.name();
-        let query = "{ organisations(first: 100) { edges { node { code contactPhone } } } }";
-        let admin = app.post(query, json!({})).await;
-        assert!(admin.get("errors").is_none(), "[{db}] a state administrator reads contact phones: {admin:#}");
-        let edges = admin["data"]["organisations"]["edges"].as_array().expect("organisations").clone();
-        assert!(
-            edges.iter().any(|e| e["node"]["contactPhone"].is_string()),
-            "[{db}] the demo data has organisations with a contact phone: {admin:#}"
-        );
+    each_backend(personal_data_is_hidden_from_dashboards_on).await;
+}
 
-        let dashboard = app.token(ClientSpec::new(Role::Dashboard)).await;
-        let res = app.post_as(&dashboard, query, json!({})).await;
-        let seen = res["data"]["organisations"]["edges"].as_array().expect("a dashboard lists organisations");
-        assert_eq!(seen.len(), edges.len(), "[{db}] organisations are public facts");
-        for e in seen {
-            assert!(e["node"]["code"].is_string(), "[{db}] {e}");
-            assert!(e["node"]["contactPhone"].is_null(), "[{db}] a dashboard must not read a phone number: {e}");
+async fn personal_data_is_hidden_from_dashboards_on(backend: Backend) {
+    let app = TestApp::demo(backend).await;
+    let db = app.t.backend.name();
+    let query = "{ organisations(first: 100) { edges { node { code contactPhone } } } }";
+    let admin = app.post(query, json!({})).await;
+    assert!(
+        admin.get("errors").is_none(),
+        "[{db}] a state administrator reads contact phones: {admin:#}"
+    );
+    let edges = admin["data"]["organisations"]["edges"]
+        .as_array()
+        .expect("organisations")
+        .clone();
+    assert!(
+        edges.iter().any(|e| e["node"]["contactPhone"].is_string()),
+        "[{db}] the demo data has organisations with a contact phone: {admin:#}"
+    );
+
+    let dashboard = app.token(ClientSpec::new(Role::Dashboard)).await;
+    let res = app.post_as(&dashboard, query, json!({})).await;
+    let seen = res["data"]["organisations"]["edges"]
+        .as_array()
+        .expect("a dashboard lists organisations");
+    assert_eq!(
+        seen.len(),
+        edges.len(),
+        "[{db}] organisations are public facts"
+    );
+    for e in seen {
+        assert!(e["node"]["code"].is_string(), "[{db}] {e}");
+        assert!(
+            e["node"]["contactPhone"].is_null(),
+            "[{db}] a dashboard must not read a phone number: {e}"
+        );
+    }
+    let errors = res["errors"]
+        .as_array()
+        .expect("hiding personal data is reported as errors");
+    let phones = edges
+        .iter()
+        .filter(|e| e["node"]["contactPhone"].is_string())
+        .count();
+    assert!(
+        errors.len() >= phones,
+        "[{db}] one error per hidden phone at least: {res:#}"
+    );
+    for e in errors {
+        assert_eq!(e["extensions"]["code"], "FORBIDDEN", "[{db}] {e}");
+        assert_eq!(e["extensions"]["needs"], "personal data", "[{db}] {e}");
+        assert_eq!(
+            e["path"].as_array().and_then(|p| p.last()),
+            Some(&json!("contactPhone")),
+            "[{db}] {e}"
+        );
+    }
+    let text = res.to_string();
+    for e in &edges {
+        if let Some(phone) = e["node"]["contactPhone"].as_str() {
+            assert!(
+                !text.contains(phone),
+                "[{db}] the phone number {phone} leaked to a dashboard: {text}"
+            );
         }
-        let errors = res["errors"].as_array().expect("hiding personal data is reported as errors");
-        let phones = edges.iter().filter(|e| e["node"]["contactPhone"].is_string()).count();
-        assert!(errors.len() >= phones, "[{db}] one error per hidden phone at least: {res:#}");
-        for e in errors {
-            assert_eq!(e["extensions"]["code"], "FORBIDDEN", "[{db}] {e}");
-            assert_eq!(e["extensions"]["needs"], "personal data", "[{db}] {e}");
-            assert_eq!(e["path"].as_array().and_then(|p| p.last()), Some(&json!("contactPhone")), "[{db}] {e}");
-        }
-        let text = res.to_string();
-        for e in &edges {
-            if let Some(phone) = e["node"]["contactPhone"].as_str() {
-                assert!(!text.contains(phone), "[{db}] the phone number {phone} leaked to a dashboard: {text}");
-            }
-        }
-    })
-    .await;
+    }
 }

@@ -20,7 +20,12 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 async fn state_id(app: &TestApp, lgd: i64) -> Value {
-    app.data("query($c: Int!) { state(lgdCode: $c) { id } }", json!({ "c": lgd })).await["state"]["id"].clone()
+    app.data(
+        "query($c: Int!) { state(lgdCode: $c) { id } }",
+        json!({ "c": lgd }),
+    )
+    .await["state"]["id"]
+        .clone()
 }
 
 #[tokio::test]
@@ -73,21 +78,49 @@ async fn national_state_division_and_gp_levels() {
         let rows = national["progress"]["rows"].as_array().expect("rows");
         assert_eq!(rows.len(), 2);
         assert!(national["progress"]["parent"]["areaId"].is_null());
-        assert_eq!(sum(rows, "households"), national["progress"]["parent"]["households"].as_i64().expect("hh"));
+        assert_eq!(
+            sum(rows, "households"),
+            national["progress"]["parent"]["households"]
+                .as_i64()
+                .expect("hh")
+        );
 
         let mp = state_id(&app, 23).await;
-        let divisions = app.data(REPORT, json!({ "level": "DIVISION", "within": mp })).await;
+        let divisions = app
+            .data(REPORT, json!({ "level": "DIVISION", "within": mp }))
+            .await;
         let rows = divisions["progress"]["rows"].as_array().expect("rows");
         assert_eq!(rows.len(), 1, "the demo has MP's Indore division");
         assert_eq!(rows[0]["area"]["name"], "Indore");
-        assert_eq!(rows[0]["villages"], divisions["progress"]["parent"]["villages"]);
+        assert_eq!(
+            rows[0]["villages"],
+            divisions["progress"]["parent"]["villages"]
+        );
 
-        let block = app.data("{ blocks(first: 1) { edges { node { id gramPanchayats { id } } } } }", json!({})).await;
+        let block = app
+            .data(
+                "{ blocks(first: 1) { edges { node { id gramPanchayats { id } } } } }",
+                json!({}),
+            )
+            .await;
         let block = &block["blocks"]["edges"][0]["node"];
-        let gps = app.data(REPORT, json!({ "level": "GRAM_PANCHAYAT", "within": block["id"] })).await;
+        let gps = app
+            .data(
+                REPORT,
+                json!({ "level": "GRAM_PANCHAYAT", "within": block["id"] }),
+            )
+            .await;
         let rows = gps["progress"]["rows"].as_array().expect("rows");
-        assert_eq!(rows.len(), block["gramPanchayats"].as_array().expect("gps").len());
-        assert_eq!(sum(rows, "villages"), gps["progress"]["parent"]["villages"].as_i64().expect("villages"));
+        assert_eq!(
+            rows.len(),
+            block["gramPanchayats"].as_array().expect("gps").len()
+        );
+        assert_eq!(
+            sum(rows, "villages"),
+            gps["progress"]["parent"]["villages"]
+                .as_i64()
+                .expect("villages")
+        );
     })
     .await;
 }

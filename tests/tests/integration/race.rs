@@ -11,7 +11,13 @@ const WRITERS_PER_INSTANCE: usize = 50;
 const ATTEMPTS: usize = 4;
 const TASKS: usize = 3;
 
-async fn gql(client: &reqwest::Client, base: &str, token: &str, query: &str, variables: Value) -> Value {
+async fn gql(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    query: &str,
+    variables: Value,
+) -> Value {
     client
         .post(format!("{base}/graphql"))
         .bearer_auth(token)
@@ -26,22 +32,55 @@ async fn gql(client: &reqwest::Client, base: &str, token: &str, query: &str, var
 
 #[tokio::test]
 async fn two_instances_lose_no_acknowledged_write() {
-    let Some(Backend::Postgres(admin)) = backends().into_iter().find(|b| matches!(b, Backend::Postgres(_))) else {
+    let Some(Backend::Postgres(admin)) = backends()
+        .into_iter()
+        .find(|b| matches!(b, Backend::Postgres(_)))
+    else {
         eprintln!("TEST_DATABASE_URL not set: the two-instance race runs in the PostgreSQL suite");
         return;
     };
     let pg = PgDatabase::create(&admin).await.expect("database");
-    let env = [("DATABASE_URL", pg.url.as_str()), ("SANGAM_ISSUER", "http://sangam.race"), ("SANGAM_DB_MAX_CONNECTIONS", "20"), ("SANGAM_MAX_PAGE_SIZE", "500")];
+    let env = [
+        ("DATABASE_URL", pg.url.as_str()),
+        ("SANGAM_ISSUER", "http://sangam.race"),
+        ("SANGAM_DB_MAX_CONNECTIONS", "20"),
+        ("SANGAM_MAX_PAGE_SIZE", "500"),
+    ];
     let seeded = process::run(&["seed", "demo"], &env);
-    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
     let added = process::run(
-        &["client", "add", "--client-id", "race", "--name", "race", "--role", "state_admin", "--states", "22,23",
-          "--scopes", "villages:read tasks:read tasks:write audit:read"],
+        &[
+            "client",
+            "add",
+            "--client-id",
+            "race",
+            "--name",
+            "race",
+            "--role",
+            "state_admin",
+            "--states",
+            "22,23",
+            "--scopes",
+            "villages:read tasks:read tasks:write audit:read",
+        ],
         &env,
     );
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
     let out = String::from_utf8_lossy(&added.stdout).into_owned();
-    let secret = out.lines().find_map(|l| l.strip_prefix("client_secret:")).expect("secret").trim().to_owned();
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret:"))
+        .expect("secret")
+        .trim()
+        .to_owned();
 
     let a = process::serve(&[], &env);
     let b = process::serve(&[], &env);
@@ -56,21 +95,40 @@ async fn two_instances_lose_no_acknowledged_write() {
         .json()
         .await
         .expect("json");
-    let token = token["access_token"].as_str().expect("access_token").to_owned();
+    let token = token["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned();
 
-    let listed = gql(&client, &a.base, &token, "query($n: Int!) { tasks(first: $n) { edges { node { id version } } } }", json!({ "n": TASKS })).await;
+    let listed = gql(
+        &client,
+        &a.base,
+        &token,
+        "query($n: Int!) { tasks(first: $n) { edges { node { id version } } } }",
+        json!({ "n": TASKS }),
+    )
+    .await;
     let tasks: Vec<(String, i64)> = listed["data"]["tasks"]["edges"]
         .as_array()
         .expect("tasks")
         .iter()
-        .map(|e| (e["node"]["id"].as_str().expect("id").to_owned(), e["node"]["version"].as_i64().expect("v")))
+        .map(|e| {
+            (
+                e["node"]["id"].as_str().expect("id").to_owned(),
+                e["node"]["version"].as_i64().expect("v"),
+            )
+        })
         .collect();
     assert_eq!(tasks.len(), TASKS);
 
     // Each writer reads a task's version and tries to update it, on its own instance.
     let mut writers = Vec::new();
     for w in 0..WRITERS_PER_INSTANCE * 2 {
-        let base = if w % 2 == 0 { a.base.clone() } else { b.base.clone() };
+        let base = if w % 2 == 0 {
+            a.base.clone()
+        } else {
+            b.base.clone()
+        };
         let (client, token, tasks) = (client.clone(), token.clone(), tasks.clone());
         writers.push(tokio::spawn(async move {
             let mut accepted = Vec::new();
@@ -117,16 +175,36 @@ async fn two_instances_lose_no_acknowledged_write() {
         )
         .await;
         let version = detail["data"]["node"]["version"].as_i64().expect("version");
-        assert_eq!(version, v0 + wins.len() as i64, "version counts exactly the accepted writes of {id}");
+        assert_eq!(
+            version,
+            v0 + wins.len() as i64,
+            "version counts exactly the accepted writes of {id}"
+        );
         let versions: BTreeSet<i64> = wins.iter().map(|(v, _)| *v).collect();
         let expected: BTreeSet<i64> = (v0 + 1..=version).collect();
-        assert_eq!(versions, expected, "every accepted write got its own version");
-        let updates = detail["data"]["node"]["history"].as_array().expect("history").iter().filter(|h| h["kind"] == "UPDATED").count();
-        assert_eq!(updates, wins.len(), "every accepted write is in the history");
-        let audit = detail["data"]["auditLog"]["edges"].as_array().expect("audit");
+        assert_eq!(
+            versions, expected,
+            "every accepted write got its own version"
+        );
+        let updates = detail["data"]["node"]["history"]
+            .as_array()
+            .expect("history")
+            .iter()
+            .filter(|h| h["kind"] == "UPDATED")
+            .count();
+        assert_eq!(
+            updates,
+            wins.len(),
+            "every accepted write is in the history"
+        );
+        let audit = detail["data"]["auditLog"]["edges"]
+            .as_array()
+            .expect("audit");
         for (_, text) in &wins {
             assert!(
-                audit.iter().any(|e| e["node"]["after"].as_str().is_some_and(|a| a.contains(text.as_str()))),
+                audit.iter().any(|e| e["node"]["after"]
+                    .as_str()
+                    .is_some_and(|a| a.contains(text.as_str()))),
                 "acknowledged write {text:?} is missing from the audit trail"
             );
         }

@@ -17,18 +17,23 @@ type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 async fn connect(base: &str, protocol: &'static str) -> Ws {
     let url = format!("{}/graphql/ws", base.replacen("http", "ws", 1));
     let mut req = url.into_client_request().expect("ws request");
-    req.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static(protocol));
+    req.headers_mut()
+        .insert("sec-websocket-protocol", HeaderValue::from_static(protocol));
     connect_async(req).await.expect("ws connect").0
 }
 
 async fn send(ws: &mut Ws, msg: Value) {
-    ws.send(Message::Text(msg.to_string().into())).await.expect("ws send");
+    ws.send(Message::Text(msg.to_string().into()))
+        .await
+        .expect("ws send");
 }
 
 /// The next JSON message, skipping keep-alives; `None` when the server closed the socket.
 async fn next(ws: &mut Ws) -> Option<Value> {
     loop {
-        let msg = tokio::time::timeout(Duration::from_secs(15), ws.next()).await.expect("no message within 15 s")?;
+        let msg = tokio::time::timeout(Duration::from_secs(15), ws.next())
+            .await
+            .expect("no message within 15 s")?;
         match msg.ok()? {
             Message::Text(t) => {
                 let v: Value = serde_json::from_str(&t).expect("json");
@@ -76,14 +81,36 @@ async fn a_subscriber_sees_writes_within_its_reach_only() {
         let app = TestApp::demo(backend).await;
         let base = app.serve().await;
         let partner_org = app.data("{ organisations(filter: { kind: SECTOR_PARTNER }, first: 1) { edges { node { code } } } }", json!({})).await;
-        let code = partner_org["organisations"]["edges"][0]["node"]["code"].as_str().expect("code").to_owned();
+        let code = partner_org["organisations"]["edges"][0]["node"]["code"]
+            .as_str()
+            .expect("code")
+            .to_owned();
         let partner = app.token(ClientSpec::new(Role::Partner).org(&code)).await;
-        let mine = app.post_as(&partner, "{ tasks(first: 1) { edges { node { id } } } }", json!({})).await;
+        let mine = app
+            .post_as(
+                &partner,
+                "{ tasks(first: 1) { edges { node { id } } } }",
+                json!({}),
+            )
+            .await;
         let mine = mine["data"]["tasks"]["edges"][0]["node"].clone();
         assert!(mine["id"].is_string(), "the partner sees some task: {mine}");
-        let all = app.data("{ tasks(first: 100) { edges { node { id } } } }", json!({})).await;
-        let seen = app.post_as(&partner, "{ tasks(first: 100) { edges { node { id } } } }", json!({})).await;
-        let seen: Vec<Value> = seen["data"]["tasks"]["edges"].as_array().expect("edges").iter().map(|e| e["node"]["id"].clone()).collect();
+        let all = app
+            .data("{ tasks(first: 100) { edges { node { id } } } }", json!({}))
+            .await;
+        let seen = app
+            .post_as(
+                &partner,
+                "{ tasks(first: 100) { edges { node { id } } } }",
+                json!({}),
+            )
+            .await;
+        let seen: Vec<Value> = seen["data"]["tasks"]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| e["node"]["id"].clone())
+            .collect();
         let other = all["tasks"]["edges"]
             .as_array()
             .expect("edges")
@@ -99,8 +126,14 @@ async fn a_subscriber_sees_writes_within_its_reach_only() {
 
         let first = next(&mut admin_ws).await.expect("admin event");
         assert_eq!(first["type"], "next");
-        assert_eq!(first["payload"]["data"]["taskEvents"]["task"]["id"], other["id"]);
-        assert_eq!(first["payload"]["data"]["taskEvents"]["change"], "commented");
+        assert_eq!(
+            first["payload"]["data"]["taskEvents"]["task"]["id"],
+            other["id"]
+        );
+        assert_eq!(
+            first["payload"]["data"]["taskEvents"]["change"],
+            "commented"
+        );
         let got = next(&mut partner_ws).await.expect("partner event");
         assert_eq!(
             got["payload"]["data"]["taskEvents"]["task"]["id"], mine["id"],
@@ -114,29 +147,48 @@ async fn connection_init_needs_a_valid_token_and_legacy_protocol_works() {
     let app = TestApp::demo(Backend::Sqlite).await;
     let base = app.serve().await;
     let mut ws = connect(&base, "graphql-transport-ws").await;
-    send(&mut ws, json!({ "type": "connection_init", "payload": { "Authorization": "Bearer not-a-token" } })).await;
+    send(
+        &mut ws,
+        json!({ "type": "connection_init", "payload": { "Authorization": "Bearer not-a-token" } }),
+    )
+    .await;
     let reply = next(&mut ws).await;
-    assert!(reply.is_none() || reply.as_ref().is_some_and(|r| r["type"] != "connection_ack"), "refused: {reply:?}");
+    assert!(
+        reply.is_none()
+            || reply
+                .as_ref()
+                .is_some_and(|r| r["type"] != "connection_ack"),
+        "refused: {reply:?}"
+    );
 
     // The legacy graphql-ws (subscriptions-transport-ws) protocol.
     let mut ws = connect(&base, "graphql-ws").await;
     send(&mut ws, json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", app.admin_token) } })).await;
     assert_eq!(next(&mut ws).await.expect("ack")["type"], "connection_ack");
     let task = any_task(&app, json!(null)).await;
-    let query = "subscription($f: TaskEventFilter) { taskEvents(filter: $f) { change task { id } } }";
+    let query =
+        "subscription($f: TaskEventFilter) { taskEvents(filter: $f) { change task { id } } }";
     send(&mut ws, json!({ "id": "a", "type": "start", "payload": { "query": query, "variables": { "f": { "task": task["id"] } } } })).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     comment(&app, &task).await;
     let data = next(&mut ws).await.expect("data");
     assert_eq!(data["type"], "data");
-    assert_eq!(data["payload"]["data"]["taskEvents"]["task"]["id"], task["id"]);
+    assert_eq!(
+        data["payload"]["data"]["taskEvents"]["task"]["id"],
+        task["id"]
+    );
 }
 
 /// Two instances on one PostgreSQL: a write on B reaches a subscriber on A (LISTEN/NOTIFY).
 #[tokio::test]
 async fn a_write_on_one_instance_reaches_subscribers_on_another() {
-    let Some(Backend::Postgres(admin)) = backends().into_iter().find(|b| matches!(b, Backend::Postgres(_))) else {
-        eprintln!("TEST_DATABASE_URL not set: the cross-instance test runs in the PostgreSQL suite");
+    let Some(Backend::Postgres(admin)) = backends()
+        .into_iter()
+        .find(|b| matches!(b, Backend::Postgres(_)))
+    else {
+        eprintln!(
+            "TEST_DATABASE_URL not set: the cross-instance test runs in the PostgreSQL suite"
+        );
         return;
     };
     let a = TestApp::demo(Backend::Postgres(admin)).await;
@@ -147,5 +199,8 @@ async fn a_write_on_one_instance_reaches_subscribers_on_another() {
     let mut ws = subscribe_tasks(&base_a, &a.admin_token, json!({ "task": task["id"] })).await;
     comment(&b, &task).await;
     let got = next(&mut ws).await.expect("event from the other instance");
-    assert_eq!(got["payload"]["data"]["taskEvents"]["task"]["id"], task["id"], "{got:#}");
+    assert_eq!(
+        got["payload"]["data"]["taskEvents"]["task"]["id"], task["id"],
+        "{got:#}"
+    );
 }

@@ -25,7 +25,10 @@ async fn department(app: &TestApp, dept: &str) -> (String, String) {
         .find(|o| o["state"]["lgdCode"] == 22)
         .unwrap_or_else(|| panic!("no {dept} in Chhattisgarh: {data:#}"))
         .clone();
-    (org["id"].as_str().expect("id").to_owned(), org["code"].as_str().expect("code").to_owned())
+    (
+        org["id"].as_str().expect("id").to_owned(),
+        org["code"].as_str().expect("code").to_owned(),
+    )
 }
 
 /// A Chhattisgarh village (id, version) matching `filter`.

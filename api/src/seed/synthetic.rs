@@ -1,0 +1,723 @@
+//! `sangam seed synthetic`: a deterministic dataset at national, state or district scale, for
+//! load tests. The national scale has the counts of DOMAIN.md §1.3: 36 states and UTs, about
+//! 780 districts, 7,000 blocks, 2.5 lakh gram panchayats and 6 lakh villages whose households
+//! add up to about 19 crore, skewed like reality (big and small states, villages of 20 to 2,000
+//! households, coverage between 40 and 100 %), with a scheme per gram panchayat, about three
+//! tasks per village with their history, partner assignments and water-quality tests.
+
+use chrono::{Days, NaiveDate};
+use entities::enums::*;
+use sea_orm::{ActiveEnum, DatabaseConnection};
+
+use super::{
+    SeedSummary,
+    bulk::{Cell, Loader},
+    generate::Rng,
+    is_seeded,
+    names::place,
+};
+use crate::service::bis;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scale {
+    National,
+    State,
+    District,
+}
+
+/// Relative sizes of the 36 states and UTs (roughly their village counts), largest first.
+const STATE_WEIGHTS: [u32; 36] = [
+    1075, 559, 468, 454, 451, 445, 408, 393, 325, 299, 274, 246, 196, 190, 183, 168, 126, 100, 65,
+    61, 53, 40, 35, 29, 25, 17, 12, 10, 6, 5, 4, 3, 3, 2, 2, 1,
+];
+const NATIONAL_DISTRICTS: u32 = 780;
+const CHUNK: usize = 20_000;
+
+fn i(n: impl Into<i64>) -> Cell {
+    Cell::Int(n.into())
+}
+fn t(s: impl Into<String>) -> Cell {
+    Cell::Text(s.into())
+}
+fn e<E: ActiveEnum<Value = String>>(v: E) -> Cell {
+    Cell::Text(v.to_value())
+}
+fn opt_i(n: Option<i64>) -> Cell {
+    n.map_or(Cell::Null, Cell::Int)
+}
+
+/// Rows of one table, flushed in chunks.
+struct Table<'a> {
+    name: &'static str,
+    columns: &'static [&'static str],
+    rows: Vec<Vec<Cell>>,
+    loader: &'a mut Loader,
+    count: u64,
+}
+
+impl<'a> Table<'a> {
+    fn new(loader: &'a mut Loader, name: &'static str, columns: &'static [&'static str]) -> Self {
+        Self {
+            name,
+            columns,
+            rows: Vec::with_capacity(CHUNK),
+            loader,
+            count: 0,
+        }
+    }
+    async fn push(&mut self, row: Vec<Cell>) -> anyhow::Result<()> {
+        self.rows.push(row);
+        self.count += 1;
+        if self.rows.len() >= CHUNK {
+            self.loader
+                .write(self.name, self.columns, &self.rows)
+                .await?;
+            self.rows.clear();
+        }
+        Ok(())
+    }
+    async fn finish(self) -> anyhow::Result<u64> {
+        self.loader
+            .write(self.name, self.columns, &self.rows)
+            .await?;
+        self.loader.done(self.name);
+        Ok(self.count)
+    }
+}
+
+/// A gram panchayat's place in the hierarchy, kept while villages are generated.
+#[derive(Clone, Copy)]
+struct Gp {
+    id: i64,
+    block: i64,
+    district: i64,
+    state: i64,
+}
+
+pub async fn synthetic(
+    db: &DatabaseConnection,
+    scale: Scale,
+    seed: u64,
+    today: NaiveDate,
+) -> anyhow::Result<SeedSummary> {
+    if is_seeded(db).await? {
+        anyhow::bail!("the database already holds data; seed an empty database");
+    }
+    let mut r = Rng::new(seed);
+    let mut loader = Loader::begin(db).await?;
+    let mut summary = SeedSummary::default();
+    let stamp = today.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+
+    // States and districts.
+    let (weights, districts_total): (Vec<u32>, u32) = match scale {
+        Scale::National => (STATE_WEIGHTS.to_vec(), NATIONAL_DISTRICTS),
+        Scale::State => (vec![STATE_WEIGHTS[0]], 75),
+        Scale::District => (vec![STATE_WEIGHTS[0]], 1),
+    };
+    let weight_sum: u32 = weights.iter().sum();
+    let mut states = Table::new(
+        &mut loader,
+        "state",
+        &["id", "lgd_code", "name", "name_hi", "category"],
+    );
+    let mut per_state = Vec::new();
+    for (s, w) in weights.iter().enumerate() {
+        let id = s as i64 + 1;
+        let (name, hi) = place(r.next());
+        let category = if s >= 28 {
+            StateCategory::Ut
+        } else if s >= 20 {
+            StateCategory::NorthEast
+        } else {
+            StateCategory::General
+        };
+        states
+            .push(vec![
+                i(id),
+                i(id),
+                t(format!("{name} Pradesh")),
+                t(format!("{hi} प्रदेश")),
+                e(category),
+            ])
+            .await?;
+        per_state.push(((districts_total * w).div_ceil(weight_sum)).max(1));
+    }
+    summary.states = states.finish().await?;
+
+    let mut districts = Table::new(
+        &mut loader,
+        "district",
+        &[
+            "id",
+            "lgd_code",
+            "state_id",
+            "division_id",
+            "name",
+            "name_hi",
+            "is_aspirational",
+        ],
+    );
+    let mut district_state = Vec::new();
+    for (s, n) in per_state.iter().enumerate() {
+        for _ in 0..*n {
+            let id = district_state.len() as i64 + 1;
+            let (name, hi) = place(r.next());
+            districts
+                .push(vec![
+                    i(id),
+                    i(id),
+                    i(s as i64 + 1),
+                    Cell::Null,
+                    t(name),
+                    t(hi),
+                    Cell::Bool(r.chance(0.15)),
+                ])
+                .await?;
+            district_state.push(s as i64 + 1);
+        }
+    }
+    summary.districts = districts.finish().await?;
+
+    // Blocks and gram panchayats.
+    let mut blocks = Table::new(
+        &mut loader,
+        "block",
+        &["id", "lgd_code", "district_id", "name", "name_hi"],
+    );
+    let mut block_of = Vec::new();
+    for (d, _) in district_state.iter().enumerate() {
+        let n = if scale == Scale::District {
+            9
+        } else {
+            r.between(5, 13)
+        };
+        for _ in 0..n {
+            let id = block_of.len() as i64 + 1;
+            let (name, hi) = place(r.next());
+            blocks
+                .push(vec![i(id), i(id), i(d as i64 + 1), t(name), t(hi)])
+                .await?;
+            block_of.push(d as i64 + 1);
+        }
+    }
+    summary.blocks = blocks.finish().await?;
+
+    let mut gps = Table::new(
+        &mut loader,
+        "gram_panchayat",
+        &["id", "lgd_code", "block_id", "name", "name_hi"],
+    );
+    let mut gp_list = Vec::new();
+    for (b, district) in block_of.iter().enumerate() {
+        for _ in 0..r.between(20, 52) {
+            let id = gp_list.len() as i64 + 1;
+            let (name, hi) = place(r.next());
+            gps.push(vec![
+                i(id),
+                i(100_000 + id),
+                i(b as i64 + 1),
+                t(name),
+                t(hi),
+            ])
+            .await?;
+            gp_list.push(Gp {
+                id,
+                block: b as i64 + 1,
+                district: *district,
+                state: district_state[(*district - 1) as usize],
+            });
+        }
+    }
+    summary.gram_panchayats = gps.finish().await?;
+
+    // Villages: households 20–2,000 (mean about 330), coverage 40–100 % varying by state.
+    let mut villages = Table::new(
+        &mut loader,
+        "village",
+        &[
+            "id",
+            "lgd_code",
+            "imis_id",
+            "gram_panchayat_id",
+            "block_id",
+            "district_id",
+            "state_id",
+            "name",
+            "name_hi",
+            "households",
+            "tap_connections",
+            "hgj_status",
+            "latitude",
+            "longitude",
+            "version",
+            "updated_at",
+        ],
+    );
+    let state_floor: Vec<f64> = (0..weights.len()).map(|_| 0.4 + 0.3 * r.unit()).collect();
+    // (village id, gp index, households) for schemes and tasks.
+    let mut village_gp: Vec<(i64, u32, i32)> = Vec::new();
+    for (g, gp) in gp_list.iter().enumerate() {
+        let n = r.weighted(&[(1, 30), (2, 30), (3, 25), (4, 15)]);
+        for _ in 0..n {
+            let id = village_gp.len() as i64 + 1;
+            let (name, hi) = place(r.next());
+            let households = 20 + (r.unit().powf(5.4) * 1980.0) as i32;
+            let floor = state_floor[(gp.state - 1) as usize];
+            let full = r.chance(floor);
+            let taps = if full {
+                households
+            } else {
+                ((f64::from(households) * (floor + (1.0 - floor) * r.unit())) as i32)
+                    .min(households - 1)
+            };
+            let status = if taps < households {
+                HgjStatus::NotSaturated
+            } else {
+                r.weighted(&[
+                    (HgjStatus::Certified, 30),
+                    (HgjStatus::Reported, 45),
+                    (HgjStatus::NotSaturated, 25),
+                ])
+            };
+            villages
+                .push(vec![
+                    i(id),
+                    i(id),
+                    i(1_000_000 + id),
+                    i(gp.id),
+                    i(gp.block),
+                    i(gp.district),
+                    i(gp.state),
+                    t(name),
+                    t(hi),
+                    i(households),
+                    i(taps),
+                    e(status),
+                    Cell::Float(8.0 + 27.0 * r.unit()),
+                    Cell::Float(68.0 + 29.0 * r.unit()),
+                    i(1),
+                    Cell::Time(stamp),
+                ])
+                .await?;
+            village_gp.push((id, g as u32, households));
+        }
+    }
+    summary.villages = villages.finish().await?;
+
+    // Organisations: six departments per state, and sector partners.
+    let partners = match scale {
+        Scale::National => 212,
+        Scale::State => 20,
+        Scale::District => 5,
+    };
+    let mut orgs = Table::new(
+        &mut loader,
+        "organisation",
+        &[
+            "id",
+            "code",
+            "name",
+            "kind",
+            "department",
+            "partner_type",
+            "state_id",
+            "contact_name",
+            "contact_phone",
+        ],
+    );
+    let depts = [
+        Department::Phed,
+        Department::Health,
+        Department::Wcd,
+        Department::Electricity,
+        Department::Education,
+        Department::PanchayatiRaj,
+    ];
+    for s in 0..weights.len() as i64 {
+        for (k, dept) in depts.iter().enumerate() {
+            let id = s * 6 + k as i64 + 1;
+            orgs.push(vec![
+                i(id),
+                t(format!("S{}-{}", s + 1, dept.to_value())),
+                t(format!("{} department, state {}", dept.to_value(), s + 1)),
+                e(OrganisationKind::Department),
+                e(*dept),
+                Cell::Null,
+                i(s + 1),
+                t("Nodal Officer"),
+                t(format!("+91-94{id:08}")),
+            ])
+            .await?;
+        }
+    }
+    let first_partner = weights.len() as i64 * 6 + 1;
+    for p in 0..partners {
+        let id = first_partner + p;
+        orgs.push(vec![
+            i(id),
+            t(format!("SP-{:04}", p + 1)),
+            t(format!("Sector Partner {}", p + 1)),
+            e(OrganisationKind::SectorPartner),
+            Cell::Null,
+            e(PartnerType::Ngo),
+            Cell::Null,
+            t("Programme Lead"),
+            t(format!("+91-98{id:08}")),
+        ])
+        .await?;
+    }
+    summary.organisations = orgs.finish().await?;
+    let dept_org = |state: i64, k: usize| (state - 1) * 6 + k as i64 + 1;
+
+    // Schemes: one per gram panchayat, serving its villages.
+    let statuses = [
+        (SchemeStatus::Proposed, 4),
+        (SchemeStatus::AdminApproved, 6),
+        (SchemeStatus::Tendered, 4),
+        (SchemeStatus::WorkOrderIssued, 6),
+        (SchemeStatus::InProgress, 25),
+        (SchemeStatus::OnHold, 3),
+        (SchemeStatus::Completed, 20),
+        (SchemeStatus::Commissioned, 12),
+        (SchemeStatus::HandedOverToGp, 18),
+        (SchemeStatus::Cancelled, 2),
+    ];
+    let mut schemes = Table::new(
+        &mut loader,
+        "scheme",
+        &[
+            "id",
+            "code",
+            "name",
+            "name_hi",
+            "scheme_type",
+            "status",
+            "district_id",
+            "implementing_agency",
+            "estimated_cost_paise",
+            "expenditure_paise",
+            "fhtc_target",
+            "version",
+        ],
+    );
+    let mut gp_households = vec![0i32; gp_list.len()];
+    let mut gp_villages = vec![0u8; gp_list.len()];
+    for (_, g, hh) in &village_gp {
+        gp_households[*g as usize] += hh;
+        gp_villages[*g as usize] += 1;
+    }
+    for (g, gp) in gp_list.iter().enumerate() {
+        let kind = if gp_villages[g] > 1 {
+            SchemeType::Mvs
+        } else {
+            SchemeType::Svs
+        };
+        let cost = r.between(20, 300) * 100_000 * 100;
+        schemes
+            .push(vec![
+                i(gp.id),
+                t(format!("RPWSS-{:07}", gp.id)),
+                t(format!("Scheme {}", gp.id)),
+                t(format!("योजना {}", gp.id)),
+                e(kind),
+                e(r.weighted(&statuses)),
+                i(gp.district),
+                e(ImplementingAgency::Phed),
+                i(cost),
+                i(cost / 100 * r.between(0, 100)),
+                i(gp_households[g]),
+                i(1),
+            ])
+            .await?;
+    }
+    summary.schemes = schemes.finish().await?;
+    let mut links = Table::new(&mut loader, "scheme_village", &["scheme_id", "village_id"]);
+    for (v, g, _) in &village_gp {
+        links.push(vec![i(gp_list[*g as usize].id), i(*v)]).await?;
+    }
+    links.finish().await?;
+
+    // Assignments: each partner works in one to three blocks.
+    let mut assignments = Table::new(
+        &mut loader,
+        "assignment",
+        &[
+            "id",
+            "organisation_id",
+            "village_id",
+            "theme",
+            "starts_on",
+            "ends_on",
+            "created_at",
+            "version",
+        ],
+    );
+    let mut block_partner = std::collections::BTreeMap::new();
+    for p in 0..partners {
+        for _ in 0..r.between(1, 3) {
+            block_partner.insert(r.between(1, block_of.len() as i64), first_partner + p);
+        }
+    }
+    let mut n_assign = 0i64;
+    let start = today.checked_sub_days(Days::new(200)).unwrap_or(today);
+    for (v, g, _) in &village_gp {
+        if let Some(p) = block_partner.get(&gp_list[*g as usize].block) {
+            n_assign += 1;
+            assignments
+                .push(vec![
+                    i(n_assign),
+                    i(*p),
+                    i(*v),
+                    e(Theme::CommunityMobilization),
+                    Cell::Date(start),
+                    Cell::Null,
+                    Cell::Time(stamp),
+                    i(1),
+                ])
+                .await?;
+        }
+    }
+    summary.assignments = assignments.finish().await?;
+
+    // Tasks (about three a village) and their history.
+    let kinds = [
+        (TaskKind::PowerConnection, 3),
+        (TaskKind::SchoolAwcConnection, 2),
+        (TaskKind::SchemeWork, 0),
+        (TaskKind::HgjCertification, 5),
+        (TaskKind::SourceSustainability, 5),
+        (TaskKind::Other, 0),
+    ];
+    let task_status = [
+        (TaskStatus::Open, 30),
+        (TaskStatus::InProgress, 25),
+        (TaskStatus::Blocked, 8),
+        (TaskStatus::Done, 15),
+        (TaskStatus::Verified, 15),
+        (TaskStatus::Cancelled, 7),
+    ];
+    let mut tasks = Table::new(
+        &mut loader,
+        "task",
+        &[
+            "id",
+            "kind",
+            "title",
+            "description",
+            "village_id",
+            "scheme_id",
+            "district_id",
+            "state_id",
+            "assignee_organisation_id",
+            "raised_by_organisation_id",
+            "status",
+            "priority",
+            "due_on",
+            "created_at",
+            "updated_at",
+            "version",
+        ],
+    );
+    // History rows are kept until the tasks are written (foreign keys), then flushed.
+    let mut history: Vec<Vec<Cell>> = Vec::new();
+    let mut n_task = 0i64;
+    let mut n_event = 0i64;
+    for (v, g, _) in &village_gp {
+        let gp = gp_list[*g as usize];
+        for _ in 0..r.weighted(&[(2, 30), (3, 40), (4, 30)]) {
+            n_task += 1;
+            let (kind, dept) = kinds[r.between(0, kinds.len() as i64 - 1) as usize];
+            let assignee = if r.chance(0.15) {
+                block_partner
+                    .get(&gp.block)
+                    .copied()
+                    .unwrap_or(dept_org(gp.state, dept))
+            } else {
+                dept_org(gp.state, dept)
+            };
+            let status = r.weighted(&task_status);
+            let created = today
+                .checked_sub_days(Days::new(r.between(5, 300) as u64))
+                .unwrap_or(today);
+            let due = created
+                .checked_add_days(Days::new(r.between(15, 120) as u64))
+                .unwrap_or(created);
+            let created_at = created.and_hms_opt(10, 0, 0).unwrap_or_default().and_utc();
+            let path: &[TaskStatus] = match status {
+                TaskStatus::Open => &[],
+                TaskStatus::InProgress => &[TaskStatus::InProgress],
+                TaskStatus::Blocked => &[TaskStatus::InProgress, TaskStatus::Blocked],
+                TaskStatus::Done => &[TaskStatus::InProgress, TaskStatus::Done],
+                TaskStatus::Verified => &[
+                    TaskStatus::InProgress,
+                    TaskStatus::Done,
+                    TaskStatus::Verified,
+                ],
+                TaskStatus::Cancelled => &[TaskStatus::Cancelled],
+            };
+            n_event += 1;
+            history.push(vec![
+                i(n_event),
+                i(n_task),
+                e(TaskEventKind::Created),
+                Cell::Null,
+                e(TaskStatus::Open),
+                Cell::Null,
+                t("synthetic"),
+                i(dept_org(gp.state, 0)),
+                Cell::Time(created_at),
+            ]);
+            let mut prev = TaskStatus::Open;
+            for (k, to) in path.iter().enumerate() {
+                n_event += 1;
+                let at = created_at + chrono::Duration::days(k as i64 + 1);
+                let note = if matches!(to, TaskStatus::Blocked | TaskStatus::Cancelled) {
+                    t("waiting on another department")
+                } else {
+                    Cell::Null
+                };
+                history.push(vec![
+                    i(n_event),
+                    i(n_task),
+                    e(TaskEventKind::StatusChanged),
+                    e(prev),
+                    e(*to),
+                    note,
+                    t("synthetic"),
+                    i(assignee),
+                    Cell::Time(at),
+                ]);
+                prev = *to;
+            }
+            let updated = created_at + chrono::Duration::days(path.len() as i64);
+            tasks
+                .push(vec![
+                    i(n_task),
+                    e(kind),
+                    t(format!("{} at village {v}", kind.to_value())),
+                    t(""),
+                    i(*v),
+                    Cell::Null,
+                    i(gp.district),
+                    i(gp.state),
+                    i(assignee),
+                    opt_i(Some(dept_org(gp.state, 0))),
+                    e(status),
+                    e(TaskPriority::Medium),
+                    Cell::Date(due),
+                    Cell::Time(created_at),
+                    Cell::Time(updated),
+                    i(path.len() as i64 + 1),
+                ])
+                .await?;
+        }
+    }
+    summary.tasks = tasks.finish().await?;
+    let mut events = Table::new(
+        &mut loader,
+        "task_event",
+        &[
+            "id",
+            "task_id",
+            "kind",
+            "from_status",
+            "to_status",
+            "note",
+            "actor_sub",
+            "actor_organisation_id",
+            "at",
+        ],
+    );
+    for row in history {
+        events.push(row).await?;
+    }
+    summary.task_events = events.finish().await?;
+
+    // Water-quality tests: one for every other village, four parameters each.
+    let mut tests = Table::new(
+        &mut loader,
+        "water_quality_test",
+        &[
+            "id",
+            "village_id",
+            "source_name",
+            "source_type",
+            "sampled_on",
+            "method",
+            "lab_name",
+            "tested_by",
+            "contaminated",
+            "created_at",
+        ],
+    );
+    let mut results: Vec<Vec<Cell>> = Vec::new();
+    let mut n_test = 0i64;
+    for (v, _, _) in village_gp.iter().filter(|(v, _, _)| v % 2 == 0) {
+        n_test += 1;
+        let readings = [
+            (WqParameter::Ph, 6.8 + r.unit()),
+            (WqParameter::Tds, 150.0 + 400.0 * r.unit()),
+            (
+                WqParameter::Fluoride,
+                if r.chance(0.03) {
+                    1.8
+                } else {
+                    0.2 + 0.6 * r.unit()
+                },
+            ),
+            (WqParameter::Nitrate, 5.0 + 35.0 * r.unit()),
+        ];
+        let mut contaminated = false;
+        for (p, value) in readings {
+            let value = (value * 100.0).round() / 100.0;
+            let limit = bis::limit(p);
+            let exceeds = limit.exceeded_by(value);
+            contaminated |= exceeds;
+            results.push(vec![
+                i(results.len() as i64 + 1),
+                i(n_test),
+                e(p),
+                Cell::Float(value),
+                t(limit.unit),
+                Cell::Bool(exceeds),
+            ]);
+        }
+        let sampled = today
+            .checked_sub_days(Days::new(r.between(1, 365) as u64))
+            .unwrap_or(today);
+        tests
+            .push(vec![
+                i(n_test),
+                i(*v),
+                t("Handpump"),
+                e(WaterSourceType::Handpump),
+                Cell::Date(sampled),
+                e(WqMethod::Ftk),
+                Cell::Null,
+                Cell::Null,
+                Cell::Bool(contaminated),
+                Cell::Time(stamp),
+            ])
+            .await?;
+    }
+    summary.water_quality_tests = tests.finish().await?;
+    let mut result_table = Table::new(
+        &mut loader,
+        "water_quality_result",
+        &["id", "test_id", "parameter", "value", "unit", "exceeds"],
+    );
+    for row in results {
+        result_table.push(row).await?;
+    }
+    result_table.finish().await?;
+
+    let (rows, took) = loader.commit().await?;
+    tracing::info!(
+        rows,
+        seconds = took.as_secs_f64(),
+        rows_per_second = rows as f64 / took.as_secs_f64().max(0.001),
+        "synthetic data loaded"
+    );
+    super::advance_sequences(db).await?;
+    Ok(summary)
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Side-by-side benchmarks: Sangam, PostGraphile 4 on the same PostgreSQL and data, an HTTP
+# floor (a constant axum handler: Sangam's /healthz) and a database floor (pgbench running the
+# same SQL). Usage: bench/run.sh [state|national|district]   (results in bench/results/)
+set -euo pipefail
+cd "$(dirname "$0")"
+SCALE="${1:-state}"
+DURATION="${DURATION:-10}"
+PGURL_ADMIN="${PGURL_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}"
+DB="sangam_bench_${SCALE}"
+PGURL="${PGURL_ADMIN%/*}/${DB}"
+OUT="results/${SCALE}-$(date -u +%Y%m%dT%H%M%SZ).md"
+mkdir -p results
+bash setup.sh >/dev/null
+( cd .. && cargo build --release -q -p api )
+SANGAM=../target/release/sangam
+
+if ! psql "$PGURL" -qAtc 'select 1 from village limit 1' >/dev/null 2>&1; then
+  psql "$PGURL_ADMIN" -qc "DROP DATABASE IF EXISTS ${DB}" -c "CREATE DATABASE ${DB}"
+  echo "loading the ${SCALE} dataset into PostgreSQL"
+  /usr/bin/time -f "load: %e s, max RSS %M KB" "$SANGAM" seed synthetic --scale "$SCALE" --database-url "$PGURL" >/dev/null
+fi
+psql "$PGURL" -q -f peer.sql
+psql "$PGURL" -qc "VACUUM ANALYZE"
+
+client() { # role, extra args -> "id secret"
+  "$SANGAM" client add --database-url "$PGURL" --name "bench $1" --role "$1" "${@:2}" |
+    awk '/client_id:/ {id=$2} /client_secret:/ {s=$2} END {print id, s}'
+}
+read -r PID_ PSEC < <(client partner --org SP-0001 --scopes "villages:read tasks:read progress:read quality:read")
+read -r AID ASEC < <(client state_admin --states 1 --scopes "villages:read tasks:read progress:read quality:read")
+read -r DID DSEC < <(client dashboard --scopes "villages:read progress:read quality:read")
+
+PORT=18100; PEER=18200
+SANGAM_LOG_FORMAT=json RUST_LOG=warn DATABASE_URL="$PGURL" SANGAM_ISSUER=http://bench "$SANGAM" serve --listen 127.0.0.1:$PORT --db-max-connections 16 &
+SPID=$!
+node_modules/.bin/postgraphile -c "$PGURL" --host 127.0.0.1 --port $PEER --disable-default-mutations --disable-query-log >/dev/null 2>&1 &
+PPID_=$!
+trap 'kill $SPID $PPID_ 2>/dev/null || true' EXIT
+for _ in $(seq 1 60); do
+  curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && curl -sf -o /dev/null -X POST -H 'content-type: application/json' \
+    -d '{"query":"{__typename}"}' "http://127.0.0.1:$PEER/graphql" && break
+  sleep 1
+done
+token() { curl -s -u "$1:$2" -d grant_type=client_credentials "http://127.0.0.1:$PORT/oauth/token" | python3 -c 'import sys,json; print(json.load(sys.stdin)["access_token"])'; }
+PARTNER=$(token "$PID_" "$PSEC"); ADMIN=$(token "$AID" "$ASEC"); DASH=$(token "$DID" "$DSEC")
+
+LGD=$(psql "$PGURL" -qAtc "select v.lgd_code from village v join water_quality_test t on t.village_id = v.id order by v.id limit 1")
+PARTNER_ORG=$(psql "$PGURL" -qAtc "select id from organisation where code = 'SP-0001'")
+STATE=$(python3 -c 'import base64; print(base64.urlsafe_b64encode(b"State:1").decode().rstrip("="))')
+
+q() { python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "$1"; }
+S1_OURS=$(q '{ villages(first: 50) { edges { node { name households tapConnections coveragePercent schemes { code status } tasks(status: [OPEN, IN_PROGRESS, BLOCKED]) { title status dueOn } } } } }')
+S1_PEER=$(q "{ allAssignments(condition: {organisationId: \"$PARTNER_ORG\"}, first: 50, orderBy: VILLAGE_ID_ASC) { nodes { villageByVillageId { name households tapConnections schemeVillagesByVillageId { nodes { schemeBySchemeId { code status } } } tasksByVillageId { nodes { title status dueOn } } } } } }")
+S2_OURS=$(q "{ progress(level: DISTRICT, within: \"$STATE\") { parent { coveragePercent } rows { areaId villages households tapConnections coveragePercent villagesReported villagesCertified coverageDifference tasksOpen tasksOverdue } } }")
+S2_PEER=$(q '{ allBenchDistrictProgresses(condition: {stateId: "1"}) { nodes { districtId villages households tapConnections reported certified } } }')
+S3_OURS=$(q '{ progress(level: STATE) { rows { areaId villages households tapConnections coveragePercent villagesReported villagesCertified } } }')
+S3_PEER=$(q '{ allBenchStateProgresses { nodes { stateId villages households tapConnections reported certified } } }')
+S4_OURS=$(q "{ village(lgdCode: $LGD) { name households latestWaterQualityTest { sampledOn contaminated results { parameter value exceeds } } } }")
+S4_PEER=$(q "{ villageByLgdCode(lgdCode: $LGD) { name households waterQualityTestsByVillageId(orderBy: SAMPLED_ON_DESC, first: 1) { nodes { sampledOn contaminated waterQualityResultsByTestId { nodes { parameter value exceeds } } } } } }")
+
+check() { # name url token body: one request must return data without errors
+  local res; res=$(curl -s -X POST -H 'content-type: application/json' ${3:+-H "authorization: Bearer $3"} -d "$4" "$2")
+  python3 -c 'import json,sys; r=json.loads(sys.argv[2]); assert "errors" not in r and r.get("data"), sys.argv[1]+": "+sys.argv[2][:400]' "$1" "$res"
+}
+rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$1/status"; }
+run() { # label url token body conns -> markdown row
+  local out; out=$(TOKEN="$3" BODY="$4" wrk -t2 -c"$5" -d"${DURATION}s" --latency -s post.lua "$2" 2>&1)
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out"); p50=$(awk '$1=="50%" {print $2}' <<<"$out"); p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  echo "| $1 | $5 | $rps | $p50 | $p99 |"
+}
+floor_http() { local out; out=$(wrk -t2 -c"$1" -d"${DURATION}s" --latency "http://127.0.0.1:$PORT/healthz" 2>&1)
+  echo "| HTTP floor (/healthz) | $1 | $(awk '/Requests\/sec/ {print $2}' <<<"$out") | $(awk '$1=="50%" {print $2}' <<<"$out") | $(awk '$1=="99%" {print $2}' <<<"$out") |"; }
+floor_db() { # label sqlfile conns
+  local out; out=$(pgbench -n -T "$DURATION" -c "$3" -j 2 -f "$2" "$PGURL" 2>&1)
+  echo "| $1 | $3 | $(awk '/^tps/ {print $3}' <<<"$out") | $(awk '/latency average/ {print $4" ms (avg)"}' <<<"$out") | |"; }
+
+cat > /tmp/s2.sql <<SQL
+SELECT district_id, count(*), sum(households), sum(tap_connections), sum(CASE WHEN hgj_status IN ('REPORTED','CERTIFIED') THEN 1 ELSE 0 END) FROM village WHERE state_id = 1 GROUP BY district_id;
+SQL
+cat > /tmp/s3.sql <<SQL
+SELECT state_id, count(*), sum(households), sum(tap_connections) FROM village GROUP BY state_id;
+SQL
+cat > /tmp/s4.sql <<SQL
+SELECT t.id, t.sampled_on, r.parameter, r.value FROM village v JOIN water_quality_test t ON t.village_id = v.id JOIN water_quality_result r ON r.test_id = t.id WHERE v.lgd_code = ${LGD} ORDER BY t.sampled_on DESC LIMIT 8;
+SQL
+
+for s in S1 S2 S3 S4; do
+  ours="${s}_OURS"; peer="${s}_PEER"
+  tok=$ADMIN; [ "$s" = S1 ] && tok=$PARTNER; [ "$s" = S3 ] && tok=$DASH
+  check "sangam $s" "http://127.0.0.1:$PORT/graphql" "$tok" "${!ours}"
+  check "postgraphile $s" "http://127.0.0.1:$PEER/graphql" "" "${!peer}"
+done
+
+{
+  echo "# Benchmarks: ${SCALE} scale, $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo
+  echo "\`bench/run.sh ${SCALE}\` (DURATION=${DURATION}s per cell, wrk -t2, PostgreSQL $(psql "$PGURL" -qAtc 'show server_version'), $(nproc) cores)."
+  echo
+  echo "Rows: $(psql "$PGURL" -qAtc "select 'villages ' || (select count(*) from village) || ', households ' || (select sum(households) from village) || ', tasks ' || (select count(*) from task) || ', task events ' || (select count(*) from task_event)")"
+  echo
+  echo "| scenario | connections | requests/s | p50 | p99 |"
+  echo "| --- | --- | --- | --- | --- |"
+  for c in 1 32; do
+    floor_http $c
+    for s in S1 S2 S3 S4; do
+      ours="${s}_OURS"; peer="${s}_PEER"
+      tok=$ADMIN; [ "$s" = S1 ] && tok=$PARTNER; [ "$s" = S3 ] && tok=$DASH
+      run "$s Sangam" "http://127.0.0.1:$PORT/graphql" "$tok" "${!ours}" $c
+      run "$s PostGraphile" "http://127.0.0.1:$PEER/graphql" "" "${!peer}" $c
+    done
+    floor_db "S2 database floor (pgbench)" /tmp/s2.sql $c
+    floor_db "S3 database floor (pgbench)" /tmp/s3.sql $c
+    floor_db "S4 database floor (pgbench)" /tmp/s4.sql $c
+  done
+  echo
+  echo "Server RSS after the load: Sangam $(rss $SPID) MB, PostGraphile $(rss $PPID_) MB."
+  echo
+  echo "A hostile query (depth 19, refused before any resolver runs), 32 connections:"
+  HOSTILE=$(q '{ villages(first: 1) { edges { node { district { state { districts { blocks { villages { district { state { districts { blocks { villages { name } } } } } } } } } } } } } }')
+  echo
+  echo "| scenario | connections | requests/s | p50 | p99 |"
+  echo "| --- | --- | --- | --- | --- |"
+  run "refused hostile query" "http://127.0.0.1:$PORT/graphql" "$ADMIN" "$HOSTILE" 32
+} | tee "$OUT"
+echo "written to bench/$OUT"
