@@ -63,14 +63,15 @@ check() { # name url token body: one request must return data without errors
   local res; res=$(curl -s -X POST -H 'content-type: application/json' ${3:+-H "authorization: Bearer $3"} -d "$4" "$2")
   python3 -c 'import json,sys; r=json.loads(sys.argv[2]); assert "errors" not in r and r.get("data"), sys.argv[1]+": "+sys.argv[2][:400]' "$1" "$res"
 }
+threads() { if [ "$1" -lt 2 ]; then echo 1; else echo 2; fi; }
 rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$1/status"; }
 run() { # label url token body conns -> markdown row
-  local out; out=$(TOKEN="$3" BODY="$4" wrk -t2 -c"$5" -d"${DURATION}s" --latency -s post.lua "$2" 2>&1)
+  local out; out=$(TOKEN="$3" BODY="$4" wrk -t"$(threads "$5")" -c"$5" -d"${DURATION}s" --latency -s post.lua "$2" 2>&1)
   local rps p50 p99
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out"); p50=$(awk '$1=="50%" {print $2}' <<<"$out"); p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   echo "| $1 | $5 | $rps | $p50 | $p99 |"
 }
-floor_http() { local out; out=$(wrk -t2 -c"$1" -d"${DURATION}s" --latency "http://127.0.0.1:$PORT/healthz" 2>&1)
+floor_http() { local out; out=$(wrk -t"$(threads "$1")" -c"$1" -d"${DURATION}s" --latency "http://127.0.0.1:$PORT/healthz" 2>&1)
   echo "| HTTP floor (/healthz) | $1 | $(awk '/Requests\/sec/ {print $2}' <<<"$out") | $(awk '$1=="50%" {print $2}' <<<"$out") | $(awk '$1=="99%" {print $2}' <<<"$out") |"; }
 floor_db() { # label sqlfile conns
   local out; out=$(pgbench -n -T "$DURATION" -c "$3" -j 2 -f "$2" "$PGURL" 2>&1)
@@ -96,7 +97,7 @@ done
 {
   echo "# Benchmarks: ${SCALE} scale, $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
-  echo "\`bench/run.sh ${SCALE}\` (DURATION=${DURATION}s per cell, wrk -t2, PostgreSQL $(psql "$PGURL" -qAtc 'show server_version'), $(nproc) cores)."
+  echo "\`bench/run.sh ${SCALE}\` (DURATION=${DURATION}s per cell, wrk with 2 threads (1 for one connection), PostgreSQL $(psql "$PGURL" -qAtc 'show server_version'), $(nproc) cores)."
   echo
   echo "Rows: $(psql "$PGURL" -qAtc "select 'villages ' || (select count(*) from village) || ', households ' || (select sum(households) from village) || ', tasks ' || (select count(*) from task) || ', task events ' || (select count(*) from task_event)")"
   echo

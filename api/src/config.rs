@@ -265,7 +265,7 @@ pub struct ServeArgs {
     #[arg(long, env = "SANGAM_ALLOW_LIST")]
     pub allow_list: bool,
     /// How long a DataLoader collects keys before it queries, in milliseconds.
-    #[arg(long, env = "SANGAM_BATCH_WINDOW_MS", default_value_t = 5)]
+    #[arg(long, env = "SANGAM_BATCH_WINDOW_MS", default_value_t = 1)]
     pub batch_window_ms: u64,
     #[command(flatten)]
     pub auth: AuthArgs,

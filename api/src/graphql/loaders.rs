@@ -105,7 +105,7 @@ impl Loader<i64> for LatestTest {
 /// slightly different times; a window longer than one batch query keeps their children in one
 /// batch (too short, and a large page splits into more statements; too long, and every nesting
 /// level waits for nothing).
-pub const DEFAULT_BATCH_WINDOW: Duration = Duration::from_millis(5);
+pub const DEFAULT_BATCH_WINDOW: Duration = Duration::from_millis(1);
 
 macro_rules! attach_all {
     ($data:ident, $svc:ident, $window:ident; by_id: $($e:ident),*; children: $($c:ident),*) => {{

@@ -51,6 +51,22 @@ impl Totals {
     }
 }
 
+/// Which of the three grouped statements to run.
+#[derive(Debug, Clone, Copy)]
+struct Parts {
+    villages: bool,
+    schemes: bool,
+    tasks: bool,
+}
+
+impl Parts {
+    const ALL: Parts = Parts {
+        villages: true,
+        schemes: true,
+        tasks: true,
+    };
+}
+
 pub struct ProgressReport {
     pub level: AreaLevel,
     pub parent: Totals,
@@ -118,23 +134,49 @@ impl Service {
             }
         }
         let areas = self.area_ids(level, within).await?;
-        let mut grouped = self.totals(Some(level), within).await?;
-        let rows = areas
+        let mut grouped = self.totals(Some(level), within, Parts::ALL).await?;
+        let rows: Vec<Totals> = areas
             .into_iter()
             .map(|id| Totals {
                 area: Some(Area::new(level, id)),
                 ..grouped.remove(&id).unwrap_or_default()
             })
             .collect();
-        let parent = Totals {
+        // Rows partition their parent's villages, and at district level and above its tasks
+        // too, so those totals are sums; only distinct schemes (a multi-village scheme may span
+        // rows) need the parent's own statement.
+        let tasks_partitioned = level <= AreaLevel::District;
+        let mut parent = Totals {
             area: within,
-            ..self
-                .totals(within.map(|w| w.level), within)
-                .await?
-                .into_values()
-                .next()
-                .unwrap_or_default()
+            ..Totals::default()
         };
+        for r in &rows {
+            parent.villages += r.villages;
+            parent.households += r.households;
+            parent.tap_connections += r.tap_connections;
+            parent.villages_reported += r.villages_reported;
+            parent.villages_certified += r.villages_certified;
+            if tasks_partitioned {
+                parent.tasks_open += r.tasks_open;
+                parent.tasks_overdue += r.tasks_overdue;
+            }
+        }
+        let parts = Parts {
+            villages: false,
+            schemes: true,
+            tasks: !tasks_partitioned,
+        };
+        let own = self
+            .totals(within.map(|w| w.level), within, parts)
+            .await?
+            .into_values()
+            .next()
+            .unwrap_or_default();
+        parent.schemes_by_status = own.schemes_by_status;
+        if !tasks_partitioned {
+            parent.tasks_open = own.tasks_open;
+            parent.tasks_overdue = own.tasks_overdue;
+        }
         Ok(Some(ProgressReport {
             level,
             parent,
@@ -185,6 +227,7 @@ impl Service {
         &self,
         group: Option<AreaLevel>,
         within: Option<Area>,
+        parts: Parts,
     ) -> ApiResult<HashMap<i64, Totals>> {
         let mut out: HashMap<i64, Totals> = HashMap::new();
         let reach = self.reach();
@@ -197,83 +240,94 @@ impl Service {
         };
 
         // Villages: households, taps, Har Ghar Jal.
-        let mut q = Query::select();
-        q.from(village::Entity)
-            .expr_as(
-                Func::count(Expr::col(village::Column::Id.as_column_ref())),
-                "villages",
-            )
-            .expr_as(
-                Func::coalesce([
-                    Func::sum(Expr::col(village::Column::Households.as_column_ref())).into(),
-                    Expr::val(0),
-                ]),
-                "households",
-            )
-            .expr_as(
-                Func::coalesce([
-                    Func::sum(Expr::col(village::Column::TapConnections.as_column_ref())).into(),
-                    Expr::val(0),
-                ]),
-                "taps",
-            )
-            .expr_as(
-                count_where(Condition::all().add(
-                    village::Column::HgjStatus.is_in([HgjStatus::Reported, HgjStatus::Certified]),
-                )),
-                "reported",
-            )
-            .expr_as(
-                count_where(
-                    Condition::all().add(village::Column::HgjStatus.eq(HgjStatus::Certified)),
-                ),
-                "certified",
-            )
-            .cond_where(villages_in.clone());
-        self.group(&mut q, group.map(village_group));
-        for row in self.db().query_all(&q).await? {
-            if let Some(t) = slot(&mut out, &row, group)? {
-                t.villages += get_i64(&row, "villages")?;
-                t.households += get_i64(&row, "households")?;
-                t.tap_connections += get_i64(&row, "taps")?;
-                t.villages_reported += get_i64(&row, "reported")?;
-                t.villages_certified += get_i64(&row, "certified")?;
+        if parts.villages {
+            let mut q = Query::select();
+            q.from(village::Entity)
+                .expr_as(
+                    Func::count(Expr::col(village::Column::Id.as_column_ref())),
+                    "villages",
+                )
+                .expr_as(
+                    Func::coalesce([
+                        Func::sum(Expr::col(village::Column::Households.as_column_ref())).into(),
+                        Expr::val(0),
+                    ]),
+                    "households",
+                )
+                .expr_as(
+                    Func::coalesce([
+                        Func::sum(Expr::col(village::Column::TapConnections.as_column_ref()))
+                            .into(),
+                        Expr::val(0),
+                    ]),
+                    "taps",
+                )
+                .expr_as(
+                    count_where(
+                        Condition::all().add(
+                            village::Column::HgjStatus
+                                .is_in([HgjStatus::Reported, HgjStatus::Certified]),
+                        ),
+                    ),
+                    "reported",
+                )
+                .expr_as(
+                    count_where(
+                        Condition::all().add(village::Column::HgjStatus.eq(HgjStatus::Certified)),
+                    ),
+                    "certified",
+                )
+                .cond_where(villages_in.clone());
+            self.group(&mut q, group.map(village_group));
+            for row in self.db().query_all(&q).await? {
+                if let Some(t) = slot(&mut out, &row, group)? {
+                    t.villages += get_i64(&row, "villages")?;
+                    t.households += get_i64(&row, "households")?;
+                    t.tap_connections += get_i64(&row, "taps")?;
+                    t.villages_reported += get_i64(&row, "reported")?;
+                    t.villages_certified += get_i64(&row, "certified")?;
+                }
             }
         }
 
         // Schemes serving those villages, by status; a multi-village scheme counts once per area.
-        let mut q = Query::select();
-        q.from(scheme_village::Entity)
-            .join(
-                JoinType::InnerJoin,
-                village::Entity,
-                Expr::col(village::Column::Id.as_column_ref())
-                    .equals(scheme_village::Column::VillageId.as_column_ref()),
-            )
-            .join(
-                JoinType::InnerJoin,
-                scheme::Entity,
-                Expr::col(scheme::Column::Id.as_column_ref())
-                    .equals(scheme_village::Column::SchemeId.as_column_ref()),
-            )
-            .expr_as(Expr::col(scheme::Column::Status.as_column_ref()), "status")
-            .expr_as(
-                Func::count_distinct(Expr::col(scheme::Column::Id.as_column_ref())),
-                "schemes",
-            )
-            .cond_where(villages_in)
-            .cond_where(scheme::Entity::reach(&reach))
-            .add_group_by([Expr::col(scheme::Column::Status.as_column_ref())]);
-        self.group(&mut q, group.map(village_group));
-        for row in self.db().query_all(&q).await? {
-            if let Some(t) = slot(&mut out, &row, group)? {
-                let status: String = row.try_get("", "status")?;
-                let status = SchemeStatus::try_from_value(&status)?;
-                *t.schemes_by_status.entry(status).or_default() += get_i64(&row, "schemes")?;
+        if parts.schemes {
+            let mut q = Query::select();
+            q.from(scheme_village::Entity)
+                .join(
+                    JoinType::InnerJoin,
+                    village::Entity,
+                    Expr::col(village::Column::Id.as_column_ref())
+                        .equals(scheme_village::Column::VillageId.as_column_ref()),
+                )
+                .join(
+                    JoinType::InnerJoin,
+                    scheme::Entity,
+                    Expr::col(scheme::Column::Id.as_column_ref())
+                        .equals(scheme_village::Column::SchemeId.as_column_ref()),
+                )
+                .expr_as(Expr::col(scheme::Column::Status.as_column_ref()), "status")
+                .expr_as(
+                    Func::count_distinct(Expr::col(scheme::Column::Id.as_column_ref())),
+                    "schemes",
+                )
+                .cond_where(villages_in)
+                .cond_where(scheme::Entity::reach(&reach))
+                .add_group_by([Expr::col(scheme::Column::Status.as_column_ref())]);
+            self.group(&mut q, group.map(village_group));
+            for row in self.db().query_all(&q).await? {
+                if let Some(t) = slot(&mut out, &row, group)? {
+                    let status: String = row.try_get("", "status")?;
+                    let status = SchemeStatus::try_from_value(&status)?;
+                    *t.schemes_by_status.entry(status).or_default() += get_i64(&row, "schemes")?;
+                }
             }
         }
 
         // Tasks located in the area, open and overdue.
+        if !parts.tasks {
+            return Ok(out);
+        }
         let mut q = Query::select();
         let mut tasks_in = task::Entity::reach(&reach);
         if let Some(w) = within {
