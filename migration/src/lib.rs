@@ -2,6 +2,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod columns;
 mod m20261122_000001_create_schema;
 mod m20261122_000002_create_auth;
 mod m20261122_000003_create_workflow;

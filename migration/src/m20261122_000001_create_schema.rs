@@ -6,21 +6,10 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{a, id};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn a(name: &str) -> Alias {
-    Alias::new(name)
-}
-
-fn id() -> ColumnDef {
-    ColumnDef::new(a("id"))
-        .big_integer()
-        .not_null()
-        .auto_increment()
-        .primary_key()
-        .to_owned()
-}
 
 fn col(name: &str) -> ColumnDef {
     ColumnDef::new(a(name))

@@ -2,21 +2,10 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{a, id};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn a(name: &str) -> Alias {
-    Alias::new(name)
-}
-
-fn id() -> ColumnDef {
-    ColumnDef::new(a("id"))
-        .big_integer()
-        .not_null()
-        .auto_increment()
-        .primary_key()
-        .to_owned()
-}
 
 fn text(name: &str) -> ColumnDef {
     ColumnDef::new(a(name)).string().not_null().to_owned()

@@ -2,21 +2,10 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{a, id};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn a(name: &str) -> Alias {
-    Alias::new(name)
-}
-
-fn id() -> ColumnDef {
-    ColumnDef::new(a("id"))
-        .big_integer()
-        .not_null()
-        .auto_increment()
-        .primary_key()
-        .to_owned()
-}
 
 // async_trait's expansion needs the elided lifetime here.
 #[allow(elided_lifetimes_in_paths)]

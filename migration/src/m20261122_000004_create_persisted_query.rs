@@ -3,12 +3,10 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::a;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn a(name: &str) -> Alias {
-    Alias::new(name)
-}
 
 // async_trait's expansion needs the elided lifetime here.
 #[allow(elided_lifetimes_in_paths)]

@@ -220,24 +220,30 @@ pub async fn token(
     }
 }
 
+/// A revocation or introspection request: the authenticated client and the `token` it names.
+async fn token_request(
+    auth: &Authenticator,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(oauth_client::Model, String), Box<Response>> {
+    let params = form(headers, body)?;
+    let client = client(auth, headers, &params).await.map_err(Box::new)?;
+    let token =
+        param(&params, "token").ok_or_else(|| Box::new(invalid_request("token is required")))?;
+    Ok((client, token.to_owned()))
+}
+
 /// RFC 7009: a client revokes its own tokens; the answer is 200 whatever the token was.
 pub async fn revoke(
     State(auth): State<Arc<Authenticator>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let params = match form(&headers, &body) {
-        Ok(p) => p,
+    let (client, token) = match token_request(&auth, &headers, &body).await {
+        Ok(found) => found,
         Err(res) => return *res,
     };
-    let client = match client(&auth, &headers, &params).await {
-        Ok(c) => c,
-        Err(res) => return res,
-    };
-    let Some(token) = param(&params, "token") else {
-        return invalid_request("token is required");
-    };
-    match auth.verify_own(token, false).await {
+    match auth.verify_own(&token, false).await {
         Ok(claims)
             if claims.get("client_id").and_then(Value::as_str)
                 == Some(client.client_id.as_str()) =>
@@ -280,19 +286,12 @@ pub async fn introspect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let params = match form(&headers, &body) {
-        Ok(p) => p,
+    let (caller, token) = match token_request(&auth, &headers, &body).await {
+        Ok(found) => found,
         Err(res) => return *res,
     };
-    let caller = match client(&auth, &headers, &params).await {
-        Ok(c) => c,
-        Err(res) => return res,
-    };
-    let Some(token) = param(&params, "token") else {
-        return invalid_request("token is required");
-    };
     let inactive = || no_store(Json(json!({ "active": false })).into_response());
-    match auth.verify_own(token, true).await {
+    match auth.verify_own(&token, true).await {
         Ok(mut claims) => {
             let owner =
                 claims.get("client_id").and_then(Value::as_str) == Some(caller.client_id.as_str());

@@ -8,11 +8,11 @@ use std::{
 };
 
 use anyhow::Context;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, jwk::JwkSet};
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 
-use super::{AuthError, ExternalSettings};
+use super::{AuthError, Expect, ExternalSettings, verify_jwt};
 
 const REFETCH_COOLDOWN: Duration = Duration::from_secs(10);
 
@@ -120,23 +120,11 @@ impl External {
         if key_alg.is_some_and(|a| a != header.alg) {
             return Err(AuthError::invalid("unexpected signing algorithm"));
         }
-        let mut v = Validation::new(header.alg);
-        v.set_issuer(&[&self.settings.issuer]);
-        v.set_audience(&[&self.settings.audience]);
-        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        v.leeway = self.leeway.as_secs();
-        v.validate_nbf = true;
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &v).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind::*;
-            AuthError::invalid(match e.kind() {
-                ExpiredSignature => "token expired",
-                ImmatureSignature => "token not yet valid",
-                InvalidIssuer => "wrong issuer",
-                InvalidAudience => "wrong audience",
-                InvalidSignature => "bad signature",
-                _ => "invalid token",
-            })
-        })?;
-        Ok(data.claims)
+        let expect = Expect {
+            alg: header.alg,
+            issuer: &self.settings.issuer,
+            audience: &self.settings.audience,
+        };
+        verify_jwt(token, &key, expect, self.leeway, true)
     }
 }

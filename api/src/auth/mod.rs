@@ -102,6 +102,43 @@ pub struct Authenticator {
     introspection: Option<introspection::Introspector>,
 }
 
+/// What a JWT must be signed with and say about itself.
+pub(crate) struct Expect<'a> {
+    pub alg: Algorithm,
+    pub issuer: &'a str,
+    pub audience: &'a str,
+}
+
+/// Checks a JWT's signature, issuer, audience and times (with `leeway`; expiry only when
+/// `check_expiry`), for both Sangam's own tokens and an external provider's.
+pub(crate) fn verify_jwt(
+    token: &str,
+    key: &jsonwebtoken::DecodingKey,
+    expect: Expect<'_>,
+    leeway: Duration,
+    check_expiry: bool,
+) -> Result<Map<String, Value>, AuthError> {
+    let mut v = Validation::new(expect.alg);
+    v.set_issuer(&[expect.issuer]);
+    v.set_audience(&[expect.audience]);
+    v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    v.leeway = leeway.as_secs();
+    v.validate_nbf = true;
+    v.validate_exp = check_expiry;
+    let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, &v).map_err(|e| {
+        use jsonwebtoken::errors::ErrorKind::*;
+        AuthError::invalid(match e.kind() {
+            ExpiredSignature => "token expired",
+            ImmatureSignature => "token not yet valid",
+            InvalidIssuer => "wrong issuer",
+            InvalidAudience => "wrong audience",
+            InvalidSignature => "bad signature",
+            _ => "invalid token",
+        })
+    })?;
+    Ok(data.claims)
+}
+
 /// Sangam's access-token claims (RFC 9068 plus role, organisation and jurisdiction).
 fn own_claims() -> ClaimNames {
     ClaimNames::default()
@@ -181,25 +218,12 @@ impl Authenticator {
             .await
             .map_err(AuthError::Unavailable)?
             .ok_or_else(|| AuthError::invalid("token signed by an unknown key"))?;
-        let mut v = Validation::new(Algorithm::EdDSA);
-        v.set_issuer(&[&self.settings.issuer]);
-        v.set_audience(&[&self.settings.audience]);
-        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        v.leeway = self.settings.leeway.as_secs();
-        v.validate_nbf = true;
-        v.validate_exp = check_expiry;
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &v).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind::*;
-            AuthError::invalid(match e.kind() {
-                ExpiredSignature => "token expired",
-                ImmatureSignature => "token not yet valid",
-                InvalidIssuer => "wrong issuer",
-                InvalidAudience => "wrong audience",
-                InvalidSignature => "bad signature",
-                _ => "invalid token",
-            })
-        })?;
-        let claims = data.claims;
+        let expect = Expect {
+            alg: Algorithm::EdDSA,
+            issuer: &self.settings.issuer,
+            audience: &self.settings.audience,
+        };
+        let claims = verify_jwt(token, &key, expect, self.settings.leeway, check_expiry)?;
         let jti = claims
             .get("jti")
             .and_then(Value::as_str)
