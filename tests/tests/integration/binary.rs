@@ -152,7 +152,7 @@ fn migrate_up_status_and_down() {
     };
     run(&["migrate", "up"]);
     assert!(!run(&["migrate", "status"]).contains("Pending"));
-    run(&["migrate", "down", "--steps", "3"]);
+    run(&["migrate", "down", "--steps", "100"]);
     assert!(!run(&["migrate", "status"]).contains("Applied"));
     let _ = std::fs::remove_file(&db_file);
 }
