@@ -266,9 +266,14 @@ async fn execute(
             BatchRequest::Batch(all) => (false, all),
         };
         for mut req in requests {
-            if let Err((code, message)) =
-                graphql::persisted::resolve(&st.db, &mut req, st.options.allow_list).await
-            {
+            // Persisted queries (which may store a query) are for authenticated callers only.
+            let resolved = match &svc {
+                Some(_) => {
+                    graphql::persisted::resolve(&st.db, &mut req, st.options.allow_list).await
+                }
+                None => Ok(()),
+            };
+            if let Err((code, message)) = resolved {
                 out.push(refusal(code, message, None));
                 continue;
             }

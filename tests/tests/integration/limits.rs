@@ -215,3 +215,26 @@ async fn a_request_over_its_time_is_stopped_with_a_timeout_error() {
         .await;
     assert_eq!(res["errors"][0]["extensions"]["code"], "TIMEOUT", "{res:#}");
 }
+
+#[tokio::test]
+async fn anonymous_callers_cannot_store_persisted_queries() {
+    let app = app_with(HttpOptions {
+        public_schema: true,
+        ..HttpOptions::default()
+    })
+    .await;
+    let query = "{ villages { totalCount } }";
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": api::graphql::persisted::sha256_hex(query) } });
+    let mut req = app.graphql_request(None, "", json!(null));
+    *req.body_mut() =
+        axum::body::Body::from(json!({ "query": query, "extensions": ext }).to_string());
+    assert_eq!(app.send(req).await.status, StatusCode::UNAUTHORIZED);
+    let stored = <entities::persisted_query::Entity as sea_orm::EntityTrait>::find()
+        .all(&app.t.db)
+        .await
+        .expect("query");
+    assert!(
+        stored.is_empty(),
+        "nothing was stored for an anonymous caller"
+    );
+}
