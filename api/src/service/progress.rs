@@ -293,28 +293,61 @@ impl Service {
         // Schemes serving those villages, by status; a multi-village scheme counts once per area.
         if parts.schemes {
             let mut q = Query::select();
-            q.from(scheme_village::Entity)
-                .join(
-                    JoinType::InnerJoin,
-                    village::Entity,
-                    Expr::col(village::Column::Id.as_column_ref())
-                        .equals(scheme_village::Column::VillageId.as_column_ref()),
-                )
-                .join(
-                    JoinType::InnerJoin,
-                    scheme::Entity,
-                    Expr::col(scheme::Column::Id.as_column_ref())
-                        .equals(scheme_village::Column::SchemeId.as_column_ref()),
-                )
-                .expr_as(Expr::col(scheme::Column::Status.as_column_ref()), "status")
-                .expr_as(
-                    Func::count_distinct(Expr::col(scheme::Column::Id.as_column_ref())),
-                    "schemes",
-                )
-                .cond_where(villages_in)
-                .cond_where(scheme::Entity::reach(&reach))
-                .add_group_by([Expr::col(scheme::Column::Status.as_column_ref())]);
-            self.group(&mut q, group.map(village_group));
+            // At district level and above a scheme belongs to the district that implements it
+            // (as `schemes(filter: {within})` lists them): one indexed pass over schemes. Below
+            // that, a scheme belongs to each block or GP whose villages it serves.
+            let by_district = group.is_none_or(|l| l <= AreaLevel::District)
+                && within.is_none_or(|w| w.level <= AreaLevel::District);
+            if by_district {
+                let mut schemes_in = scheme::Entity::reach(&reach);
+                if let Some(w) = within {
+                    schemes_in = schemes_in.add(w.schemes());
+                }
+                q.from(scheme::Entity)
+                    .expr_as(Expr::col(scheme::Column::Status.as_column_ref()), "status")
+                    .expr_as(
+                        Func::count(Expr::col(scheme::Column::Id.as_column_ref())),
+                        "schemes",
+                    )
+                    .cond_where(schemes_in)
+                    .add_group_by([Expr::col(scheme::Column::Status.as_column_ref())]);
+                if let Some(level) = group {
+                    let expr = match level {
+                        AreaLevel::State => Expr::col(district::Column::StateId.as_column_ref()),
+                        AreaLevel::Division => {
+                            Expr::col(district::Column::DivisionId.as_column_ref())
+                        }
+                        _ => Expr::col(scheme::Column::DistrictId.as_column_ref()),
+                    };
+                    if level != AreaLevel::District {
+                        join_district_on(&mut q, scheme::Column::DistrictId);
+                    }
+                    q.expr_as(expr.clone(), "area_id").add_group_by([expr]);
+                }
+            } else {
+                q.from(scheme_village::Entity)
+                    .join(
+                        JoinType::InnerJoin,
+                        village::Entity,
+                        Expr::col(village::Column::Id.as_column_ref())
+                            .equals(scheme_village::Column::VillageId.as_column_ref()),
+                    )
+                    .join(
+                        JoinType::InnerJoin,
+                        scheme::Entity,
+                        Expr::col(scheme::Column::Id.as_column_ref())
+                            .equals(scheme_village::Column::SchemeId.as_column_ref()),
+                    )
+                    .expr_as(Expr::col(scheme::Column::Status.as_column_ref()), "status")
+                    .expr_as(
+                        Func::count_distinct(Expr::col(scheme::Column::Id.as_column_ref())),
+                        "schemes",
+                    )
+                    .cond_where(villages_in)
+                    .cond_where(scheme::Entity::reach(&reach))
+                    .add_group_by([Expr::col(scheme::Column::Status.as_column_ref())]);
+                self.group(&mut q, group.map(village_group));
+            }
             for row in self.db().query_all(&q).await? {
                 if let Some(t) = slot(&mut out, &row, group)? {
                     let status: String = row.try_get("", "status")?;

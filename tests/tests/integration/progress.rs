@@ -59,13 +59,15 @@ async fn district_rows_add_up_to_their_state() {
             .data(
                 "query($s: ID!) { villages(filter: { within: $s }) { totalCount }
                    reported: villages(filter: { within: $s, hgjStatus: [REPORTED, CERTIFIED] }) { totalCount }
-                   overdue: tasks(filter: { within: $s, overdue: true }) { totalCount } }",
+                   overdue: tasks(filter: { within: $s, overdue: true }) { totalCount }
+                   schemes(filter: { within: $s }) { totalCount } }",
                 json!({ "s": cg }),
             )
             .await;
         assert_eq!(lists["villages"]["totalCount"], parent["villages"]);
         assert_eq!(lists["reported"]["totalCount"], parent["villagesReported"]);
         assert_eq!(lists["overdue"]["totalCount"], parent["tasksOverdue"]);
+        assert_eq!(lists["schemes"]["totalCount"], parent["schemes"], "progress counts the schemes the list shows");
     })
     .await;
 }
