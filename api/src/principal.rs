@@ -96,7 +96,7 @@ impl Scope {
         Self::ALL.into_iter().find(|x| x.as_str() == s)
     }
 
-    /// Parses a space-separated scope list (RFC 6749 §3.3); `None` names the first unknown one.
+    /// Parses a space-separated scope list (RFC 6749 §3.3); the error names the first unknown scope.
     pub fn parse_list(s: &str) -> Result<BTreeSet<Scope>, String> {
         s.split_whitespace()
             .map(|x| Self::parse(x).ok_or_else(|| x.to_owned()))
