@@ -28,7 +28,7 @@ client() { # role, extra args -> "id secret"
     awk '/client_id:/ {id=$2} /client_secret:/ {s=$2} END {print id, s}'
 }
 read -r PID_ PSEC < <(client partner --org SP-0001 --scopes "villages:read tasks:read progress:read quality:read")
-read -r AID ASEC < <(client state_admin --states 1 --scopes "villages:read tasks:read progress:read quality:read")
+read -r AID ASEC < <(client state_admin --states 1 --scopes "villages:read tasks:read tasks:write progress:read quality:read")
 read -r DID DSEC < <(client dashboard --scopes "villages:read progress:read quality:read")
 
 PORT=18100; PEER=18200
@@ -114,6 +114,18 @@ done
     floor_db "S2 database floor (pgbench)" /tmp/s2.sql $c
     floor_db "S3 database floor (pgbench)" /tmp/s3.sql $c
     floor_db "S4 database floor (pgbench)" /tmp/s4.sql $c
+  done
+  echo
+  echo "S5 writes: \`commentOnTask\` on random tasks (one transaction: versioned update, history, audit), PostgreSQL:"
+  echo
+  echo "| scenario | connections | requests/s | p50 | p99 |"
+  echo "| --- | --- | --- | --- | --- |"
+  TASKS=$(psql "$PGURL" -qAtc "select count(*) from task")
+  FIRST=$(python3 -c 'import base64; print(base64.urlsafe_b64encode(b"Task:1").decode().rstrip("="))')
+  check "sangam S5" "http://127.0.0.1:$PORT/graphql" "$ADMIN" "$(python3 -c 'import json,sys; print(json.dumps({"query": "mutation($id: ID!) { commentOnTask(id: $id, text: \"bench\") { task { version } } }", "variables": {"id": sys.argv[1]}}))' "$FIRST")"
+  for c in 1 32; do
+    out=$(TOKEN="$ADMIN" TASKS="$TASKS" wrk -t"$(threads $c)" -c"$c" -d"${DURATION}s" --latency -s write.lua "http://127.0.0.1:$PORT" 2>&1)
+    echo "| S5 Sangam writes | $c | $(awk '/Requests\/sec/ {print $2}' <<<"$out") | $(awk '$1=="50%" {print $2}' <<<"$out") | $(awk '$1=="99%" {print $2}' <<<"$out") |"
   done
   echo
   echo "Server RSS after the load: Sangam $(rss $SPID) MB, PostGraphile $(rss $PPID_) MB."
