@@ -128,6 +128,12 @@ done
     echo "| S5 Sangam writes | $c | $(awk '/Requests\/sec/ {print $2}' <<<"$out") | $(awk '$1=="50%" {print $2}' <<<"$out") | $(awk '$1=="99%" {print $2}' <<<"$out") |"
   done
   echo
+  echo "S6 fan-out: 1,000 taskEvents subscribers, 100 writes/s for 10 s (\`node fanout.js\`):"
+  echo
+  echo '```'
+  node fanout.js "http://127.0.0.1:$PORT" "$ADMIN" "$TASKS" 1000 100 10
+  echo '```'
+  echo
   echo "Server RSS after the load: Sangam $(rss $SPID) MB, PostGraphile $(rss $PPID_) MB."
   echo
   echo "A hostile query (depth 19, refused before any resolver runs), 32 connections:"
