@@ -84,10 +84,6 @@ impl<'a> Reach<'a> {
         Self { who, today }
     }
 
-    pub fn principal(&self) -> &Principal {
-        self.who
-    }
-
     fn partner(&self) -> bool {
         self.who.role == Role::Partner
     }
