@@ -51,6 +51,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                         println!("{}\t{}", m.status(), m.name());
                     }
                 }
+                MigrateAction::Rollups => seed::rebuild_rollups(&conn).await?,
             }
             Ok(())
         }

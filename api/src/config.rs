@@ -195,6 +195,9 @@ pub enum MigrateAction {
     },
     /// List migrations and whether each is applied.
     Status,
+    /// Recount the per-district rollups from the rows they summarise: needed only after rows
+    /// were written by something other than Sangam (the API keeps them exact as it writes).
+    Rollups,
 }
 
 #[derive(Debug, Subcommand)]

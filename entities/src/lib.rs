@@ -4,6 +4,8 @@ pub mod assignment;
 pub mod audit_log;
 pub mod block;
 pub mod district;
+pub mod district_rollup;
+pub mod district_scheme_rollup;
 pub mod division;
 pub mod enums;
 pub mod gram_panchayat;

@@ -7,6 +7,8 @@ mod m20261122_000001_create_schema;
 mod m20261122_000002_create_auth;
 mod m20261122_000003_create_workflow;
 mod m20261122_000004_create_persisted_query;
+mod m20261122_000005_create_rollups;
+pub mod rollups;
 
 pub struct Migrator;
 
@@ -18,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_create_auth::Migration),
             Box::new(m20261122_000003_create_workflow::Migration),
             Box::new(m20261122_000004_create_persisted_query::Migration),
+            Box::new(m20261122_000005_create_rollups::Migration),
         ]
     }
 }

@@ -48,9 +48,21 @@ pub async fn demo(db: &DatabaseConnection, today: NaiveDate) -> anyhow::Result<S
     let data = generate::Dataset::build(today);
     let txn = db.begin().await?;
     let summary = data.write(&txn).await.context("writing the demo data")?;
+    migration::rollups::rebuild(&txn).await?;
     txn.commit().await?;
     advance_sequences(db).await?;
     Ok(summary)
+}
+
+/// Recounts the per-district rollups, in one transaction, after rows arrived by a way other
+/// than the API's writes (which keep them exact themselves).
+pub async fn rebuild_rollups(db: &DatabaseConnection) -> anyhow::Result<()> {
+    let txn = db.begin().await?;
+    migration::rollups::rebuild(&txn)
+        .await
+        .context("counting the rollups")?;
+    txn.commit().await?;
+    Ok(())
 }
 
 /// Explicit ids leave PostgreSQL's identity sequences behind; moves them past the seeded rows.

@@ -719,5 +719,8 @@ pub async fn synthetic(
         "synthetic data loaded"
     );
     super::advance_sequences(db).await?;
+    let started = std::time::Instant::now();
+    super::rebuild_rollups(db).await?;
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "rollups counted");
     Ok(summary)
 }

@@ -8,6 +8,7 @@ pub mod filters;
 pub mod page;
 pub mod progress;
 pub mod quality;
+pub mod rollup;
 pub mod scope;
 pub mod tasks;
 pub mod villages;

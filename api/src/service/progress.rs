@@ -1,5 +1,7 @@
 //! Progress aggregates for reviews: coverage, Har Ghar Jal, schemes and tasks per area, and each
-//! area's difference from its parent. Three grouped statements per level, whatever the size.
+//! area's difference from its parent. Three grouped statements per level, whatever the size:
+//! over the per-district rollups where the report is at district level or above and the
+//! principal reaches whole districts, over the villages, schemes and tasks themselves otherwise.
 
 use std::collections::HashMap;
 
@@ -13,6 +15,7 @@ use super::{
     Scoped, Service,
     area::{Area, AreaLevel},
     filters::{OPEN_STATUSES, overdue},
+    rollup,
 };
 use crate::error::{ApiError, ApiResult};
 
@@ -53,10 +56,10 @@ impl Totals {
 
 /// Which of the three grouped statements to run.
 #[derive(Debug, Clone, Copy)]
-struct Parts {
-    villages: bool,
-    schemes: bool,
-    tasks: bool,
+pub(super) struct Parts {
+    pub villages: bool,
+    pub schemes: bool,
+    pub tasks: bool,
 }
 
 impl Parts {
@@ -101,7 +104,7 @@ fn join_district_on(q: &mut SelectStatement, district_id: impl ColumnTrait) {
     );
 }
 
-fn count_where(cond: Condition) -> Expr {
+pub(super) fn count_where(cond: Condition) -> Expr {
     Func::coalesce([
         Func::sum(Expr::case(cond, 1).finally(0)).into(),
         Expr::val(0),
@@ -109,7 +112,7 @@ fn count_where(cond: Condition) -> Expr {
     .into()
 }
 
-fn get_i64(row: &QueryResult, col: &str) -> ApiResult<i64> {
+pub(super) fn get_i64(row: &QueryResult, col: &str) -> ApiResult<i64> {
     Ok(row.try_get::<Option<i64>>("", col)?.unwrap_or(0))
 }
 
@@ -224,6 +227,48 @@ impl Service {
     /// Runs the three grouped statements, keyed by the id of the area at `group` level
     /// (`None`: one group, keyed 0). Rows outside any area (null group) are left out.
     async fn totals(
+        &self,
+        group: Option<AreaLevel>,
+        within: Option<Area>,
+        parts: Parts,
+    ) -> ApiResult<HashMap<i64, Totals>> {
+        let reach = self.reach();
+        let by = match group {
+            None => Some(None),
+            Some(level) => rollup::group_column(level).map(Some),
+        };
+        let Some(by) = by.filter(|_| {
+            reach.whole_districts() && within.is_none_or(|w| w.level <= AreaLevel::District)
+        }) else {
+            return self.live_totals(group, within, parts).await;
+        };
+        let mut districts = district::Entity::reach(&reach);
+        if let Some(w) = within {
+            districts = districts.add(w.districts());
+        }
+        let from_rollups = Parts {
+            tasks: parts.tasks && reach.all_tasks_of_districts(),
+            ..parts
+        };
+        let (mut out, tasks_counted) =
+            rollup::totals(self.db(), districts, by, self.today(), from_rollups).await?;
+        if parts.tasks && !tasks_counted {
+            let tasks_only = Parts {
+                villages: false,
+                schemes: false,
+                tasks: true,
+            };
+            for (key, t) in self.live_totals(group, within, tasks_only).await? {
+                let slot = out.entry(key).or_default();
+                slot.tasks_open = t.tasks_open;
+                slot.tasks_overdue = t.tasks_overdue;
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`Self::totals`] counted from the rows themselves.
+    async fn live_totals(
         &self,
         group: Option<AreaLevel>,
         within: Option<Area>,
@@ -425,7 +470,7 @@ impl Service {
 }
 
 /// The totals a result row adds to: its group's, created on first sight.
-fn slot<'m>(
+pub(super) fn slot<'m>(
     out: &'m mut HashMap<i64, Totals>,
     row: &QueryResult,
     group: Option<AreaLevel>,

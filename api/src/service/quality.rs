@@ -14,7 +14,7 @@ use entities::{
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
-use super::{Service, bis, write::Begun};
+use super::{Service, bis, rollup, write::Begun};
 use crate::{
     error::{ApiError, ApiResult},
     events::Event,
@@ -254,6 +254,7 @@ impl Service {
                     Some(&t),
                 )
                 .await?;
+                rollup::task_changed(tx.conn(), None, &t).await?;
                 tx.emit(Event::Task {
                     task_id: t.id,
                     version: 1,

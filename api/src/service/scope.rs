@@ -88,6 +88,17 @@ impl<'a> Reach<'a> {
         self.who.role == Role::Partner
     }
 
+    /// Whether the principal reaches whole districts: every village and scheme of each
+    /// district it reaches, so per-district rollups can answer for it.
+    pub fn whole_districts(&self) -> bool {
+        !self.partner()
+    }
+
+    /// Whether it also sees every task of those districts (a department sees only its own).
+    pub fn all_tasks_of_districts(&self) -> bool {
+        !matches!(self.who.role, Role::Department | Role::Partner)
+    }
+
     /// Villages covered today by an active assignment of the partner's organisation.
     fn assigned_villages(&self) -> Condition {
         let Some(org) = self.who.organisation_id else {

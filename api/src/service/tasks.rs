@@ -13,7 +13,7 @@ use sea_orm::{
 };
 
 use super::{
-    Service,
+    Service, rollup,
     workflow::{check_move, may_attach, may_edit, may_move},
     write::{Begun, Tx},
 };
@@ -187,6 +187,7 @@ impl Service {
             Some(&created),
         )
         .await?;
+        rollup::task_changed(tx.conn(), None, &created).await?;
         announce(&mut tx, &created, "created");
         tx.commit(&created).await?;
         Ok(created)
@@ -426,6 +427,11 @@ impl Service {
             Some(&after),
         )
         .await?;
+        // Only version-checked changes move a count (comments and evidence set no counted
+        // column), and for those `before` is exactly the row this update replaced.
+        if expected.is_some() {
+            rollup::task_changed(tx.conn(), Some(before), &after).await?;
+        }
         announce(&mut tx, &after, change);
         tx.commit(&after).await?;
         Ok(after)

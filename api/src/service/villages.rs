@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use super::{
-    Service,
+    Service, rollup,
     write::{Begun, Tx},
 };
 use crate::{
@@ -275,6 +275,7 @@ impl Service {
             Some(after),
         )
         .await?;
+        rollup::village_changed(tx.conn(), before, after).await?;
         tx.emit(Event::Village {
             village_id: after.id,
             version: after.version,

@@ -14,6 +14,7 @@ mod policy;
 mod progress;
 mod queries;
 mod race;
+mod rollups;
 mod schema_sdl;
 mod subscriptions;
 mod synthetic;

@@ -1,0 +1,44 @@
+//! Recounts the per-district rollups from the rows they summarise. Run by the migration that
+//! creates them, after bulk loads (`sangam seed`), and by `sangam rollup rebuild` after data
+//! arrives by any other way than the API. The incremental rules that keep them exact between
+//! rebuilds are in `api/src/service/rollup.rs`; a test compares the two.
+
+use sea_orm_migration::{prelude::*, sea_orm::ConnectionTrait};
+
+/// Open task statuses and Har Ghar Jal statuses that count as reported, as stored.
+const OPEN: &str = "'OPEN', 'IN_PROGRESS', 'BLOCKED'";
+const REPORTED: &str = "'REPORTED', 'CERTIFIED'";
+
+/// The day an overdue count is never valid for: a rebuild leaves overdue counts for the first
+/// read to make, since only the server knows which day it is in India.
+pub const NEVER: &str = "1970-01-01";
+
+/// Replaces every rollup row with a fresh count (plain SQL both backends run as written).
+pub async fn rebuild<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    let statements = [
+        "DELETE FROM district_scheme_rollup".to_owned(),
+        "DELETE FROM district_rollup".to_owned(),
+        format!(
+            "INSERT INTO district_rollup (district_id, villages, households, tap_connections, \
+             villages_reported, villages_certified, tasks_open, tasks_overdue, overdue_as_of) \
+             SELECT d.id, COALESCE(v.villages, 0), COALESCE(v.households, 0), \
+             COALESCE(v.taps, 0), COALESCE(v.reported, 0), COALESCE(v.certified, 0), \
+             COALESCE(t.open, 0), 0, '{NEVER}' \
+             FROM district d \
+             LEFT JOIN (SELECT district_id, COUNT(*) AS villages, SUM(households) AS households, \
+               SUM(tap_connections) AS taps, \
+               SUM(CASE WHEN hgj_status IN ({REPORTED}) THEN 1 ELSE 0 END) AS reported, \
+               SUM(CASE WHEN hgj_status = 'CERTIFIED' THEN 1 ELSE 0 END) AS certified \
+               FROM village GROUP BY district_id) v ON v.district_id = d.id \
+             LEFT JOIN (SELECT district_id, COUNT(*) AS open FROM task \
+               WHERE status IN ({OPEN}) GROUP BY district_id) t ON t.district_id = d.id"
+        ),
+        "INSERT INTO district_scheme_rollup (district_id, status, schemes) \
+         SELECT district_id, status, COUNT(*) FROM scheme GROUP BY district_id, status"
+            .to_owned(),
+    ];
+    for sql in statements {
+        db.execute_unprepared(&sql).await?;
+    }
+    Ok(())
+}
