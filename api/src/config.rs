@@ -267,8 +267,9 @@ pub struct ServeArgs {
     /// Run only registered persisted queries (an allow-list, for production).
     #[arg(long, env = "SANGAM_ALLOW_LIST")]
     pub allow_list: bool,
-    /// How long a DataLoader collects keys before it queries, in milliseconds.
-    #[arg(long, env = "SANGAM_BATCH_WINDOW_MS", default_value_t = 1)]
+    /// How long a DataLoader collects keys before it queries, in milliseconds; 0 (the default):
+    /// until the request has nothing else to do, which never waits and never splits a list.
+    #[arg(long, env = "SANGAM_BATCH_WINDOW_MS", default_value_t = 0)]
     pub batch_window_ms: u64,
     #[command(flatten)]
     pub auth: AuthArgs,

@@ -27,7 +27,7 @@ use crate::{
     auth::{AuthError, Authenticator, endpoints},
     error::code,
     events::EventBus,
-    graphql::{self, AppSchema, mutation::IdempotencyHeader},
+    graphql::{self, AppSchema, batches::Batches, mutation::IdempotencyHeader},
     principal::Principal,
     service::Service,
 };
@@ -50,7 +50,8 @@ pub struct HttpOptions {
     pub public_schema: bool,
     /// Demo only: GraphiQL opens with a fresh token of this client already in its headers.
     pub graphiql_client: Option<String>,
-    /// How long DataLoaders collect keys before querying.
+    /// How long DataLoaders collect keys before querying; zero (the default): until the
+    /// request is idle (see `graphql::batches`).
     pub batch_window: Duration,
     /// Most operations in one batched request.
     pub max_batch: usize,
@@ -67,7 +68,7 @@ impl Default for HttpOptions {
         Self {
             public_schema: false,
             graphiql_client: None,
-            batch_window: graphql::loaders::DEFAULT_BATCH_WINDOW,
+            batch_window: Duration::ZERO,
             max_batch: 10,
             max_body_bytes: MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(30),
@@ -95,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql/ws", get(graphql_ws))
         .route("/schema.graphql", get(sdl))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(|| async { crate::metrics::render() }))
         .route("/readyz", get(readyz));
     if state.auth.settings.embedded {
         app = app
@@ -283,18 +285,19 @@ async fn execute(
                     "only queries may be sent with GET; use POST".to_owned(),
                 ));
             }
-            let mut req = match &svc {
+            let (mut req, batches) = match &svc {
                 Some(svc) => graphql::prepare(req, svc.clone(), st.options.batch_window),
                 // Without a token only the schema itself may be read, and only when it is public.
                 None if st.options.public_schema && reads_only_the_schema(&req) => {
-                    req.only_introspection()
+                    (req.only_introspection(), Batches::when_idle())
                 }
                 None => return Err(HttpRejection(StatusCode::UNAUTHORIZED, String::new())),
             };
             if let Some(k) = &idempotency {
                 req = req.data(IdempotencyHeader(k.clone()));
             }
-            out.push(st.schema.execute(req).await);
+            crate::metrics::operation();
+            out.push(batches.drive(st.schema.execute(req)).await);
         }
         Ok(if single && out.len() == 1 {
             async_graphql::BatchResponse::Single(out.remove(0))
@@ -524,7 +527,11 @@ async fn ws_init(st: AppState, payload: serde_json::Value) -> async_graphql::Res
         .map_err(|e| async_graphql::Error::new(e.to_string()))?;
     let svc = Service::new(st.db.clone(), who).with_bus(st.bus.clone());
     let mut data = Data::default();
-    graphql::loaders::attach(&mut data, svc, st.options.batch_window);
+    let window = st
+        .options
+        .batch_window
+        .max(graphql::loaders::SUBSCRIPTION_BATCH_WINDOW);
+    graphql::loaders::attach(&mut data, svc, &Batches::after(window));
     Ok(data)
 }
 

@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
 pub mod principal;
 pub mod seed;
 pub mod server;

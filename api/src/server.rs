@@ -26,7 +26,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "starting sangam {}",
         env!("CARGO_PKG_VERSION"),
     );
-    let db = db::connect(&args.db.database_url, args.db.db_max_connections).await?;
+    let mut db = db::connect(&args.db.database_url, args.db.db_max_connections).await?;
+    crate::metrics::count_statements(&mut db);
     Migrator::up(&db, None)
         .await
         .context("applying migrations")?;

@@ -10,7 +10,7 @@ use async_graphql::{
 use entities::*;
 use sea_orm::{EntityTrait, IdenStatic};
 
-use super::context::CtxExt;
+use super::{batches::Batches, context::CtxExt};
 use crate::{
     error::{ApiError, ApiResult},
     service::{Scoped, Service},
@@ -101,29 +101,34 @@ impl Loader<i64> for LatestTest {
     }
 }
 
-/// How long a loader collects keys before it queries, by default. Sibling batches finish at
-/// slightly different times; a window longer than one batch query keeps their children in one
-/// batch (too short, and a large page splits into more statements; too long, and every nesting
-/// level waits for nothing).
-pub const DEFAULT_BATCH_WINDOW: Duration = Duration::from_millis(1);
+/// How long a subscription's loaders collect keys before they query (HTTP requests query as
+/// soon as they are idle: see [`Batches`]).
+pub const SUBSCRIPTION_BATCH_WINDOW: Duration = Duration::from_millis(1);
+
+/// A loader whose batches go to `batches`, which decides when they run (the loader's own
+/// timer is off).
+fn loader<T>(batches: &Batches, inner: T) -> DataLoader<T> {
+    let batches = batches.clone();
+    DataLoader::new(inner, move |batch| batches.start(batch)).delay(Duration::ZERO)
+}
 
 macro_rules! attach_all {
-    ($data:ident, $svc:ident, $window:ident; by_id: $($e:ident),*; children: $($c:ident),*) => {{
-        $($data.insert(DataLoader::new(ById::<$e::Entity>($svc.clone(), PhantomData), tokio::spawn).delay($window));)*
-        $($data.insert(DataLoader::new(Children::<$c::Entity>($svc.clone(), PhantomData), tokio::spawn).delay($window));)*
+    ($data:ident, $svc:ident, $batches:ident; by_id: $($e:ident),*; children: $($c:ident),*) => {{
+        $($data.insert(loader($batches, ById::<$e::Entity>($svc.clone(), PhantomData)));)*
+        $($data.insert(loader($batches, Children::<$c::Entity>($svc.clone(), PhantomData)));)*
     }};
 }
 
 /// Adds the service and a fresh set of loaders to a request's (or a WebSocket connection's)
 /// data: everything they load is for that one principal.
-pub fn attach(data: &mut Data, svc: Service, window: Duration) {
-    attach_all!(data, svc, window;
+pub fn attach(data: &mut Data, svc: Service, batches: &Batches) {
+    attach_all!(data, svc, batches;
         by_id: state, division, district, block, gram_panchayat, village, scheme, organisation,
             assignment, task, task_event, water_quality_test;
         children: district, division, block, gram_panchayat, village, scheme_village,
             organisation_theme, assignment, task, task_event, task_evidence, water_quality_test,
             water_quality_result, hgj_report, hgj_certification);
-    data.insert(DataLoader::new(LatestTest(svc.clone()), tokio::spawn).delay(window));
+    data.insert(loader(batches, LatestTest(svc.clone())));
     data.insert(svc);
 }
 

@@ -1,5 +1,6 @@
 //! The GraphQL schema.
 
+pub mod batches;
 pub mod connection;
 pub mod context;
 pub mod ids;
@@ -14,6 +15,7 @@ pub mod subscription;
 pub mod types;
 
 use async_graphql::{Request, Schema, SchemaBuilder};
+use batches::Batches;
 
 pub use context::Limits;
 use mutation::Mutation;
@@ -42,7 +44,17 @@ pub fn sdl() -> String {
 }
 
 /// Prepares a request for execution: the principal's service and fresh per-request loaders.
-pub fn prepare(mut req: Request, svc: Service, batch_window: std::time::Duration) -> Request {
-    loaders::attach(&mut req.data, svc, batch_window);
-    req
+/// Run it with the returned batches' [`Batches::drive`].
+pub fn prepare(
+    mut req: Request,
+    svc: Service,
+    batch_window: std::time::Duration,
+) -> (Request, Batches) {
+    let batches = if batch_window.is_zero() {
+        Batches::when_idle()
+    } else {
+        Batches::after(batch_window)
+    };
+    loaders::attach(&mut req.data, svc, &batches);
+    (req, batches)
 }

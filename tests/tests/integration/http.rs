@@ -148,3 +148,23 @@ async fn health_readiness_and_request_ids() {
         "a client's id is kept"
     );
 }
+
+/// The counter in a `/metrics` body.
+fn counter(body: &str, name: &str) -> f64 {
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+}
+
+#[tokio::test]
+async fn metrics_count_operations_for_operators() {
+    let app = app().await;
+    let before = app.get("/metrics").await;
+    assert_eq!(before.status, StatusCode::OK);
+    let ops = counter(&before.body, "sangam_graphql_operations_total");
+    counter(&before.body, "sangam_sql_statements_total");
+    app.data("{ villages { totalCount } }", json!({})).await;
+    let after = app.get("/metrics").await;
+    // Other tests in this process count too, so at least one more.
+    assert!(counter(&after.body, "sangam_graphql_operations_total") >= ops + 1.0);
+}
