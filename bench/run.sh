@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side benchmarks: Sangam, PostGraphile 4 on the same PostgreSQL and data, an HTTP
 # floor (a constant axum handler: Sangam's /healthz) and a database floor (pgbench running the
-# same SQL). Usage: bench/run.sh [state|national|district]   (results in bench/results/)
+# same SQL); then Sangam again over SQLite holding the same dataset (SQLITE=0 skips it).
+# Usage: bench/run.sh [state|national|district]   (results in bench/results/)
 set -euo pipefail
 cd "$(dirname "$0")"
 SCALE="${1:-state}"
@@ -65,17 +66,26 @@ check() { # name url token body: one request must return data without errors
 }
 threads() { if [ "$1" -lt 2 ]; then echo 1; else echo 2; fi; }
 rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$1/status"; }
-run() { # label url token body conns -> markdown row
-  local out; out=$(TOKEN="$3" BODY="$4" wrk -t"$(threads "$5")" -c"$5" -d"${DURATION}s" --latency -s post.lua "$2" 2>&1)
-  local rps p50 p99
+peak_rss() { awk '/VmHWM/ {print int($2/1024)}' "/proc/$1/status"; }
+counters() { # sangam base url -> "operations statements"
+  curl -s "$1/metrics" | awk '$1=="sangam_graphql_operations_total" {o=$2} $1=="sangam_sql_statements_total" {s=$2} END {print o, s}'
+}
+run() { # label url token body conns [sangam base url, for statements per request] -> markdown row
+  local before after out rps p50 p99 per="–"
+  [ -n "${6:-}" ] && before=$(counters "$6")
+  out=$(TOKEN="$3" BODY="$4" wrk -t"$(threads "$5")" -c"$5" -d"${DURATION}s" --latency -s post.lua "$2" 2>&1)
+  if [ -n "${6:-}" ]; then
+    after=$(counters "$6")
+    per=$(python3 -c 'import sys; o0,s0,o1,s1=map(float,sys.argv[1:]); print(f"{(s1-s0)/max(o1-o0,1):.1f}")' $before $after)
+  fi
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out"); p50=$(awk '$1=="50%" {print $2}' <<<"$out"); p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  echo "| $1 | $5 | $rps | $p50 | $p99 |"
+  echo "| $1 | $5 | $rps | $p50 | $p99 | $per |"
 }
 floor_http() { local out; out=$(wrk -t"$(threads "$1")" -c"$1" -d"${DURATION}s" --latency "http://127.0.0.1:$PORT/healthz" 2>&1)
-  echo "| HTTP floor (/healthz) | $1 | $(awk '/Requests\/sec/ {print $2}' <<<"$out") | $(awk '$1=="50%" {print $2}' <<<"$out") | $(awk '$1=="99%" {print $2}' <<<"$out") |"; }
+  echo "| HTTP floor (/healthz) | $1 | $(awk '/Requests\/sec/ {print $2}' <<<"$out") | $(awk '$1=="50%" {print $2}' <<<"$out") | $(awk '$1=="99%" {print $2}' <<<"$out") | 0 |"; }
 floor_db() { # label sqlfile conns
   local out; out=$(pgbench -n -T "$DURATION" -c "$3" -j 2 -f "$2" "$PGURL" 2>&1)
-  echo "| $1 | $3 | $(awk '/^tps/ {print $3}' <<<"$out") | $(awk '/latency average/ {print $4" ms (avg)"}' <<<"$out") | |"; }
+  echo "| $1 | $3 | $(awk '/^tps/ {print $3}' <<<"$out") | $(awk '/latency average/ {print $4" ms (avg)"}' <<<"$out") | | 1 |"; }
 
 cat > /tmp/s2.sql <<SQL
 SELECT district_id, count(*), sum(households), sum(tap_connections), sum(CASE WHEN hgj_status IN ('REPORTED','CERTIFIED') THEN 1 ELSE 0 END) FROM village WHERE state_id = 1 GROUP BY district_id;
@@ -101,14 +111,14 @@ done
   echo
   echo "Rows: $(psql "$PGURL" -qAtc "select 'villages ' || (select count(*) from village) || ', households ' || (select sum(households) from village) || ', tasks ' || (select count(*) from task) || ', task events ' || (select count(*) from task_event)")"
   echo
-  echo "| scenario | connections | requests/s | p50 | p99 |"
-  echo "| --- | --- | --- | --- | --- |"
+  echo "| scenario | connections | requests/s | p50 | p99 | SQL statements per request |"
+  echo "| --- | --- | --- | --- | --- | --- |"
   for c in 1 32; do
     floor_http $c
     for s in S1 S2 S3 S4; do
       ours="${s}_OURS"; peer="${s}_PEER"
       tok=$ADMIN; [ "$s" = S1 ] && tok=$PARTNER; [ "$s" = S3 ] && tok=$DASH
-      run "$s Sangam" "http://127.0.0.1:$PORT/graphql" "$tok" "${!ours}" $c
+      run "$s Sangam" "http://127.0.0.1:$PORT/graphql" "$tok" "${!ours}" $c "http://127.0.0.1:$PORT"
       run "$s PostGraphile" "http://127.0.0.1:$PEER/graphql" "" "${!peer}" $c
     done
     floor_db "S2 database floor (pgbench)" /tmp/s2.sql $c
@@ -134,13 +144,50 @@ done
   node fanout.js "http://127.0.0.1:$PORT" "$ADMIN" "$TASKS" 1000 100 10
   echo '```'
   echo
-  echo "Server RSS after the load: Sangam $(rss $SPID) MB, PostGraphile $(rss $PPID_) MB."
+  echo "Server RSS after the load: Sangam $(rss $SPID) MB (peak $(peak_rss $SPID) MB), PostGraphile $(rss $PPID_) MB (peak $(peak_rss $PPID_) MB)."
   echo
   echo "A hostile query (depth 19, refused before any resolver runs), 32 connections:"
   HOSTILE=$(q '{ villages(first: 1) { edges { node { district { state { districts { blocks { villages { district { state { districts { blocks { villages { name } } } } } } } } } } } } } }')
   echo
-  echo "| scenario | connections | requests/s | p50 | p99 |"
-  echo "| --- | --- | --- | --- | --- |"
-  run "refused hostile query" "http://127.0.0.1:$PORT/graphql" "$ADMIN" "$HOSTILE" 32
+  echo "| scenario | connections | requests/s | p50 | p99 | SQL statements per request |"
+  echo "| --- | --- | --- | --- | --- | --- |"
+  run "refused hostile query" "http://127.0.0.1:$PORT/graphql" "$ADMIN" "$HOSTILE" 32 "http://127.0.0.1:$PORT"
+
+  [ "${SQLITE:-1}" = 0 ] && exit 0
+  # The same dataset in SQLite (the seed is deterministic: same ids, codes and rows), served
+  # alone: PostgreSQL and PostGraphile stay up but idle.
+  SQLITE_DB="$PWD/data/${SCALE}.db"
+  if [ ! -s "$SQLITE_DB" ]; then
+    mkdir -p data; rm -f "$SQLITE_DB"*
+    /usr/bin/time -f "sqlite load: %e s, max RSS %M KB" "$SANGAM" seed synthetic --scale "$SCALE" --database-url "sqlite://$SQLITE_DB?mode=rwc" >/dev/null
+  fi
+  LURL="sqlite://$SQLITE_DB"
+  lclient() { "$SANGAM" client add --database-url "$LURL" --name "bench $1" --role "$1" "${@:2}" |
+    awk '/client_id:/ {id=$2} /client_secret:/ {s=$2} END {print id, s}'; }
+  read -r LPID LPSEC < <(lclient partner --org SP-0001 --scopes "villages:read tasks:read progress:read quality:read")
+  read -r LAID LASEC < <(lclient state_admin --states 1 --scopes "villages:read tasks:read tasks:write progress:read quality:read")
+  read -r LDID LDSEC < <(lclient dashboard --scopes "villages:read progress:read quality:read")
+  LPORT=18300
+  SANGAM_LOG_FORMAT=json RUST_LOG=warn DATABASE_URL="$LURL" SANGAM_ISSUER=http://bench-sqlite "$SANGAM" serve --listen 127.0.0.1:$LPORT --db-max-connections 16 &
+  LPID_=$!
+  trap 'kill $SPID $PPID_ $LPID_ 2>/dev/null || true' EXIT
+  for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$LPORT/readyz" >/dev/null && break; sleep 1; done
+  ltoken() { curl -s -u "$1:$2" -d grant_type=client_credentials "http://127.0.0.1:$LPORT/oauth/token" | python3 -c 'import sys,json; print(json.load(sys.stdin)["access_token"])'; }
+  LPARTNER=$(ltoken "$LPID" "$LPSEC"); LADMIN=$(ltoken "$LAID" "$LASEC"); LDASH=$(ltoken "$LDID" "$LDSEC")
+  echo
+  echo "The same scenarios with Sangam over SQLite (\`$SCALE\` dataset in one file, WAL, 16 connections):"
+  echo
+  echo "| scenario | connections | requests/s | p50 | p99 | SQL statements per request |"
+  echo "| --- | --- | --- | --- | --- | --- |"
+  for c in 1 32; do
+    for s in S1 S2 S3 S4; do
+      ours="${s}_OURS"
+      tok=$LADMIN; [ "$s" = S1 ] && tok=$LPARTNER; [ "$s" = S3 ] && tok=$LDASH
+      check "sangam sqlite $s" "http://127.0.0.1:$LPORT/graphql" "$tok" "${!ours}"
+      run "$s Sangam (SQLite)" "http://127.0.0.1:$LPORT/graphql" "$tok" "${!ours}" $c "http://127.0.0.1:$LPORT"
+    done
+  done
+  echo
+  echo "Sangam over SQLite, RSS after the load: $(rss $LPID_) MB (peak $(peak_rss $LPID_) MB)."
 } | tee "$OUT"
 echo "written to bench/$OUT"
