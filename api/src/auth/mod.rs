@@ -19,7 +19,10 @@ use std::time::Duration;
 use chrono::Utc;
 use entities::{oauth_client, organisation, revoked_token};
 use jsonwebtoken::{Algorithm, Header, Validation};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    sea_query::{Expr, Query},
+};
 use serde_json::{Map, Value, json};
 
 use crate::principal::{Principal, Scope};
@@ -228,22 +231,41 @@ impl Authenticator {
             .get("jti")
             .and_then(Value::as_str)
             .ok_or_else(|| AuthError::invalid("token has no jti"))?;
-        let revoked = revoked_token::Entity::find()
-            .filter(revoked_token::Column::Jti.eq(jti))
-            .one(&self.db)
-            .await
-            .map_err(AuthError::from_db)?;
-        if revoked.is_some() {
-            return Err(AuthError::invalid("token revoked"));
-        }
         let client_id = claims
             .get("client_id")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let client = clients::find(&self.db, client_id)
+        // Both checks are exact (a revocation or a disabled client counts from the next
+        // request), in one round trip: every request pays for it.
+        let revoked = Query::select()
+            .expr(Expr::val(1))
+            .from(revoked_token::Entity)
+            .and_where(revoked_token::Column::Jti.eq(jti))
+            .to_owned();
+        let check = Query::select()
+            .column(oauth_client::Column::Disabled)
+            .expr_as(Expr::exists(revoked), "revoked")
+            .from(oauth_client::Entity)
+            .and_where(oauth_client::Column::ClientId.eq(client_id))
+            .to_owned();
+        let row = self
+            .db
+            .query_one(&check)
             .await
-            .map_err(AuthError::Unavailable)?;
-        if client.is_none_or(|c| c.disabled) {
+            .map_err(AuthError::from_db)?;
+        let (disabled, revoked) = match row {
+            Some(r) => (
+                r.try_get::<bool>("", "disabled")
+                    .map_err(AuthError::from_db)?,
+                r.try_get::<bool>("", "revoked")
+                    .map_err(AuthError::from_db)?,
+            ),
+            None => (true, false),
+        };
+        if revoked {
+            return Err(AuthError::invalid("token revoked"));
+        }
+        if disabled {
             return Err(AuthError::invalid("client disabled"));
         }
         Ok(claims)

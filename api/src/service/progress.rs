@@ -132,11 +132,15 @@ impl Service {
                     format!("`within` must be an area above {level:?} level"),
                 ));
             }
-            if !self.area_visible(w).await? {
-                return Ok(None);
-            }
         }
         let areas = self.area_ids(level, within).await?;
+        // A reachable row means its parent is reachable; only an empty report needs to ask.
+        if let Some(w) = within
+            && areas.is_empty()
+            && !self.area_visible(w).await?
+        {
+            return Ok(None);
+        }
         let mut grouped = self.totals(Some(level), within, Parts::ALL).await?;
         let rows: Vec<Totals> = areas
             .into_iter()
@@ -145,10 +149,13 @@ impl Service {
                 ..grouped.remove(&id).unwrap_or_default()
             })
             .collect();
-        // Rows partition their parent's villages, and at district level and above its tasks
-        // too, so those totals are sums; only distinct schemes (a multi-village scheme may span
-        // rows) need the parent's own statement.
-        let tasks_partitioned = level <= AreaLevel::District;
+        // Rows partition their parent's villages. At district level and above, for principals
+        // that reach whole districts, they partition its tasks and schemes (counted by
+        // implementing district) too, so those totals are sums. Otherwise the parent needs its
+        // own statement: below the district a multi-village scheme may span rows and a task
+        // without a village is in none, and a partner's tasks and schemes may lie outside the
+        // districts of its villages.
+        let partitioned = level <= AreaLevel::District && self.reach().whole_districts();
         let mut parent = Totals {
             area: within,
             ..Totals::default()
@@ -159,24 +166,27 @@ impl Service {
             parent.tap_connections += r.tap_connections;
             parent.villages_reported += r.villages_reported;
             parent.villages_certified += r.villages_certified;
-            if tasks_partitioned {
+            if partitioned {
                 parent.tasks_open += r.tasks_open;
                 parent.tasks_overdue += r.tasks_overdue;
+                for (status, n) in &r.schemes_by_status {
+                    *parent.schemes_by_status.entry(*status).or_default() += n;
+                }
             }
         }
-        let parts = Parts {
-            villages: false,
-            schemes: true,
-            tasks: !tasks_partitioned,
-        };
-        let own = self
-            .totals(within.map(|w| w.level), within, parts)
-            .await?
-            .into_values()
-            .next()
-            .unwrap_or_default();
-        parent.schemes_by_status = own.schemes_by_status;
-        if !tasks_partitioned {
+        if !partitioned {
+            let parts = Parts {
+                villages: false,
+                schemes: true,
+                tasks: true,
+            };
+            let own = self
+                .totals(within.map(|w| w.level), within, parts)
+                .await?
+                .into_values()
+                .next()
+                .unwrap_or_default();
+            parent.schemes_by_status = own.schemes_by_status;
             parent.tasks_open = own.tasks_open;
             parent.tasks_overdue = own.tasks_overdue;
         }

@@ -64,6 +64,23 @@ fn select_where<C: ColumnTrait>(column: C, cond: Condition) -> SelectStatement {
         .to_owned()
 }
 
+/// `outer` refers to a row of `key`'s table that meets `cond`: a correlated `EXISTS`, answered
+/// by one key lookup per outer row. For a large reach (a state's villages or tasks) this is
+/// what both backends need: given `outer IN (SELECT key …)`, SQLite first lists the whole reach
+/// (16 ms at state scale to scope one water-quality result, against 0.01 ms this way).
+fn exists_where<O: ColumnTrait, K: ColumnTrait>(outer: O, key: K, cond: Condition) -> Condition {
+    let lookup = Query::select()
+        .expr(Expr::val(1))
+        .from(key.entity_name())
+        .cond_where(
+            Condition::all()
+                .add(Expr::col(key.as_column_ref()).equals(outer.as_column_ref()))
+                .add(cond),
+        )
+        .to_owned();
+    Condition::all().add(Expr::exists(lookup))
+}
+
 /// Database ids of the states (or districts) with these LGD codes.
 fn state_ids(codes: &[i32]) -> SelectStatement {
     select_where(
@@ -134,13 +151,18 @@ impl<'a> Reach<'a> {
         cond
     }
 
-    /// `column IN (ids of reachable villages)`, or no condition when every village is reachable.
+    /// `column` names a reachable village (no condition when every village is reachable).
     fn via_villages<C: ColumnTrait>(&self, column: C) -> Condition {
         let villages = self.villages();
         if villages.is_empty() {
             return Condition::all();
         }
-        Condition::all().add(column.in_subquery(select_where(village::Column::Id, villages)))
+        if self.partner() {
+            // A partner's villages are a short list (its assignments): list them once.
+            return Condition::all()
+                .add(column.in_subquery(select_where(village::Column::Id, villages)));
+        }
+        exists_where(column, village::Column::Id, villages)
     }
 
     /// Areas are reachable to a partner when they hold one of its villages.
@@ -358,8 +380,7 @@ impl Reach<'_> {
         if tasks.is_empty() {
             return Condition::all();
         }
-        Condition::all()
-            .add(task_event::Column::TaskId.in_subquery(select_where(task::Column::Id, tasks)))
+        exists_where(task_event::Column::TaskId, task::Column::Id, tasks)
     }
 
     fn task_evidence(&self) -> Condition {
@@ -367,8 +388,7 @@ impl Reach<'_> {
         if tasks.is_empty() {
             return Condition::all();
         }
-        Condition::all()
-            .add(task_evidence::Column::TaskId.in_subquery(select_where(task::Column::Id, tasks)))
+        exists_where(task_evidence::Column::TaskId, task::Column::Id, tasks)
     }
 
     fn water_quality_test(&self) -> Condition {
@@ -380,9 +400,10 @@ impl Reach<'_> {
         if tests.is_empty() {
             return Condition::all();
         }
-        Condition::all().add(
-            water_quality_result::Column::TestId
-                .in_subquery(select_where(water_quality_test::Column::Id, tests)),
+        exists_where(
+            water_quality_result::Column::TestId,
+            water_quality_test::Column::Id,
+            tests,
         )
     }
 
