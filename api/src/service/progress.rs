@@ -125,13 +125,13 @@ impl Service {
         within: Option<Area>,
     ) -> ApiResult<Option<ProgressReport>> {
         self.require(crate::principal::Scope::ProgressRead)?;
-        if let Some(w) = within {
-            if w.level >= level {
-                return Err(ApiError::bad_input(
-                    "within",
-                    format!("`within` must be an area above {level:?} level"),
-                ));
-            }
+        if let Some(w) = within
+            && w.level >= level
+        {
+            return Err(ApiError::bad_input(
+                "within",
+                format!("`within` must be an area above {level:?} level"),
+            ));
         }
         let areas = self.area_ids(level, within).await?;
         // A reachable row means its parent is reachable; only an empty report needs to ask.
