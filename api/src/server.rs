@@ -83,6 +83,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
     });
     let bus = EventBus::start(&db, &args.db.database_url);
+    tokio::spawn(crate::service::rollup::keep_overdue_current(db.clone()));
     let app = router(AppState {
         db: db.clone(),
         schema,

@@ -26,7 +26,7 @@ use crate::{error::ApiResult, events::EventBus, principal::Principal};
 pub use scope::Scoped;
 
 /// Indian Standard Time: "today" and "overdue" follow the calendar of the people using Sangam.
-const IST_OFFSET_SECS: i64 = 5 * 3600 + 30 * 60;
+pub(crate) const IST_OFFSET_SECS: i64 = 5 * 3600 + 30 * 60;
 
 /// Today's date in India.
 pub fn today_ist() -> NaiveDate {
