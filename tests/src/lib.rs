@@ -211,6 +211,8 @@ pub struct TestApp {
     pub t: TestDb,
     pub router: Router,
     pub auth: Arc<Authenticator>,
+    /// The bus the app's subscribers listen on (its shared reads are what fan-out tests count).
+    pub bus: api::events::EventBus,
     /// A state administrator over the demo states (LGD 22 and 23), with every scope.
     pub admin_token: String,
 }
@@ -294,13 +296,14 @@ impl TestApp {
             schema: graphql::schema(limits),
             auth: auth.clone(),
             options,
-            bus,
+            bus: bus.clone(),
         };
         let router = router(state);
         let mut app = Self {
             t,
             router,
             auth,
+            bus,
             admin_token: String::new(),
         };
         app.admin_token = app

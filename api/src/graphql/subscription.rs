@@ -1,13 +1,14 @@
 //! Live changes over WebSocket (`/graphql/ws`). Events come from the bus (in-process on SQLite,
 //! LISTEN/NOTIFY on PostgreSQL, so a write on any instance reaches every subscriber); each one
-//! is re-read through the subscriber's own row scope before it is sent.
+//! is re-read through the subscriber's own row scope before it is sent. Subscribers whose
+//! re-read is the same statement share one read per event (`events::SharedReads`).
 
 use std::time::Duration;
 
 use async_graphql::{Context, ID, InputObject, SimpleObject, Subscription};
 use entities::{enums::TaskStatus, task, village};
-use futures_util::{Stream, stream};
-use sea_orm::{ColumnTrait, Condition};
+use futures_util::{FutureExt, Stream, stream};
+use sea_orm::{ColumnTrait, Condition, QueryFilter, QueryTrait};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{
@@ -18,7 +19,7 @@ use super::{
 };
 use crate::{
     error::{ApiError, ApiResult},
-    events::Event,
+    events::{Delivery, Event, EventBus, Name},
     service::{Scoped, Service, scope::may_read},
 };
 
@@ -62,7 +63,7 @@ pub struct Subscription;
 
 /// The stream's state: the bus receiver, and when the subscriber's token runs out.
 struct Feed {
-    rx: tokio::sync::broadcast::Receiver<Event>,
+    rx: tokio::sync::broadcast::Receiver<Delivery>,
     deadline: Option<tokio::time::Instant>,
     done: bool,
 }
@@ -79,12 +80,10 @@ fn deadline(svc: &Service) -> Option<tokio::time::Instant> {
 fn feed<T, F, Fut>(svc: Service, pick: F) -> ApiResult<impl Stream<Item = ApiResult<T>>>
 where
     T: Send + 'static,
-    F: Fn(Service, Event) -> Fut + Send + Sync + 'static,
+    F: Fn(Service, Delivery) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ApiResult<Option<T>>> + Send,
 {
-    let bus = svc
-        .bus()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no event bus")))?;
+    let bus = bus(&svc)?;
     let state = Feed {
         rx: bus.subscribe(),
         deadline: deadline(&svc),
@@ -128,6 +127,46 @@ where
     ))
 }
 
+fn bus(svc: &Service) -> ApiResult<&EventBus> {
+    svc.bus()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no event bus")))
+}
+
+/// How a subscriber re-reads changed rows of `E`: its row scope and filter, and the name under
+/// which subscribers with the same statement share each read.
+struct Reread<E: Scoped> {
+    cond: Condition,
+    name: std::sync::Arc<Name>,
+    _rows: std::marker::PhantomData<E>,
+}
+
+impl<E: Scoped> Reread<E>
+where
+    E::Model: Clone + Send + Sync + 'static,
+{
+    fn new(svc: &Service, cond: Condition) -> ApiResult<Self> {
+        // The statement without the changed row's id names everything the read depends on.
+        let statement = svc
+            .scoped::<E>()?
+            .filter(cond.clone())
+            .build(svc.db().get_database_backend());
+        let name = bus(svc)?.reads().name::<E>(format!("{statement:?}"));
+        Ok(Self {
+            cond,
+            name,
+            _rows: std::marker::PhantomData,
+        })
+    }
+
+    /// Row `id`, as `svc` may see it, when delivery `seq` says it changed.
+    async fn row(&self, svc: &Service, seq: u64, id: i64) -> ApiResult<Option<E::Model>> {
+        let cond = self.cond.clone().add(E::id_column().eq(id));
+        let reader = svc.clone();
+        let load = move || async move { reader.find_one::<E>(cond).await }.boxed();
+        bus(svc)?.reads().read(seq, &self.name, load).await
+    }
+}
+
 #[Subscription]
 impl Subscription {
     /// Changes to tasks the caller may see.
@@ -149,19 +188,19 @@ impl Subscription {
         if let Some(s) = f.status {
             cond = cond.add(task::Column::Status.is_in(s));
         }
-        let stream = feed(svc, move |svc, event| {
-            let cond = cond.clone();
+        let reread = std::sync::Arc::new(Reread::<task::Entity>::new(&svc, cond)?);
+        let stream = feed(svc, move |svc, delivery| {
+            let reread = reread.clone();
             async move {
                 let Event::Task {
                     task_id,
                     version,
                     change,
-                } = event
+                } = delivery.event
                 else {
                     return Ok(None);
                 };
-                let cond = cond.add(<task::Entity as Scoped>::id_column().eq(task_id));
-                let found = svc.find_one::<task::Entity>(cond).await?;
+                let found = reread.row(&svc, delivery.seq, task_id).await?;
                 Ok(found.map(|t| TaskChange {
                     change,
                     version,
@@ -189,17 +228,17 @@ impl Subscription {
         if let Some(w) = &f.within {
             cond = cond.add(area("filter.within", w)?.villages());
         }
-        let stream = feed(svc, move |svc, event| {
-            let cond = cond.clone();
+        let reread = std::sync::Arc::new(Reread::<village::Entity>::new(&svc, cond)?);
+        let stream = feed(svc, move |svc, delivery| {
+            let reread = reread.clone();
             async move {
                 let Event::Village {
                     village_id, change, ..
-                } = event
+                } = delivery.event
                 else {
                     return Ok(None);
                 };
-                let cond = cond.add(village::Column::Id.eq(village_id));
-                let found = svc.find_one::<village::Entity>(cond).await?;
+                let found = reread.row(&svc, delivery.seq, village_id).await?;
                 Ok(found.map(|v| VillageChange {
                     change,
                     village: Village(v),
@@ -279,7 +318,8 @@ mod tests {
         futures_util::pin_mut!(stream);
         bus.committed((1..=3).map(event).collect());
         for n in 1..=3 {
-            assert_eq!(stream.next().await.expect("item").expect("ok"), event(n));
+            let got = stream.next().await.expect("item").expect("ok");
+            assert_eq!(got.event, event(n));
         }
     }
 }

@@ -50,13 +50,19 @@ async fn next(ws: &mut Ws) -> Option<Value> {
 
 /// Opens a `taskEvents` subscription with `token` (graphql-transport-ws).
 async fn subscribe_tasks(base: &str, token: &str, filter: Value) -> Ws {
+    let ws = open_task_subscription(base, token, filter).await;
+    // Give the server a moment to register the subscription before the test writes.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ws
+}
+
+/// Sends a `taskEvents` subscription, without waiting for the server to register it.
+async fn open_task_subscription(base: &str, token: &str, filter: Value) -> Ws {
     let mut ws = connect(base, "graphql-transport-ws").await;
     send(&mut ws, json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } })).await;
     assert_eq!(next(&mut ws).await.expect("ack")["type"], "connection_ack");
     let query = "subscription($f: TaskEventFilter) { taskEvents(filter: $f) { change version task { id status } } }";
     send(&mut ws, json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": { "f": filter } } })).await;
-    // Give the server a moment to register the subscription before the test writes.
-    tokio::time::sleep(Duration::from_millis(300)).await;
     ws
 }
 
@@ -203,4 +209,38 @@ async fn a_write_on_one_instance_reaches_subscribers_on_another() {
         got["payload"]["data"]["taskEvents"]["task"]["id"], task["id"],
         "{got:#}"
     );
+}
+
+#[tokio::test]
+async fn subscribers_with_the_same_statement_share_one_read_per_event() {
+    for backend in backends() {
+        let app = TestApp::demo(backend).await;
+        let base = app.serve().await;
+        let task = any_task(&app, json!(null)).await;
+        let mut same = Vec::new();
+        for _ in 0..20 {
+            same.push(open_task_subscription(&base, &app.admin_token, json!(null)).await);
+        }
+        // A narrower filter is another statement, so its subscriber reads for itself.
+        let mut narrow =
+            open_task_subscription(&base, &app.admin_token, json!({ "task": task["id"] })).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        for round in 1..=2 {
+            let before = app.bus.reads().started();
+            comment(&app, &task).await;
+            for ws in same.iter_mut().chain([&mut narrow]) {
+                let got = next(ws).await.expect("event");
+                assert_eq!(
+                    got["payload"]["data"]["taskEvents"]["task"]["id"], task["id"],
+                    "{got:#}"
+                );
+            }
+            assert_eq!(
+                app.bus.reads().started() - before,
+                2,
+                "round {round}: one read for the 20 alike, one for the narrow subscriber"
+            );
+        }
+    }
 }

@@ -5,11 +5,21 @@
 //! included) hears them through `LISTEN`. On SQLite there is one process, so events go straight to
 //! the in-process broadcast after commit.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
+
+pub use self::shared_reads::{Name, SharedReads};
+
+mod shared_reads;
 
 /// The PostgreSQL channel Sangam instances talk on.
 pub const CHANNEL: &str = "sangam_events";
@@ -33,26 +43,64 @@ pub enum Event {
     },
 }
 
+/// An event as this instance received it. `seq` numbers deliveries in the order this bus sent
+/// them, so every subscriber names the same event by the same number and their re-reads of it
+/// can be shared (see [`SharedReads`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub seq: u64,
+    pub event: Event,
+}
+
 #[derive(Clone)]
 pub struct EventBus {
-    tx: broadcast::Sender<Event>,
+    out: Outbox,
     /// Whether events travel through PostgreSQL (and so must not also be sent locally).
     via_postgres: bool,
+    reads: Arc<SharedReads>,
+}
+
+/// The sending side: numbers each event and broadcasts it.
+#[derive(Clone)]
+struct Outbox {
+    tx: broadcast::Sender<Delivery>,
+    next: Arc<AtomicU64>,
+}
+
+impl Outbox {
+    fn send(&self, event: Event) {
+        let seq = self.next.fetch_add(1, Ordering::Relaxed);
+        // No subscriber is not an error.
+        let _ = self.tx.send(Delivery { seq, event });
+    }
 }
 
 impl EventBus {
     /// A bus for `db`; on PostgreSQL it also starts the listener that feeds it.
     pub fn start(db: &DatabaseConnection, url: &str) -> Self {
         let (tx, _) = broadcast::channel(BUFFER);
+        let out = Outbox {
+            tx,
+            next: Arc::new(AtomicU64::new(0)),
+        };
         let via_postgres = db.get_database_backend() == DbBackend::Postgres;
         if via_postgres {
-            tokio::spawn(listen(url.to_owned(), tx.clone()));
+            tokio::spawn(listen(url.to_owned(), out.clone()));
         }
-        Self { tx, via_postgres }
+        Self {
+            out,
+            via_postgres,
+            reads: Arc::new(SharedReads::default()),
+        }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.tx.subscribe()
+    pub fn subscribe(&self) -> broadcast::Receiver<Delivery> {
+        self.out.tx.subscribe()
+    }
+
+    /// Re-reads of delivered events, shared by subscribers whose reads are the same.
+    pub fn reads(&self) -> &SharedReads {
+        &self.reads
     }
 
     /// Queues `events` in the write's transaction (PostgreSQL).
@@ -83,14 +131,13 @@ impl EventBus {
             return;
         }
         for e in events {
-            // No subscriber is not an error.
-            let _ = self.tx.send(e);
+            self.out.send(e);
         }
     }
 }
 
 /// Listens for other instances' (and this one's) committed events, reconnecting after failures.
-async fn listen(url: String, tx: broadcast::Sender<Event>) {
+async fn listen(url: String, out: Outbox) {
     use sea_orm::sqlx::postgres::PgListener;
     loop {
         match PgListener::connect(&url).await {
@@ -101,9 +148,7 @@ async fn listen(url: String, tx: broadcast::Sender<Event>) {
                     loop {
                         match listener.recv().await {
                             Ok(n) => match serde_json::from_str::<Event>(n.payload()) {
-                                Ok(e) => {
-                                    let _ = tx.send(e);
-                                }
+                                Ok(e) => out.send(e),
                                 Err(e) => tracing::warn!(error = %e, "ignoring a malformed event"),
                             },
                             Err(e) => {
