@@ -4,11 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use entities::{enums::Department, organisation};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use entities::enums::Department;
 use serde_json::{Map, Value};
 
-use super::AuthError;
+use super::{AuthError, organisations::Organisations};
 use crate::principal::{Jurisdiction, Principal, Role, Scope};
 
 /// Claim names (dotted paths into nested objects).
@@ -79,7 +78,7 @@ fn codes(v: Option<&Value>, claim: &str) -> Result<Vec<i32>, AuthError> {
 
 /// Builds the principal for verified `claims`. `sub` and `client_id` come from the token.
 pub async fn principal(
-    db: &DatabaseConnection,
+    organisations: &Organisations,
     names: &ClaimNames,
     claims: &Map<String, Value>,
 ) -> Result<Principal, AuthError> {
@@ -109,11 +108,9 @@ pub async fn principal(
         .next();
     let org = match &org_code {
         Some(code) => Some(
-            organisation::Entity::find()
-                .filter(organisation::Column::Code.eq(code.as_str()))
-                .one(db)
-                .await
-                .map_err(AuthError::from_db)?
+            organisations
+                .by_code(code)
+                .await?
                 .ok_or_else(|| AuthError::invalid("the token's organisation is unknown"))?,
         ),
         None => None,

@@ -13,12 +13,11 @@ use oauth2::{
     TokenIntrospectionResponse,
     basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenResponse, BasicTokenType},
 };
-use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 
-use super::{AuthError, IntrospectionSettings, claims};
+use super::{AuthError, IntrospectionSettings, claims, organisations::Organisations};
 use crate::principal::Principal;
 
 /// Every field of the introspection answer beyond RFC 7662's own (role, org, jurisdiction…).
@@ -75,7 +74,7 @@ impl Introspector {
 
     pub async fn principal(
         &self,
-        db: &DatabaseConnection,
+        organisations: &Organisations,
         token: &str,
     ) -> Result<Principal, AuthError> {
         if let Some((p, until)) = self.cache.lock().await.get(token)
@@ -118,7 +117,7 @@ impl Introspector {
                 .join(" ");
             claims.insert("scope".into(), Value::String(joined));
         }
-        let principal = claims::principal(db, &self.settings.claims, &claims).await?;
+        let principal = claims::principal(organisations, &self.settings.claims, &claims).await?;
         let ttl = (exp - now).to_std().unwrap_or_default().min(MAX_CACHE_AGE);
         let mut cache = self.cache.lock().await;
         if cache.len() >= MAX_CACHED {

@@ -13,6 +13,7 @@ pub mod endpoints;
 pub mod external;
 pub mod introspection;
 pub mod keys;
+pub mod organisations;
 
 use std::time::Duration;
 
@@ -103,6 +104,7 @@ pub struct Authenticator {
     pub keys: keys::Keys,
     external: Option<external::External>,
     introspection: Option<introspection::Introspector>,
+    organisations: organisations::Organisations,
 }
 
 /// What a JWT must be signed with and say about itself.
@@ -164,6 +166,7 @@ impl Authenticator {
             .map(introspection::Introspector::new)
             .transpose()?;
         Ok(Self {
+            organisations: organisations::Organisations::new(db.clone()),
             db,
             settings,
             keys,
@@ -184,18 +187,18 @@ impl Authenticator {
                 .unwrap_or_default();
             if self.settings.embedded && iss == self.settings.issuer {
                 let claims = self.verify_own(token, true).await?;
-                return claims::principal(&self.db, &own_claims(), &claims).await;
+                return claims::principal(&self.organisations, &own_claims(), &claims).await;
             }
             if let Some(ext) = &self.external
                 && iss == ext.settings.issuer
             {
                 let claims = ext.verify(token).await?;
-                return claims::principal(&self.db, &ext.settings.claims, &claims).await;
+                return claims::principal(&self.organisations, &ext.settings.claims, &claims).await;
             }
             return Err(AuthError::invalid("token from an unknown issuer"));
         }
         match &self.introspection {
-            Some(i) => i.principal(&self.db, token).await,
+            Some(i) => i.principal(&self.organisations, token).await,
             None => Err(AuthError::invalid("malformed token")),
         }
     }
