@@ -152,6 +152,12 @@ done
   echo "| scenario | connections | requests/s | p50 | p99 | SQL statements per request |"
   echo "| --- | --- | --- | --- | --- | --- |"
   run "refused hostile query" "http://127.0.0.1:$PORT/graphql" "$ADMIN" "$HOSTILE" 32 "http://127.0.0.1:$PORT"
+  # Responsiveness under attack: one honest client's S4 while 32 connections keep sending it.
+  TOKEN="$ADMIN" BODY="$HOSTILE" wrk -t1 -c32 -d"$((DURATION + 2))s" -s post.lua "http://127.0.0.1:$PORT/graphql" >/dev/null 2>&1 &
+  HPID=$!
+  sleep 1
+  run "S4 Sangam, during the hostile load" "http://127.0.0.1:$PORT/graphql" "$ADMIN" "$S4_OURS" 1
+  wait $HPID
 
   [ "${SQLITE:-1}" = 0 ] && exit 0
   # The same dataset in SQLite (the seed is deterministic: same ids, codes and rows), served

@@ -101,6 +101,18 @@ impl Loader<i64> for LatestTest {
     }
 }
 
+/// The schemes serving each village (links and schemes in one statement).
+pub struct VillageSchemes(Service);
+
+impl Loader<i64> for VillageSchemes {
+    type Value = Vec<scheme::Model>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, ApiError> {
+        self.0.schemes_of_villages(keys).await
+    }
+}
+
 /// How long a subscription's loaders collect keys before they query (HTTP requests query as
 /// soon as they are idle: see [`Batches`]).
 pub const SUBSCRIPTION_BATCH_WINDOW: Duration = Duration::from_millis(1);
@@ -129,6 +141,7 @@ pub fn attach(data: &mut Data, svc: Service, batches: &Batches) {
             organisation_theme, assignment, task, task_event, task_evidence, water_quality_test,
             water_quality_result, hgj_report, hgj_certification);
     data.insert(loader(batches, LatestTest(svc.clone())));
+    data.insert(loader(batches, VillageSchemes(svc.clone())));
     data.insert(svc);
 }
 
@@ -177,6 +190,13 @@ where
         .load_one(Child(column, parent))
         .await?
         .unwrap_or_default())
+}
+
+pub async fn schemes_of_village(ctx: &Context<'_>, village: i64) -> ApiResult<Vec<scheme::Model>> {
+    let loader = ctx
+        .data_opt::<DataLoader<VillageSchemes>>()
+        .ok_or_else(|| missing(ctx, "village schemes"))?;
+    Ok(loader.load_one(village).await?.unwrap_or_default())
 }
 
 pub async fn latest_test(

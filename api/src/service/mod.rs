@@ -18,8 +18,10 @@ pub mod write;
 use std::{collections::HashMap, sync::Arc};
 
 use chrono::{NaiveDate, TimeDelta, Utc};
+use entities::{scheme, scheme_village};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, ModelTrait, QueryFilter, QueryOrder, Value,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, JoinType, ModelTrait, QueryFilter,
+    QueryOrder, QuerySelect, Value,
 };
 
 use crate::{error::ApiResult, events::EventBus, principal::Principal};
@@ -143,6 +145,35 @@ impl Service {
         for row in rows {
             if let Some(parent) = as_i64(&row.get(column)) {
                 grouped.entry(parent).or_default().push(row);
+            }
+        }
+        Ok(grouped)
+    }
+
+    /// The schemes serving each of `villages`, in scheme id order: one statement joining the
+    /// links to the schemes, each side within its own row scope.
+    pub async fn schemes_of_villages(
+        &self,
+        villages: &[i64],
+    ) -> ApiResult<HashMap<i64, Vec<scheme::Model>>> {
+        scope::may_read::<scheme_village::Entity>(&self.who)?;
+        let link = scheme_village::Entity::belongs_to(scheme::Entity)
+            .from(scheme_village::Column::SchemeId)
+            .to(scheme::Column::Id)
+            .into();
+        let rows = self
+            .scoped::<scheme::Entity>()?
+            .join_rev(JoinType::InnerJoin, link)
+            .filter(<scheme_village::Entity as Scoped>::reach(&self.reach()))
+            .filter(scheme_village::Column::VillageId.is_in(villages.iter().copied()))
+            .order_by_asc(scheme::Column::Id)
+            .select_also(scheme_village::Entity)
+            .all(&self.db)
+            .await?;
+        let mut grouped: HashMap<i64, Vec<scheme::Model>> = HashMap::new();
+        for (scheme, link) in rows {
+            if let Some(link) = link {
+                grouped.entry(link.village_id).or_default().push(scheme);
             }
         }
         Ok(grouped)

@@ -98,13 +98,7 @@ impl Village {
     /// Schemes serving the village.
     #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn schemes(&self, ctx: &Context<'_>) -> ApiResult<Vec<Scheme>> {
-        let links = loaders::children::<scheme_village::Entity>(
-            ctx,
-            scheme_village::Column::VillageId,
-            self.0.id,
-        )
-        .await?;
-        let rows = loaders::many::<scheme::Entity>(ctx, links.iter().map(|l| l.scheme_id)).await?;
+        let rows = loaders::schemes_of_village(ctx, self.0.id).await?;
         Ok(rows.into_iter().map(Scheme).collect())
     }
     /// Partner assignments on the village; only active ones unless `includeInactive`.
