@@ -150,29 +150,32 @@ impl Service {
         Ok(grouped)
     }
 
-    /// The schemes serving each of `villages`, in scheme id order: one statement joining the
-    /// links to the schemes, each side within its own row scope.
+    /// The schemes serving each of `villages`, in scheme id order: one statement over the links
+    /// (within their row scope) with each scheme joined when it is within its own. The scheme's
+    /// scope sits in the join's condition, so the plan starts from the given villages (SQLite
+    /// otherwise starts from every scheme the principal may see).
     pub async fn schemes_of_villages(
         &self,
         villages: &[i64],
     ) -> ApiResult<HashMap<i64, Vec<scheme::Model>>> {
-        scope::may_read::<scheme_village::Entity>(&self.who)?;
+        scope::may_read::<scheme::Entity>(&self.who)?;
+        let scheme_reach = <scheme::Entity as Scoped>::reach(&self.reach());
         let link = scheme_village::Entity::belongs_to(scheme::Entity)
             .from(scheme_village::Column::SchemeId)
             .to(scheme::Column::Id)
+            .on_condition(move |_, _| scheme_reach.clone())
             .into();
         let rows = self
-            .scoped::<scheme::Entity>()?
-            .join_rev(JoinType::InnerJoin, link)
-            .filter(<scheme_village::Entity as Scoped>::reach(&self.reach()))
+            .scoped::<scheme_village::Entity>()?
+            .join(JoinType::LeftJoin, link)
             .filter(scheme_village::Column::VillageId.is_in(villages.iter().copied()))
             .order_by_asc(scheme::Column::Id)
-            .select_also(scheme_village::Entity)
+            .select_also(scheme::Entity)
             .all(&self.db)
             .await?;
         let mut grouped: HashMap<i64, Vec<scheme::Model>> = HashMap::new();
-        for (scheme, link) in rows {
-            if let Some(link) = link {
+        for (link, scheme) in rows {
+            if let Some(scheme) = scheme {
                 grouped.entry(link.village_id).or_default().push(scheme);
             }
         }
