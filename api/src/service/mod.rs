@@ -111,7 +111,7 @@ impl Service {
     }
 
     pub(crate) fn reach(&self) -> scope::Reach<'_> {
-        scope::Reach::new(&self.who, self.today)
+        scope::Reach::new(&self.who, self.today, self.db.get_database_backend())
     }
 
     /// Rows of `E` by id, limited to the principal's reach: rows outside it are simply absent.

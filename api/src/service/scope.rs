@@ -7,7 +7,7 @@
 use chrono::NaiveDate;
 use entities::*;
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait,
+    ColumnTrait, Condition, DbBackend, EntityTrait,
     sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
 
@@ -50,6 +50,7 @@ pub fn may_read<E: Scoped>(who: &Principal) -> Result<(), ApiError> {
 pub struct Reach<'a> {
     who: &'a Principal,
     today: NaiveDate,
+    backend: DbBackend,
 }
 
 fn nothing() -> Condition {
@@ -97,8 +98,12 @@ fn district_ids(codes: &[i32]) -> SelectStatement {
 }
 
 impl<'a> Reach<'a> {
-    pub fn new(who: &'a Principal, today: NaiveDate) -> Self {
-        Self { who, today }
+    pub fn new(who: &'a Principal, today: NaiveDate, backend: DbBackend) -> Self {
+        Self {
+            who,
+            today,
+            backend,
+        }
     }
 
     fn partner(&self) -> bool {
@@ -129,9 +134,17 @@ impl<'a> Reach<'a> {
                     .add(assignment::Column::EndsOn.is_null())
                     .add(assignment::Column::EndsOn.gte(self.today)),
             );
-        Condition::all().add(
-            village::Column::Id.in_subquery(select_where(assignment::Column::VillageId, active)),
-        )
+        let assigned = select_where(assignment::Column::VillageId, active);
+        if self.backend == DbBackend::Postgres {
+            // Under a page's LIMIT, PostgreSQL answers `id IN (SELECT …)` with a merge join that
+            // walks the village key from the start until the page is full (1.8 ms for a
+            // partner's first 50 of 245 villages at state scale). An array of the partner's
+            // villages, built once and probed through the key in order, takes 0.25 ms.
+            let list = Expr::SubQuery(None, Box::new(assigned.into()));
+            let id = Expr::col((village::Entity, village::Column::Id));
+            return Condition::all().add(Expr::cust_with_exprs("$1 = ANY(ARRAY $2)", [id, list]));
+        }
+        Condition::all().add(village::Column::Id.in_subquery(assigned))
     }
 
     /// Which villages this principal reaches; empty when it reaches all of them.
@@ -464,4 +477,37 @@ impl Scoped for scheme_village::Entity {
 /// Whether the principal may read personal data (names, phone numbers, free-text comments).
 pub fn sees_personal_data(who: &Principal) -> bool {
     who.role != Role::Dashboard
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{QueryFilter, QueryTrait};
+
+    use super::*;
+
+    fn partner_villages_sql(backend: DbBackend) -> String {
+        let mut who = Principal::all_access();
+        who.role = Role::Partner;
+        who.organisation_id = Some(7);
+        let today = NaiveDate::from_ymd_opt(2026, 11, 25).expect("date");
+        let reach = Reach::new(&who, today, backend);
+        village::Entity::find()
+            .filter(reach.villages())
+            .build(backend)
+            .to_string()
+    }
+
+    #[test]
+    fn a_partners_villages_are_an_array_probe_on_postgres_and_a_subquery_on_sqlite() {
+        let pg = partner_villages_sql(DbBackend::Postgres);
+        assert!(
+            pg.contains(r#""village"."id" = ANY(ARRAY (SELECT "village_id" FROM "assignment""#),
+            "{pg}"
+        );
+        let lite = partner_villages_sql(DbBackend::Sqlite);
+        assert!(
+            lite.contains(r#""village"."id" IN (SELECT "village_id" FROM "assignment""#),
+            "{lite}"
+        );
+    }
 }
