@@ -398,9 +398,10 @@ impl Query {
         within: Option<ID>,
     ) -> ApiResult<Option<ProgressReport>> {
         let within = within.map(|id| area("within", &id)).transpose()?;
+        let parts = super::types::progress::parts_selected(ctx);
         Ok(ctx
             .svc()?
-            .progress(level, within)
+            .progress(level, within, parts)
             .await?
             .map(ProgressReport))
     }

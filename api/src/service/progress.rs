@@ -54,16 +54,17 @@ impl Totals {
     }
 }
 
-/// Which of the three grouped statements to run.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Parts {
+/// Which of the three grouped statements to run: a report's caller asks only for what its
+/// query selects, so a coverage dashboard does not pay for scheme and task counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parts {
     pub villages: bool,
     pub schemes: bool,
     pub tasks: bool,
 }
 
 impl Parts {
-    const ALL: Parts = Parts {
+    pub const ALL: Parts = Parts {
         villages: true,
         schemes: true,
         tasks: true,
@@ -117,12 +118,14 @@ pub(super) fn get_i64(row: &QueryResult, col: &str) -> ApiResult<i64> {
 }
 
 impl Service {
-    /// Progress of every area at `level` within `within` (or everywhere the principal reaches).
-    /// Returns `None` when `within` is outside the principal's reach.
+    /// Progress of every area at `level` within `within` (or everywhere the principal reaches),
+    /// counting only `parts` (the others are left at zero). Returns `None` when `within` is
+    /// outside the principal's reach.
     pub async fn progress(
         &self,
         level: AreaLevel,
         within: Option<Area>,
+        parts: Parts,
     ) -> ApiResult<Option<ProgressReport>> {
         self.require(crate::principal::Scope::ProgressRead)?;
         if let Some(w) = within
@@ -141,7 +144,7 @@ impl Service {
         {
             return Ok(None);
         }
-        let mut grouped = self.totals(Some(level), within, Parts::ALL).await?;
+        let mut grouped = self.totals(Some(level), within, parts).await?;
         let rows: Vec<Totals> = areas
             .into_iter()
             .map(|id| Totals {
@@ -174,11 +177,10 @@ impl Service {
                 }
             }
         }
-        if !partitioned {
+        if !partitioned && (parts.schemes || parts.tasks) {
             let parts = Parts {
                 villages: false,
-                schemes: true,
-                tasks: true,
+                ..parts
             };
             let own = self
                 .totals(within.map(|w| w.level), within, parts)

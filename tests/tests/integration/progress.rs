@@ -126,3 +126,41 @@ async fn national_state_division_and_gp_levels() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_report_counts_only_what_its_query_selects() {
+    each_backend(|backend| async move {
+        let app = TestApp::demo(backend).await;
+        let cg = state_id(&app, 22).await;
+        let vars = json!({ "level": "DISTRICT", "within": cg });
+        let full = app.data(REPORT, vars.clone()).await;
+        let full_rows = full["progress"]["rows"].as_array().expect("rows").clone();
+        assert!(sum(&full_rows, "tasksOpen") > 0 && sum(&full_rows, "schemes") > 0);
+
+        // Fields asked for through a fragment (and on the parent only) are still counted.
+        let through_fragment = "query($level: AreaLevel!, $within: ID) { progress(level: $level, within: $within) {
+            parent { tasksOpen } rows { ...Counts } } }
+            fragment Counts on ProgressRow { villages schemes tasksOverdue }";
+        let data = app.data(through_fragment, vars.clone()).await;
+        let rows = data["progress"]["rows"].as_array().expect("rows");
+        for f in ["villages", "schemes", "tasksOverdue"] {
+            assert_eq!(sum(rows, f), sum(&full_rows, f), "{f}");
+        }
+        assert_eq!(data["progress"]["parent"]["tasksOpen"], full["progress"]["parent"]["tasksOpen"]);
+
+        // A coverage-only report skips the scheme statement (and any task statement).
+        let report = |extra: &str| {
+            format!("query($level: AreaLevel!, $within: ID) {{ progress(level: $level, within: $within) {{
+                rows {{ villages households coveragePercent {extra} }} }} }}")
+        };
+        let before = app.t.statement_count();
+        app.data(&report("schemes tasksOpen"), vars.clone()).await;
+        let all = app.t.statement_count() - before;
+        let before = app.t.statement_count();
+        let data = app.data(&report(""), vars).await;
+        let fewer = app.t.statement_count() - before;
+        assert_eq!(sum(data["progress"]["rows"].as_array().expect("rows"), "villages"), sum(&full_rows, "villages"));
+        assert!(fewer < all, "coverage only: {fewer} statements, with schemes and tasks: {all}");
+    })
+    .await;
+}

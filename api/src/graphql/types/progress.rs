@@ -11,9 +11,30 @@ use crate::{
     graphql::{ids, loaders},
     service::{
         area::{self, AreaLevel},
-        progress::{ProgressReport as Report, Totals},
+        progress::{Parts, ProgressReport as Report, Totals},
     },
 };
+
+/// The `ProgressRow` fields counted by the scheme and the task statements. Village counts are
+/// always made (most fields need them); these two statements run only when a field of theirs
+/// is selected, on the rows or on the parent.
+const SCHEME_FIELDS: [&str; 2] = ["schemes", "schemesByStatus"];
+const TASK_FIELDS: [&str; 2] = ["tasksOpen", "tasksOverdue"];
+
+/// What a `progress` selection needs counted.
+pub fn parts_selected(ctx: &Context<'_>) -> Parts {
+    let look = ctx.look_ahead();
+    let asks = |fields: &[&str]| {
+        ["rows", "parent"]
+            .iter()
+            .any(|side| fields.iter().any(|f| look.field(side).field(f).exists()))
+    };
+    Parts {
+        villages: true,
+        schemes: asks(&SCHEME_FIELDS),
+        tasks: asks(&TASK_FIELDS),
+    }
+}
 
 /// Progress of every area at one level, with the parent they are compared against.
 pub struct ProgressReport(pub Report);
