@@ -1,12 +1,14 @@
 // S6: N subscribers on taskEvents (graphql-transport-ws), one writer commenting on random tasks
-// at RATE writes/s for SECONDS; reports delivery latency (write acknowledged → event received)
+// at RATE writes/s for SECONDS; reports delivery latency (write sent → event received)
 // and how many subscribers were dropped for lagging.
 // Usage: node fanout.js URL TOKEN TASKS [N=1000] [RATE=100] [SECONDS=10]
 const WebSocket = require("ws");
 const [url, token, tasks, n = 1000, rate = 100, seconds = 10] = process.argv.slice(2);
 const ws_url = url.replace(/^http/, "ws") + "/graphql/ws";
 const sent = new Map(); // "taskId:version" -> send time (ms)
-const latencies = [];
+// Receive times by "taskId:version". Matched to writes at the end: an event often arrives
+// before its write's HTTP response has been read, so matching on arrival would drop it.
+const received = new Map();
 let ready = 0, lagged = 0, closed = 0, errors = 0;
 
 function b64(s) { return Buffer.from(s).toString("base64url"); }
@@ -23,8 +25,9 @@ function subscribe(i) {
       } else if (m.type === "next") {
         if (m.payload.errors) { const c = m.payload.errors[0].extensions?.code; if (c === "SUBSCRIPTION_LAGGED") lagged++; else errors++; return; }
         const e = m.payload.data.taskEvents;
-        const t0 = sent.get(e.task.id + ":" + e.version);
-        if (t0 !== undefined) latencies.push(Date.now() - t0);
+        const key = e.task.id + ":" + e.version;
+        if (!received.has(key)) received.set(key, []);
+        received.get(key).push(Date.now());
       }
     });
     ws.on("close", () => { closed++; resolve(ws); });
@@ -59,6 +62,8 @@ async function write() {
   }
   await Promise.all(writes);
   await new Promise((r) => setTimeout(r, 3000));
+  const latencies = [];
+  for (const [key, t0] of sent) for (const t of received.get(key) || []) latencies.push(t - t0);
   latencies.sort((a, b) => a - b);
   const pct = (p) => latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] : NaN;
   const expected = sent.size * ready;

@@ -70,15 +70,31 @@ peak_rss() { awk '/VmHWM/ {print int($2/1024)}' "/proc/$1/status"; }
 counters() { # sangam base url -> "operations statements"
   curl -s "$1/metrics" | awk '$1=="sangam_graphql_operations_total" {o=$2} $1=="sangam_sql_statements_total" {s=$2} END {print o, s}'
 }
-run() { # label url token body conns [sangam base url, for statements per request] -> markdown row
-  local before after out rps p50 p99 per="–"
-  [ -n "${6:-}" ] && before=$(counters "$6")
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system CPU of a process, in 1/100 s
+pg_ticks() { # all of PostgreSQL: live processes, plus the postmaster's reaped children (parallel workers, closed sessions)
+  local t=0 p pm; pm=$(pgrep -x -o postgres)
+  for p in $(pgrep -x postgres); do t=$((t + $(ticks "$p" 2>/dev/null || echo 0))); done
+  echo $((t + $(awk '{print $16 + $17}' "/proc/$pm/stat")))
+}
+settle() { # let queries a finished cell left running in PostgreSQL end before the next cell starts
+  for _ in $(seq 1 40); do
+    [ "$(psql "$PGURL" -qAtc "select count(*) from pg_stat_activity where state = 'active' and pid <> pg_backend_pid() and datname = current_database()")" = 0 ] && return
+    sleep 0.5
+  done
+}
+run() { # label url token body conns server-pid [sangam base url, for statements per request] -> markdown row
+  local before after out per="–" t0 p0 n
+  [ -n "${NOSETTLE:-}" ] || settle
+  [ -n "${7:-}" ] && before=$(counters "$7")
+  t0=$(ticks "$6"); p0=$(pg_ticks)
   out=$(TOKEN="$3" BODY="$4" wrk -t"$(threads "$5")" -c"$5" -d"${DURATION}s" --latency -s post.lua "$2" 2>&1)
-  if [ -n "${6:-}" ]; then
-    after=$(counters "$6")
+  n=$(awk '/requests in/ {print $1}' <<<"$out")
+  local cpu; cpu=$(python3 -c 'import sys; s,p,n=map(float,sys.argv[1:]); print(f"{s*10/max(n,1):.2f} | {p*10/max(n,1):.2f}")' "$(( $(ticks "$6") - t0 ))" "$(( $(pg_ticks) - p0 ))" "${n:-0}")
+  if [ -n "${7:-}" ]; then
+    after=$(counters "$7")
     per=$(python3 -c 'import sys; o0,s0,o1,s1=map(float,sys.argv[1:]); print(f"{(s1-s0)/max(o1-o0,1):.1f}")' $before $after)
   fi
-  echo "| $1 | $5 | $(cell "$out") | $per |"
+  echo "| $1 | $5 | $(cell "$out") | $per | $cpu |"
 }
 cell() { # wrk output -> "requests/s | p50 | p99", flagging responses that were errors
   local rps failed
@@ -86,11 +102,11 @@ cell() { # wrk output -> "requests/s | p50 | p99", flagging responses that were 
   [ "${failed:-0}" != 0 ] && rps="$rps ($failed failed)"
   echo "$rps | $(awk '$1=="50%" {print $2}' <<<"$1") | $(awk '$1=="99%" {print $2}' <<<"$1")"
 }
-floor_http() { local out; out=$(wrk -t"$(threads "$1")" -c"$1" -d"${DURATION}s" --latency "http://127.0.0.1:$PORT/healthz" 2>&1)
-  echo "| HTTP floor (/healthz) | $1 | $(awk '/Requests\/sec/ {print $2}' <<<"$out") | $(awk '$1=="50%" {print $2}' <<<"$out") | $(awk '$1=="99%" {print $2}' <<<"$out") | 0 |"; }
+floor_http() { local out; settle; out=$(wrk -t"$(threads "$1")" -c"$1" -d"${DURATION}s" --latency "http://127.0.0.1:$PORT/healthz" 2>&1)
+  echo "| HTTP floor (/healthz) | $1 | $(awk '/Requests\/sec/ {print $2}' <<<"$out") | $(awk '$1=="50%" {print $2}' <<<"$out") | $(awk '$1=="99%" {print $2}' <<<"$out") | 0 | | |"; }
 floor_db() { # label sqlfile conns
-  local out; out=$(pgbench -n -T "$DURATION" -c "$3" -j 2 -f "$2" "$PGURL" 2>&1)
-  echo "| $1 | $3 | $(awk '/^tps/ {print $3}' <<<"$out") | $(awk '/latency average/ {print $4" ms (avg)"}' <<<"$out") | | 1 |"; }
+  local out; settle; out=$(pgbench -n -T "$DURATION" -c "$3" -j 2 -f "$2" "$PGURL" 2>&1)
+  echo "| $1 | $3 | $(awk '/^tps/ {print $3}' <<<"$out") | $(awk '/latency average/ {print $4" ms (avg)"}' <<<"$out") | | 1 | | |"; }
 
 cat > /tmp/s2.sql <<SQL
 SELECT district_id, count(*), sum(households), sum(tap_connections), sum(CASE WHEN hgj_status IN ('REPORTED','CERTIFIED') THEN 1 ELSE 0 END) FROM village WHERE state_id = 1 GROUP BY district_id;
@@ -116,15 +132,15 @@ done
   echo
   echo "Rows: $(psql "$PGURL" -qAtc "select 'villages ' || (select count(*) from village) || ', households ' || (select sum(households) from village) || ', tasks ' || (select count(*) from task) || ', task events ' || (select count(*) from task_event)")"
   echo
-  echo "| scenario | connections | requests/s | p50 | p99 | SQL statements per request |"
-  echo "| --- | --- | --- | --- | --- | --- |"
+  echo "| scenario | connections | requests/s | p50 | p99 | SQL statements per request | server CPU ms per request | PostgreSQL CPU ms per request |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
   for c in 1 32; do
     floor_http $c
     for s in S1 S2 S3 S4; do
       ours="${s}_OURS"; peer="${s}_PEER"
       tok=$ADMIN; [ "$s" = S1 ] && tok=$PARTNER; [ "$s" = S3 ] && tok=$DASH
-      run "$s Sangam" "http://127.0.0.1:$PORT/graphql" "$tok" "${!ours}" $c "http://127.0.0.1:$PORT"
-      run "$s PostGraphile" "http://127.0.0.1:$PEER/graphql" "" "${!peer}" $c
+      run "$s Sangam" "http://127.0.0.1:$PORT/graphql" "$tok" "${!ours}" $c $SPID "http://127.0.0.1:$PORT"
+      run "$s PostGraphile" "http://127.0.0.1:$PEER/graphql" "" "${!peer}" $c $PPID_
     done
     floor_db "S2 database floor (pgbench)" /tmp/s2.sql $c
     floor_db "S3 database floor (pgbench)" /tmp/s3.sql $c
@@ -155,14 +171,14 @@ done
   echo "A hostile query (depth 19, refused before any resolver runs), 32 connections:"
   HOSTILE=$(q '{ villages(first: 1) { edges { node { district { state { districts { blocks { villages { district { state { districts { blocks { villages { name } } } } } } } } } } } } } }')
   echo
-  echo "| scenario | connections | requests/s | p50 | p99 | SQL statements per request |"
-  echo "| --- | --- | --- | --- | --- | --- |"
-  run "refused hostile query" "http://127.0.0.1:$PORT/graphql" "$ADMIN" "$HOSTILE" 32 "http://127.0.0.1:$PORT"
+  echo "| scenario | connections | requests/s | p50 | p99 | SQL statements per request | server CPU ms per request | PostgreSQL CPU ms per request |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+  run "refused hostile query" "http://127.0.0.1:$PORT/graphql" "$ADMIN" "$HOSTILE" 32 $SPID "http://127.0.0.1:$PORT"
   # Responsiveness under attack: one honest client's S4 while 32 connections keep sending it.
   TOKEN="$ADMIN" BODY="$HOSTILE" wrk -t1 -c32 -d"$((DURATION + 2))s" -s post.lua "http://127.0.0.1:$PORT/graphql" >/dev/null 2>&1 &
   HPID=$!
   sleep 1
-  run "S4 Sangam, during the hostile load" "http://127.0.0.1:$PORT/graphql" "$ADMIN" "$S4_OURS" 1
+  NOSETTLE=1 run "S4 Sangam, during the hostile load" "http://127.0.0.1:$PORT/graphql" "$ADMIN" "$S4_OURS" 1 $SPID
   wait $HPID
 
   [ "${SQLITE:-1}" = 0 ] && exit 0
@@ -189,14 +205,14 @@ done
   echo
   echo "The same scenarios with Sangam over SQLite (\`$SCALE\` dataset in one file, WAL, 16 connections):"
   echo
-  echo "| scenario | connections | requests/s | p50 | p99 | SQL statements per request |"
-  echo "| --- | --- | --- | --- | --- | --- |"
+  echo "| scenario | connections | requests/s | p50 | p99 | SQL statements per request | server CPU ms per request | PostgreSQL CPU ms per request |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
   for c in 1 32; do
     for s in S1 S2 S3 S4; do
       ours="${s}_OURS"
       tok=$LADMIN; [ "$s" = S1 ] && tok=$LPARTNER; [ "$s" = S3 ] && tok=$LDASH
       check "sangam sqlite $s" "http://127.0.0.1:$LPORT/graphql" "$tok" "${!ours}"
-      run "$s Sangam (SQLite)" "http://127.0.0.1:$LPORT/graphql" "$tok" "${!ours}" $c "http://127.0.0.1:$LPORT"
+      run "$s Sangam (SQLite)" "http://127.0.0.1:$LPORT/graphql" "$tok" "${!ours}" $c $LPID_ "http://127.0.0.1:$LPORT"
     done
   done
   echo
