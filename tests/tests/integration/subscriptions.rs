@@ -224,7 +224,8 @@ async fn subscribers_with_the_same_statement_share_one_read_per_event() {
         // A narrower filter is another statement, so its subscriber reads for itself.
         let mut narrow =
             open_task_subscription(&base, &app.admin_token, json!({ "task": task["id"] })).await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Generous: registering takes milliseconds, but CI machines are busy.
+        tokio::time::sleep(Duration::from_secs(2)).await;
 
         for round in 1..=2 {
             let before = app.bus.reads().started();
