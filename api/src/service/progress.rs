@@ -56,19 +56,11 @@ impl Totals {
 
 /// Which of the three grouped statements to run: a report's caller asks only for what its
 /// query selects, so a coverage dashboard does not pay for scheme and task counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Parts {
     pub villages: bool,
     pub schemes: bool,
     pub tasks: bool,
-}
-
-impl Parts {
-    pub const ALL: Parts = Parts {
-        villages: true,
-        schemes: true,
-        tasks: true,
-    };
 }
 
 pub struct ProgressReport {
