@@ -102,8 +102,12 @@ cell() { # wrk output -> "requests/s | p50 | p99", flagging responses that were 
   [ "${failed:-0}" != 0 ] && rps="$rps ($failed failed)"
   echo "$rps | $(awk '$1=="50%" {print $2}' <<<"$1") | $(awk '$1=="99%" {print $2}' <<<"$1")"
 }
+table_head() {
+  echo "| scenario | connections | requests/s | p50 | p99 | SQL statements per request | server CPU ms per request | PostgreSQL CPU ms per request |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+}
 floor_http() { local out; settle; out=$(wrk -t"$(threads "$1")" -c"$1" -d"${DURATION}s" --latency "http://127.0.0.1:$PORT/healthz" 2>&1)
-  echo "| HTTP floor (/healthz) | $1 | $(awk '/Requests\/sec/ {print $2}' <<<"$out") | $(awk '$1=="50%" {print $2}' <<<"$out") | $(awk '$1=="99%" {print $2}' <<<"$out") | 0 | | |"; }
+  echo "| HTTP floor (/healthz) | $1 | $(cell "$out") | 0 | | |"; }
 floor_db() { # label sqlfile conns
   local out; settle; out=$(pgbench -n -T "$DURATION" -c "$3" -j 2 -f "$2" "$PGURL" 2>&1)
   echo "| $1 | $3 | $(awk '/^tps/ {print $3}' <<<"$out") | $(awk '/latency average/ {print $4" ms (avg)"}' <<<"$out") | | 1 | | |"; }
@@ -132,8 +136,7 @@ done
   echo
   echo "Rows: $(psql "$PGURL" -qAtc "select 'villages ' || (select count(*) from village) || ', households ' || (select sum(households) from village) || ', tasks ' || (select count(*) from task) || ', task events ' || (select count(*) from task_event)")"
   echo
-  echo "| scenario | connections | requests/s | p50 | p99 | SQL statements per request | server CPU ms per request | PostgreSQL CPU ms per request |"
-  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+  table_head
   for c in 1 32; do
     floor_http $c
     for s in S1 S2 S3 S4; do
@@ -171,8 +174,7 @@ done
   echo "A hostile query (depth 19, refused before any resolver runs), 32 connections:"
   HOSTILE=$(q '{ villages(first: 1) { edges { node { district { state { districts { blocks { villages { district { state { districts { blocks { villages { name } } } } } } } } } } } } } }')
   echo
-  echo "| scenario | connections | requests/s | p50 | p99 | SQL statements per request | server CPU ms per request | PostgreSQL CPU ms per request |"
-  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+  table_head
   run "refused hostile query" "http://127.0.0.1:$PORT/graphql" "$ADMIN" "$HOSTILE" 32 $SPID "http://127.0.0.1:$PORT"
   # Responsiveness under attack: one honest client's S4 while 32 connections keep sending it.
   TOKEN="$ADMIN" BODY="$HOSTILE" wrk -t1 -c32 -d"$((DURATION + 2))s" -s post.lua "http://127.0.0.1:$PORT/graphql" >/dev/null 2>&1 &
@@ -205,8 +207,7 @@ done
   echo
   echo "The same scenarios with Sangam over SQLite (\`$SCALE\` dataset in one file, WAL, 16 connections):"
   echo
-  echo "| scenario | connections | requests/s | p50 | p99 | SQL statements per request | server CPU ms per request | PostgreSQL CPU ms per request |"
-  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+  table_head
   for c in 1 32; do
     for s in S1 S2 S3 S4; do
       ours="${s}_OURS"
