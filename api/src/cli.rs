@@ -42,10 +42,28 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => server::serve(*args).await,
         Command::Migrate { action, db } => {
+            if let MigrateAction::Status = action
+                && let Some(file) = missing_sqlite_file(&db.database_url)
+            {
+                // Looking must not create: report every migration as pending instead.
+                eprintln!("no database at {} yet", file.display());
+                for m in Migrator::migrations() {
+                    println!("Pending\t{}", m.name());
+                }
+                return Ok(());
+            }
             let conn = db::connect(&db.database_url, 1).await?;
             match action {
                 MigrateAction::Up => Migrator::up(&conn, None).await?,
-                MigrateAction::Down { steps } => Migrator::down(&conn, Some(steps)).await?,
+                MigrateAction::Down { steps, yes } => {
+                    if !yes && let Some(table) = first_table_with_rows(&conn).await? {
+                        anyhow::bail!(
+                            "rolling back drops tables or columns, and this database holds data \
+                             (table {table} has rows); run again with --yes to roll back anyway"
+                        );
+                    }
+                    Migrator::down(&conn, Some(steps)).await?
+                }
                 MigrateAction::Status => {
                     for m in Migrator::get_migration_with_status(&conn).await? {
                         println!("{}\t{}", m.status(), m.name());
@@ -68,6 +86,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 }
             };
             println!("{}", serde_json::to_string_pretty(&summary)?);
+            if clients::list(&conn).await?.is_empty() {
+                eprintln!("{NO_CLIENTS_HINT}");
+            }
             Ok(())
         }
         Command::Client { action, db } => {
@@ -77,23 +98,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .context("applying migrations")?;
             client(&conn, action).await
         }
-        Command::PersistedQuery {
-            action: PersistedQueryAction::Add { files },
-            db,
-        } => {
+        Command::PersistedQuery { action, db } => {
             let conn = db::connect(&db.database_url, 1).await?;
             Migrator::up(&conn, None)
                 .await
                 .context("applying migrations")?;
-            for f in files {
-                let query = std::fs::read_to_string(&f)
-                    .with_context(|| format!("reading {}", f.display()))?;
-                async_graphql::parser::parse_query(&query)
-                    .with_context(|| format!("{} is not a GraphQL document", f.display()))?;
-                let hash = graphql::persisted::register(&conn, &query).await?;
-                println!("{hash}\t{}", f.display());
-            }
-            Ok(())
+            persisted_query(&conn, action).await
         }
         Command::Key { action, db } => {
             let conn = db::connect(&db.database_url, 1).await?;
@@ -101,7 +111,19 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .await
                 .context("applying migrations")?;
             match action {
-                KeyAction::Rotate { grace_secs } => {
+                KeyAction::Rotate {
+                    grace_secs,
+                    token_ttl_secs,
+                    clock_skew_secs,
+                } => {
+                    let least = token_ttl_secs.saturating_add(clock_skew_secs);
+                    if grace_secs < least {
+                        anyhow::bail!(
+                            "--grace-secs {grace_secs} is shorter than the token lifetime plus clock \
+                             skew ({token_ttl_secs} + {clock_skew_secs} = {least} s): tokens signed \
+                             by the old key would be refused before they expire"
+                        );
+                    }
                     let key =
                         keys::rotate(&conn, std::time::Duration::from_secs(grace_secs)).await?;
                     println!(
@@ -135,6 +157,108 @@ async fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
+/// What `seed demo` says when no client could use the data it loaded.
+const NO_CLIENTS_HINT: &str = "No OAuth clients are registered yet, so no one can get a token. Either\n\
+  run `sangam serve --demo` (it creates one client per role and prints how to get a token), or\n\
+  register one: sangam client add --name \"State PMU\" --role state_admin --states 22 \\\n\
+      --scopes \"villages:read tasks:read tasks:write assignments:read progress:read\"";
+
+/// The file of a SQLite URL when that file does not exist (in-memory databases have none).
+fn missing_sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+        return None;
+    }
+    let path = std::path::PathBuf::from(path);
+    (!path.exists()).then_some(path)
+}
+
+/// A table of the application (not the migration ledger) that holds at least one row.
+async fn first_table_with_rows(
+    conn: &sea_orm::DatabaseConnection,
+) -> anyhow::Result<Option<String>> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let backend = conn.get_database_backend();
+    let list = match backend {
+        DbBackend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+             ORDER BY name"
+        }
+        _ => {
+            "SELECT table_name AS name FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1"
+        }
+    };
+    let rows = conn
+        .query_all_raw(Statement::from_string(backend, list))
+        .await?;
+    for row in rows {
+        let table: String = row.try_get("", "name")?;
+        if table == "seaql_migrations" {
+            continue;
+        }
+        let quoted = format!("\"{}\"", table.replace('"', "\"\""));
+        let probe = format!("SELECT 1 AS one FROM {quoted} LIMIT 1");
+        if conn
+            .query_one_raw(Statement::from_string(backend, probe))
+            .await?
+            .is_some()
+        {
+            return Ok(Some(table));
+        }
+    }
+    Ok(None)
+}
+
+async fn persisted_query(
+    conn: &sea_orm::DatabaseConnection,
+    action: PersistedQueryAction,
+) -> anyhow::Result<()> {
+    use graphql::allow_list;
+    match action {
+        PersistedQueryAction::Add { files } => {
+            // Every file is read and validated before any is registered: all or nothing.
+            let mut documents = Vec::new();
+            for f in files {
+                let query = std::fs::read_to_string(&f)
+                    .with_context(|| format!("reading {}", f.display()))?;
+                allow_list::validate(&query)
+                    .await
+                    .map_err(|why| anyhow::anyhow!("{}: {why}", f.display()))?;
+                documents.push((f, query));
+            }
+            for (f, query) in documents {
+                let hash = graphql::persisted::register(conn, &query).await?;
+                println!("{hash}\t{}", f.display());
+            }
+        }
+        PersistedQueryAction::List => {
+            for q in allow_list::list(conn).await? {
+                let names = allow_list::validate(&q.query)
+                    .await
+                    .map(|names| {
+                        names
+                            .into_iter()
+                            .map(|n| n.unwrap_or_else(|| "(anonymous)".to_owned()))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                    .unwrap_or_else(|why| format!("(no longer valid: {why})"));
+                println!("{}\t{names}\t{}", q.sha256, q.created_at);
+            }
+        }
+        PersistedQueryAction::Remove { sha256 } => {
+            if !allow_list::remove(conn, &sha256).await? {
+                anyhow::bail!("no registered operation has the hash {sha256}");
+            }
+            println!("removed {sha256}");
+        }
+    }
+    Ok(())
+}
+
 async fn client(conn: &sea_orm::DatabaseConnection, action: ClientAction) -> anyhow::Result<()> {
     match action {
         ClientAction::Add {
@@ -149,6 +273,7 @@ async fn client(conn: &sea_orm::DatabaseConnection, action: ClientAction) -> any
             let role = Role::parse(&role).with_context(|| format!("unknown role {role}"))?;
             let scopes = Scope::parse_list(&scopes.replace(',', " "))
                 .map_err(|unknown| anyhow::anyhow!("unknown scope {unknown}"))?;
+            clients::check_jurisdiction(conn, &states, &districts).await?;
             let new = clients::NewClient {
                 client_id,
                 name,

@@ -108,7 +108,15 @@ pub enum ClientAction {
 #[derive(Debug, Subcommand)]
 pub enum PersistedQueryAction {
     /// Register the operations in these files (one document per file); prints each hash.
-    Add { files: Vec<PathBuf> },
+    /// Every operation is validated against the schema first: an invalid one registers nothing.
+    Add {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List the registered operations: hash, operation names, registration time.
+    List,
+    /// Take an operation off the allow-list, by the hash `add` printed.
+    Remove { sha256: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +126,12 @@ pub enum KeyAction {
         /// How long old keys keep verifying (at least the token lifetime plus clock skew).
         #[arg(long, env = "SANGAM_KEY_GRACE_SECS", default_value_t = 960)]
         grace_secs: u64,
+        /// The servers' access-token lifetime (`serve --token-ttl-secs`), in seconds.
+        #[arg(long, env = "SANGAM_TOKEN_TTL_SECS", default_value_t = 900)]
+        token_ttl_secs: u64,
+        /// The servers' allowed clock skew (`serve --clock-skew-secs`), in seconds.
+        #[arg(long, env = "SANGAM_CLOCK_SKEW_SECS", default_value_t = 60)]
+        clock_skew_secs: u64,
     },
     /// List signing keys.
     List,
@@ -164,6 +178,12 @@ pub struct AuthArgs {
         hide_env_values = true
     )]
     pub introspection_client_secret: Option<String>,
+    /// Audience an introspected token must name (default: `--oidc-audience`).
+    #[arg(long, env = "SANGAM_INTROSPECTION_AUDIENCE")]
+    pub introspection_audience: Option<String>,
+    /// Accept introspected tokens that name no audience at all (refused by default).
+    #[arg(long, env = "SANGAM_INTROSPECTION_ALLOW_NO_AUDIENCE")]
+    pub introspection_allow_no_audience: bool,
     /// Claim (dotted path) carrying the role in external tokens, e.g. `realm_access.roles`.
     #[arg(long, env = "SANGAM_CLAIM_ROLE", default_value = "role")]
     pub claim_role: String,
@@ -188,10 +208,14 @@ pub struct AuthArgs {
 pub enum MigrateAction {
     /// Apply every pending migration.
     Up,
-    /// Roll back the last applied migration (or `--steps N`).
+    /// Roll back the last applied migration (or `--steps N`). Rolling back drops tables or
+    /// columns: on a database that holds data it needs `--yes`.
     Down {
         #[arg(long, default_value_t = 1)]
         steps: u32,
+        /// Roll back even though data will be lost.
+        #[arg(long)]
+        yes: bool,
     },
     /// List migrations and whether each is applied.
     Status,
@@ -317,10 +341,69 @@ impl AuthArgs {
                     url: url.clone(),
                     client_id: id.clone(),
                     client_secret: secret.clone(),
+                    audience: self
+                        .introspection_audience
+                        .clone()
+                        .unwrap_or_else(|| self.oidc_audience.clone()),
+                    allow_no_audience: self.introspection_allow_no_audience,
                     claims,
                 }),
                 _ => None,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    fn introspection(args: &[&str]) -> crate::auth::IntrospectionSettings {
+        let mut all = vec![
+            "sangam",
+            "serve",
+            "--introspection-url",
+            "https://idp.example/introspect",
+            "--introspection-client-id",
+            "sangam",
+            "--introspection-client-secret",
+            "s",
+        ];
+        all.extend_from_slice(args);
+        let Command::Serve(serve) = Cli::try_parse_from(all).expect("valid arguments").command
+        else {
+            panic!("serve");
+        };
+        serve
+            .auth
+            .settings(serve.listen)
+            .introspection
+            .expect("introspection is configured")
+    }
+
+    #[test]
+    fn the_introspection_audience_defaults_to_the_oidc_audience() {
+        let s = introspection(&[]);
+        assert_eq!(
+            (s.audience.as_str(), s.allow_no_audience),
+            ("sangam", false)
+        );
+        assert_eq!(
+            introspection(&["--oidc-audience", "jjm-api"]).audience,
+            "jjm-api"
+        );
+        let s = introspection(&[
+            "--oidc-audience",
+            "jjm-api",
+            "--introspection-audience",
+            "gateway",
+            "--introspection-allow-no-audience",
+        ]);
+        assert_eq!(
+            (s.audience.as_str(), s.allow_no_audience),
+            ("gateway", true)
+        );
     }
 }

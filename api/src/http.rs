@@ -4,7 +4,7 @@ use std::{sync::Arc, time::Duration};
 
 use async_graphql::{
     BatchRequest, Data, ParseRequestError,
-    http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource},
+    http::ALL_WEBSOCKET_PROTOCOLS,
     parser::{parse_query, types::OperationType},
 };
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLWebSocket};
@@ -12,7 +12,7 @@ use axum::{
     Json, Router,
     extract::{FromRef, State, ws::WebSocketUpgrade},
     http::{HeaderMap, HeaderValue, Request, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use sea_orm::DatabaseConnection;
@@ -97,7 +97,8 @@ pub fn router(state: AppState) -> Router {
         .route("/schema.graphql", get(sdl))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(|| async { crate::metrics::render() }))
-        .route("/readyz", get(readyz));
+        .route("/readyz", get(readyz))
+        .merge(crate::graphiql::routes(&state));
     if state.auth.settings.embedded {
         app = app
             .route("/oauth/token", post(endpoints::token))
@@ -464,30 +465,7 @@ async fn graphiql(st: &AppState, headers: &HeaderMap) -> Response {
             Err(res) => return res,
         }
     }
-    let demo_header = match &st.options.graphiql_client {
-        Some(client_id) => demo_token(st, client_id)
-            .await
-            .map(|t| format!("Bearer {t}")),
-        None => None,
-    };
-    let mut page = GraphiQLSource::build()
-        .endpoint("/graphql")
-        .subscription_endpoint("/graphql/ws")
-        .title("Sangam GraphiQL");
-    if let Some(h) = &demo_header {
-        page = page.header("Authorization", h);
-    }
-    Html(page.finish()).into_response()
-}
-
-/// A fresh token of the demo client GraphiQL opens with.
-async fn demo_token(st: &AppState, client_id: &str) -> Option<String> {
-    let client = crate::auth::clients::find(&st.db, client_id)
-        .await
-        .ok()
-        .flatten()?;
-    let scopes = crate::principal::Scope::parse_list(&client.scopes).ok()?;
-    st.auth.issue(&client, &scopes).await.ok().map(|(t, _)| t)
+    crate::graphiql::page(st).await
 }
 
 /// Subscriptions over WebSocket, in the graphql-transport-ws protocol or the legacy graphql-ws

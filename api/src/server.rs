@@ -66,6 +66,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         request_timeout: std::time::Duration::from_secs(args.request_timeout_secs),
         allow_list: args.allow_list,
     };
+    if !args.demo && auth.settings.embedded && crate::auth::clients::list(&db).await?.is_empty() {
+        tracing::warn!(
+            "no OAuth clients are registered, so no one can get a token: run `sangam client add` \
+             (see `sangam client add --help`), or start with --demo for one client per role"
+        );
+    }
     if args.demo && auth.settings.embedded {
         let clients = demo::ensure_clients(&db)
             .await
@@ -92,6 +98,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         bus,
     });
     tracing::info!("listening on http://{local}/graphql");
+    // Connection info gives the token endpoint the source address it rate-limits failures by.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;

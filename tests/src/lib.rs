@@ -2,6 +2,7 @@
 //! `TEST_DATABASE_URL` points at a server (each test creates and drops its own database).
 
 pub mod process;
+pub mod tokens;
 
 use std::{
     future::Future,
@@ -356,7 +357,8 @@ impl TestApp {
         let addr = listener.local_addr().expect("addr");
         let router = self.router.clone();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
+            let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            let _ = axum::serve(listener, service).await;
         });
         format!("http://{addr}")
     }

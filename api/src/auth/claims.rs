@@ -119,10 +119,20 @@ pub async fn principal(
         return Err(AuthError::invalid("the token names no organisation"));
     }
     let department = match lookup(claims, &names.department) {
-        Some(v) => Some(
-            serde_json::from_value::<Department>(v.clone())
-                .map_err(|_| AuthError::invalid("the token's department is unknown"))?,
-        ),
+        Some(v) => {
+            let claimed = serde_json::from_value::<Department>(v.clone())
+                .map_err(|_| AuthError::invalid("the token's department is unknown"))?;
+            // The organisation is the authority on its department: a token may repeat it, never
+            // contradict it (nor give one to an organisation that is no department).
+            if let Some(o) = &org
+                && o.department != Some(claimed)
+            {
+                return Err(AuthError::invalid(
+                    "the token's department contradicts its organisation's",
+                ));
+            }
+            Some(claimed)
+        }
         None => org.as_ref().and_then(|o| o.department),
     };
     if role == Role::Department && department.is_none() {

@@ -9,11 +9,11 @@ use argon2::{
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Utc;
-use entities::{enums::OrganisationKind, oauth_client, organisation};
+use entities::{district, enums::OrganisationKind, oauth_client, organisation, state};
 use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set,
+    QueryOrder, QuerySelect, Set,
 };
 
 use crate::principal::{Role, Scope};
@@ -52,6 +52,15 @@ fn verify_secret(secret: &str, hash: &str) -> bool {
             .verify_password(secret.as_bytes(), &h)
             .is_ok()
     })
+}
+
+/// Argon2 is deliberately slow (tens of milliseconds): run it on the blocking pool, so that a
+/// burst of token requests does not stall the async workers serving everything else.
+async fn verify_off_runtime(secret: &str, hash: String) -> anyhow::Result<bool> {
+    let secret = secret.to_owned();
+    tokio::task::spawn_blocking(move || verify_secret(&secret, &hash))
+        .await
+        .context("verifying a client secret")
 }
 
 fn codes(list: &[i32]) -> String {
@@ -141,6 +150,63 @@ pub async fn add(
     Ok((row, secret))
 }
 
+/// Refuses LGD codes of states or districts the database does not hold: a client of an unknown
+/// place would be registered and then see nothing.
+pub async fn check_jurisdiction(
+    db: &DatabaseConnection,
+    states: &[i32],
+    districts: &[i32],
+) -> anyhow::Result<()> {
+    async fn missing<E, C>(
+        db: &DatabaseConnection,
+        column: C,
+        codes: &[i32],
+    ) -> anyhow::Result<Vec<i32>>
+    where
+        E: EntityTrait,
+        C: ColumnTrait,
+    {
+        if codes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found: Vec<i32> = E::find()
+            .filter(column.is_in(codes.iter().copied()))
+            .select_only()
+            .column(column)
+            .into_tuple()
+            .all(db)
+            .await?;
+        Ok(codes
+            .iter()
+            .copied()
+            .filter(|c| !found.contains(c))
+            .collect())
+    }
+    let list = |codes: Vec<i32>| {
+        codes
+            .iter()
+            .map(i32::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let states_missing = missing::<state::Entity, _>(db, state::Column::LgdCode, states).await?;
+    if !states_missing.is_empty() {
+        bail!(
+            "no state with LGD code {} in this database",
+            list(states_missing)
+        );
+    }
+    let districts_missing =
+        missing::<district::Entity, _>(db, district::Column::LgdCode, districts).await?;
+    if !districts_missing.is_empty() {
+        bail!(
+            "no district with LGD code {} in this database",
+            list(districts_missing)
+        );
+    }
+    Ok(())
+}
+
 pub async fn list(db: &DatabaseConnection) -> anyhow::Result<Vec<oauth_client::Model>> {
     Ok(oauth_client::Entity::find()
         .order_by_asc(oauth_client::Column::Id)
@@ -195,10 +261,10 @@ pub async fn authenticate(
     let Some(client) = find(db, client_id).await? else {
         // Spend the same time as a real check, so a response time does not tell which client
         // ids exist.
-        let _ = verify_secret(secret, DUMMY_HASH);
+        let _ = verify_off_runtime(secret, DUMMY_HASH.to_owned()).await?;
         return Ok(None);
     };
-    let ok = verify_secret(secret, &client.secret_hash) && !client.disabled;
+    let ok = verify_off_runtime(secret, client.secret_hash.clone()).await? && !client.disabled;
     Ok(ok.then_some(client))
 }
 

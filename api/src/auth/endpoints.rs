@@ -1,12 +1,17 @@
 //! The embedded authorization server's HTTP endpoints: token (RFC 6749 §4.4), revocation
 //! (RFC 7009), introspection (RFC 7662), metadata (RFC 8414) and the JWK Set.
 
-use std::{collections::BTreeSet, sync::Arc};
+use std::{
+    collections::BTreeSet,
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
 
 use axum::{
-    Json,
+    Extension, Json,
     body::Bytes,
-    extract::State,
+    extract::{ConnectInfo, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -16,7 +21,7 @@ use entities::{oauth_client, revoked_token};
 use sea_orm::{ActiveModelTrait, Set};
 use serde_json::{Value, json};
 
-use super::{AuthError, Authenticator, clients};
+use super::{AuthError, Authenticator, clients, throttle};
 use crate::principal::{Role, Scope};
 
 fn no_store(mut res: Response) -> Response {
@@ -66,6 +71,27 @@ fn server_error(e: impl std::fmt::Display) -> Response {
     )
 }
 
+/// Too many failed authentications for this client id or from this address.
+fn too_many(wait: Duration) -> Response {
+    let secs = throttle::retry_after_secs(wait);
+    let mut res = oauth_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "temporarily_unavailable",
+        &format!("too many failed client authentications; retry after {secs} s"),
+        false,
+    );
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    res
+}
+
+/// The source address of a request, when the server was started with connection info.
+pub type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+fn peer_ip(peer: &Peer) -> Option<IpAddr> {
+    peer.as_ref().map(|Extension(ConnectInfo(a))| a.ip())
+}
+
 /// Form parameters, refusing repeated ones (RFC 6749 §3.1).
 fn form(headers: &HeaderMap, body: &Bytes) -> Result<Vec<(String, String)>, Box<Response>> {
     let ct = headers
@@ -98,6 +124,7 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// `client_secret_basic` or `client_secret_post` (never both).
 async fn client(
     auth: &Authenticator,
+    addr: Option<IpAddr>,
     headers: &HeaderMap,
     params: &[(String, String)],
 ) -> Result<oauth_client::Model, Response> {
@@ -143,20 +170,27 @@ async fn client(
             ));
         }
     };
+    if let Some(wait) = auth.throttle.blocked(&id, addr) {
+        return Err(too_many(wait));
+    }
     match clients::authenticate(auth.db(), &id, &secret).await {
         Ok(Some(c)) => Ok(c),
-        Ok(None) => Err(oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "unknown client, wrong secret or disabled client",
-            used_basic,
-        )),
+        Ok(None) => Err(match auth.throttle.failed(&id, addr) {
+            Some(wait) => too_many(wait),
+            None => oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "unknown client, wrong secret or disabled client",
+                used_basic,
+            ),
+        }),
         Err(e) => Err(server_error(e)),
     }
 }
 
 pub async fn token(
     State(auth): State<Arc<Authenticator>>,
+    peer: Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -176,7 +210,7 @@ pub async fn token(
             );
         }
     }
-    let client = match client(&auth, &headers, &params).await {
+    let client = match client(&auth, peer_ip(&peer), &headers, &params).await {
         Ok(c) => c,
         Err(res) => return res,
     };
@@ -223,11 +257,14 @@ pub async fn token(
 /// A revocation or introspection request: the authenticated client and the `token` it names.
 async fn token_request(
     auth: &Authenticator,
+    peer: &Peer,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<(oauth_client::Model, String), Box<Response>> {
     let params = form(headers, body)?;
-    let client = client(auth, headers, &params).await.map_err(Box::new)?;
+    let client = client(auth, peer_ip(peer), headers, &params)
+        .await
+        .map_err(Box::new)?;
     let token =
         param(&params, "token").ok_or_else(|| Box::new(invalid_request("token is required")))?;
     Ok((client, token.to_owned()))
@@ -236,10 +273,11 @@ async fn token_request(
 /// RFC 7009: a client revokes its own tokens; the answer is 200 whatever the token was.
 pub async fn revoke(
     State(auth): State<Arc<Authenticator>>,
+    peer: Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (client, token) = match token_request(&auth, &headers, &body).await {
+    let (client, token) = match token_request(&auth, &peer, &headers, &body).await {
         Ok(found) => found,
         Err(res) => return *res,
     };
@@ -283,10 +321,11 @@ pub async fn revoke(
 /// RFC 7662: the token's own client, or a state administrator's client, may introspect.
 pub async fn introspect(
     State(auth): State<Arc<Authenticator>>,
+    peer: Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (caller, token) = match token_request(&auth, &headers, &body).await {
+    let (caller, token) = match token_request(&auth, &peer, &headers, &body).await {
         Ok(found) => found,
         Err(res) => return *res,
     };

@@ -1,6 +1,11 @@
 //! An external OpenID/OAuth provider's JWTs (e.g. Keycloak), checked against its JWKS.
-//! The key set is fetched on first use, cached, and fetched again when a token names a `kid`
-//! the cache does not know (the provider rotated), at most once per cool-down.
+//!
+//! The key set is fetched on first use and cached. A token naming a `kid` the cache does not
+//! know makes the set be fetched again (the provider may have rotated), but at most once per
+//! [`REFETCH_INTERVAL`] after a successful fetch: a burst of tokens with made-up `kid`s costs
+//! the provider at most one fetch a second, while a key the provider really publishes is picked
+//! up within that second. A fetch that fails is not a verdict on the token (503, not 401), and
+//! starts no interval: the next request tries again once a short, growing backoff has passed.
 
 use std::{
     collections::HashMap,
@@ -14,7 +19,11 @@ use tokio::sync::Mutex;
 
 use super::{AuthError, Expect, ExternalSettings, verify_jwt};
 
-const REFETCH_COOLDOWN: Duration = Duration::from_secs(10);
+/// Least time between two successful fetches of the key set.
+pub const REFETCH_INTERVAL: Duration = Duration::from_secs(1);
+/// Wait after a first failed fetch; doubled on each further failure up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Asymmetric algorithms only: a provider's public JWKS can never verify an HMAC token, and
 /// `none` is not an algorithm here at all.
@@ -29,6 +38,8 @@ const ACCEPTED: [Algorithm; 8] = [
     Algorithm::EdDSA,
 ];
 
+type Key = (DecodingKey, Option<Algorithm>);
+
 pub struct External {
     pub settings: ExternalSettings,
     leeway: Duration,
@@ -38,8 +49,13 @@ pub struct External {
 
 #[derive(Default)]
 struct KeyCache {
-    keys: HashMap<String, (DecodingKey, Option<Algorithm>)>,
+    /// Every key of the last successful fetch, by `kid`.
+    keys: HashMap<String, Key>,
+    /// When the last successful fetch finished.
     fetched: Option<Instant>,
+    /// After failed fetches: no new attempt before this instant, and the wait after the next
+    /// failure.
+    retry: Option<(Instant, Duration)>,
 }
 
 impl External {
@@ -57,7 +73,7 @@ impl External {
         })
     }
 
-    async fn fetch(&self) -> anyhow::Result<HashMap<String, (DecodingKey, Option<Algorithm>)>> {
+    async fn fetch(&self) -> anyhow::Result<HashMap<String, Key>> {
         let set: JwkSet = self
             .http
             .get(&self.settings.jwks_url)
@@ -82,26 +98,42 @@ impl External {
         Ok(keys)
     }
 
-    async fn key(&self, kid: &str) -> Result<Option<(DecodingKey, Option<Algorithm>)>, AuthError> {
+    /// The key named `kid`: `None` when the provider does not publish it. Concurrent lookups of
+    /// unknown kids wait on the lock and share the one fetch the first of them makes.
+    async fn key(&self, kid: &str) -> Result<Option<Key>, AuthError> {
         let mut cache = self.cache.lock().await;
         if let Some(k) = cache.keys.get(kid) {
             return Ok(Some(k.clone()));
         }
+        let now = Instant::now();
         if cache
             .fetched
-            .is_some_and(|t| t.elapsed() < REFETCH_COOLDOWN)
+            .is_some_and(|t| now.duration_since(t) < REFETCH_INTERVAL)
         {
             return Ok(None);
         }
-        cache.fetched = Some(Instant::now());
+        if let Some((not_before, _)) = cache.retry
+            && now < not_before
+        {
+            return Err(AuthError::Unavailable(anyhow::anyhow!(
+                "the provider's JWKS could not be fetched; retrying shortly"
+            )));
+        }
         match self.fetch().await {
-            Ok(keys) => cache.keys = keys,
-            Err(e) if cache.keys.is_empty() => return Err(AuthError::Unavailable(e)),
+            Ok(keys) => {
+                cache.keys = keys;
+                cache.fetched = Some(Instant::now());
+                cache.retry = None;
+                Ok(cache.keys.get(kid).cloned())
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "refetching the provider's JWKS failed; keeping the cached keys")
+                let wait = cache.retry.map_or(FIRST_BACKOFF, |(_, w)| w);
+                cache.retry = Some((Instant::now() + wait, (wait * 2).min(MAX_BACKOFF)));
+                Err(AuthError::Unavailable(
+                    e.context("fetching the provider's JWKS"),
+                ))
             }
         }
-        Ok(cache.keys.get(kid).cloned())
     }
 
     pub async fn verify(&self, token: &str) -> Result<Map<String, Value>, AuthError> {

@@ -91,6 +91,13 @@ impl Introspector {
         if !answer.active() {
             return Err(AuthError::invalid("token is not active"));
         }
+        // A token the provider issued for another API is not one for Sangam, however active.
+        match answer.aud() {
+            Some(aud) if aud.contains(&self.settings.audience) => {}
+            Some(_) => return Err(AuthError::invalid("wrong audience")),
+            None if self.settings.allow_no_audience => {}
+            None => return Err(AuthError::invalid("the token names no audience")),
+        }
         let now = chrono::Utc::now();
         let exp = answer
             .exp()

@@ -14,6 +14,7 @@ pub mod external;
 pub mod introspection;
 pub mod keys;
 pub mod organisations;
+pub mod throttle;
 
 use std::time::Duration;
 
@@ -65,6 +66,10 @@ pub struct IntrospectionSettings {
     pub url: String,
     pub client_id: String,
     pub client_secret: String,
+    /// The `aud` an active token must name (RFC 7662 §2.2), as JWTs must.
+    pub audience: String,
+    /// Accept active tokens whose introspection answer names no audience at all.
+    pub allow_no_audience: bool,
     pub claims: ClaimNames,
 }
 
@@ -105,6 +110,8 @@ pub struct Authenticator {
     external: Option<external::External>,
     introspection: Option<introspection::Introspector>,
     organisations: organisations::Organisations,
+    /// Failed client authentications at the embedded server's endpoints.
+    pub throttle: throttle::Throttle,
 }
 
 /// What a JWT must be signed with and say about itself.
@@ -172,6 +179,7 @@ impl Authenticator {
             keys,
             external,
             introspection,
+            throttle: throttle::Throttle::default(),
         })
     }
 

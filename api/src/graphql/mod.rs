@@ -1,5 +1,6 @@
 //! The GraphQL schema.
 
+pub mod allow_list;
 pub mod batches;
 pub mod connection;
 pub mod context;

@@ -1,10 +1,12 @@
 //! Sangam integration tests. Every test runs against a fresh SQLite database, and again against a
 //! fresh PostgreSQL database when `TEST_DATABASE_URL` is set.
 
-mod auth_tokens;
+mod auth;
 mod bad_input;
 mod binary;
+mod cli_checks;
 mod db_down;
+mod graphiql;
 mod http;
 mod leaks;
 mod limits;
