@@ -65,6 +65,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         request_timeout: std::time::Duration::from_secs(args.request_timeout_secs),
         allow_list: args.allow_list,
+        dashboard: crate::dashboard::DashboardOptions {
+            public_progress: args.public_progress,
+            oidc_client_id: args.dashboard_oidc_client_id.clone(),
+        },
     };
     if args.demo && auth.settings.embedded {
         let clients = demo::ensure_clients(&db)
@@ -92,6 +96,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         bus,
     });
     tracing::info!("listening on http://{local}/graphql");
+    tracing::info!("progress page at http://{local}/dashboard");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
