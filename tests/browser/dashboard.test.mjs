@@ -261,10 +261,10 @@ test("signed in with a pasted token: drill-down from state to village, numbers e
   await shot(page, "5-block");
 
   // Sorting by any column: by households, largest first, then smallest first.
-  await page.click('button[data-sort="households"]');
+  await page.$eval('button[data-sort="households"]', (b) => b.click());
   let order = (await rowsShown(page)).map((r) => number(r.households));
   assert.deepEqual(order, [...order].sort((a, b) => b - a));
-  await page.click('button[data-sort="households"]');
+  await page.$eval('button[data-sort="households"]', (b) => b.click());
   order = (await rowsShown(page)).map((r) => number(r.households));
   assert.deepEqual(order, [...order].sort((a, b) => a - b));
 
