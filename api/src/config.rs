@@ -295,6 +295,18 @@ pub struct ServeArgs {
     /// until the request has nothing else to do, which never waits and never splits a list.
     #[arg(long, env = "SANGAM_BATCH_WINDOW_MS", default_value_t = 0)]
     pub batch_window_ms: u64,
+    /// Let anyone read progress aggregates and area names (never people, tasks or comments)
+    /// without a token, for the public progress page.
+    #[arg(long, env = "SANGAM_PUBLIC_PROGRESS")]
+    pub public_progress: bool,
+    /// Client id of the progress page at the external OpenID provider (`--oidc-issuer`): a
+    /// public client signing in with the authorisation-code flow and PKCE.
+    #[arg(
+        long,
+        env = "SANGAM_DASHBOARD_OIDC_CLIENT_ID",
+        requires = "oidc_issuer"
+    )]
+    pub dashboard_oidc_client_id: Option<String>,
     #[command(flatten)]
     pub auth: AuthArgs,
 }

@@ -61,6 +61,8 @@ pub struct HttpOptions {
     pub request_timeout: Duration,
     /// Run only registered persisted queries.
     pub allow_list: bool,
+    /// The progress page: public aggregates and how it signs in.
+    pub dashboard: crate::dashboard::DashboardOptions,
 }
 
 impl Default for HttpOptions {
@@ -73,6 +75,7 @@ impl Default for HttpOptions {
             max_body_bytes: MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(30),
             allow_list: false,
+            dashboard: Default::default(),
         }
     }
 }
@@ -98,7 +101,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(|| async { crate::metrics::render() }))
         .route("/readyz", get(readyz))
-        .merge(crate::graphiql::routes(&state));
+        .merge(crate::graphiql::routes(&state))
+        .merge(crate::dashboard::routes());
     if state.auth.settings.embedded {
         app = app
             .route("/oauth/token", post(endpoints::token))
@@ -253,6 +257,9 @@ async fn execute(
         Ok(who) => who,
         Err(res) => return res,
     };
+    // Without a token, `--public-progress` reads as the public principal (aggregates only).
+    let anonymous = who.is_none();
+    let who = who.or_else(|| crate::dashboard::anonymous(&st.options.dashboard));
     let svc = who.map(|who| {
         Service::new(st.db.clone(), who)
             .with_bus(st.bus.clone())
@@ -270,11 +277,12 @@ async fn execute(
         };
         for mut req in requests {
             // Persisted queries (which may store a query) are for authenticated callers only.
+            // An anonymous reader stores nothing, but the allow-list binds it too.
             let resolved = match &svc {
-                Some(_) => {
+                Some(_) if !anonymous || st.options.allow_list => {
                     graphql::persisted::resolve(&st.db, &mut req, st.options.allow_list).await
                 }
-                None => Ok(()),
+                _ => Ok(()),
             };
             if let Err((code, message)) = resolved {
                 out.push(refusal(code, message, None));
@@ -287,6 +295,11 @@ async fn execute(
                 ));
             }
             let (mut req, batches) = match &svc {
+                Some(svc) if anonymous && !st.options.public_schema => graphql::prepare(
+                    req.disable_introspection(),
+                    svc.clone(),
+                    st.options.batch_window,
+                ),
                 Some(svc) => graphql::prepare(req, svc.clone(), st.options.batch_window),
                 // Without a token only the schema itself may be read, and only when it is public.
                 None if st.options.public_schema && reads_only_the_schema(&req) => {

@@ -12,9 +12,14 @@ pub enum Role {
     Department,
     Partner,
     Dashboard,
+    /// Anyone, without a token, when `--public-progress` is on: progress aggregates and area
+    /// names only. Never held by a token: it is not in [`Role::ALL`], so no client or claim
+    /// can name it.
+    Public,
 }
 
 impl Role {
+    /// The roles a client or a token may hold.
     pub const ALL: [Role; 5] = [
         Self::StateAdmin,
         Self::DistrictCoordinator,
@@ -53,6 +58,7 @@ impl Role {
                 AuditRead,
             ],
             Self::Dashboard => &[VillagesRead, TasksRead, QualityRead, ProgressRead],
+            Self::Public => &[VillagesRead, ProgressRead],
         }
     }
 
@@ -72,6 +78,7 @@ impl Role {
             Self::Department => "department",
             Self::Partner => "partner",
             Self::Dashboard => "dashboard",
+            Self::Public => "public",
         }
     }
 }
@@ -177,6 +184,21 @@ impl Principal {
             department: None,
             jurisdiction: Jurisdiction::All,
             scopes: Scope::ALL.into_iter().collect(),
+            expires_at: None,
+        }
+    }
+
+    /// An anonymous reader of the public progress page (`--public-progress`): national reach,
+    /// but row scope lets it read only areas and progress aggregates (`scope::readable`).
+    pub fn public() -> Self {
+        Self {
+            sub: "sangam:public".to_owned(),
+            client_id: None,
+            role: Role::Public,
+            organisation_id: None,
+            department: None,
+            jurisdiction: Jurisdiction::All,
+            scopes: Role::Public.allowed_scopes().iter().copied().collect(),
             expires_at: None,
         }
     }

@@ -65,6 +65,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         request_timeout: std::time::Duration::from_secs(args.request_timeout_secs),
         allow_list: args.allow_list,
+        dashboard: crate::dashboard::DashboardOptions {
+            public_progress: args.public_progress,
+            oidc_client_id: args.dashboard_oidc_client_id.clone(),
+        },
     };
     if !args.demo && auth.settings.embedded && crate::auth::clients::list(&db).await?.is_empty() {
         tracing::warn!(
@@ -98,6 +102,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         bus,
     });
     tracing::info!("listening on http://{local}/graphql");
+    tracing::info!("progress page at http://{local}/dashboard");
     // Connection info gives the token endpoint the source address it rate-limits failures by.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)

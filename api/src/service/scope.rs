@@ -286,13 +286,21 @@ keyed!(
 );
 
 /// Dashboards read aggregates and public facts: task rows (they get counts), who works where,
-/// and the audit trail are not theirs.
+/// and the audit trail are not theirs. The anonymous public reader gets less still: the areas
+/// and their villages (names and coverage, what national JJM dashboards publish) and the
+/// progress aggregates; no scheme, organisation, test, report or task.
 fn readable(table: &str, role: Role) -> bool {
-    !(role == Role::Dashboard
-        && matches!(
+    match role {
+        Role::Dashboard => !matches!(
             table,
             "task" | "task_event" | "task_evidence" | "assignment" | "audit_log"
-        ))
+        ),
+        Role::Public => matches!(
+            table,
+            "state" | "division" | "district" | "block" | "gram_panchayat" | "village"
+        ),
+        _ => true,
+    }
 }
 
 /// Per-table reach, named after the entity modules so `keyed!` can find them.
@@ -450,6 +458,9 @@ impl Reach<'_> {
 /// Organisation themes hang off public organisations; scheme-village links off villages.
 impl Scoped for organisation_theme::Entity {
     const READ: Scope = Scope::VillagesRead;
+    fn readable_by(role: Role) -> bool {
+        readable("organisation_theme", role)
+    }
     fn id_column() -> Self::Column {
         organisation_theme::Column::OrganisationId
     }
@@ -463,6 +474,9 @@ impl Scoped for organisation_theme::Entity {
 
 impl Scoped for scheme_village::Entity {
     const READ: Scope = Scope::VillagesRead;
+    fn readable_by(role: Role) -> bool {
+        readable("scheme_village", role)
+    }
     fn id_column() -> Self::Column {
         scheme_village::Column::VillageId
     }
@@ -476,7 +490,7 @@ impl Scoped for scheme_village::Entity {
 
 /// Whether the principal may read personal data (names, phone numbers, free-text comments).
 pub fn sees_personal_data(who: &Principal) -> bool {
-    who.role != Role::Dashboard
+    !matches!(who.role, Role::Dashboard | Role::Public)
 }
 
 #[cfg(test)]

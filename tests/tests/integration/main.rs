@@ -14,6 +14,7 @@ mod n_plus_one;
 mod pagination;
 mod policy;
 mod progress;
+mod public_progress;
 mod queries;
 mod race;
 mod rollups;

@@ -390,7 +390,8 @@ impl World {
             Role::DistrictCoordinator => spec.districts(&[387]),
             Role::Department => spec.org(&self.health.code).states(&[22]),
             Role::Partner => spec.org(&self.partner.code),
-            Role::Dashboard => spec,
+            // The public reader holds no token (public_progress.rs probes it).
+            Role::Dashboard | Role::Public => spec,
         }
     }
 
