@@ -14,6 +14,7 @@ mod policy;
 mod progress;
 mod queries;
 mod race;
+mod replica_reads;
 mod rollups;
 mod schema_sdl;
 mod subscriptions;
