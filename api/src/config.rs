@@ -264,6 +264,13 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub db: DbArgs,
+    /// A PostgreSQL replica (e.g. HAProxy's replica port) that queries may read from when it
+    /// has replayed the caller's consistency token and is within `--replica-max-lag-secs`.
+    #[arg(long, env = "SANGAM_DATABASE_READ_URL")]
+    pub database_read_url: Option<String>,
+    /// Furthest behind the primary, in seconds, a replica may be and still serve reads.
+    #[arg(long, env = "SANGAM_REPLICA_MAX_LAG_SECS", default_value_t = 5.0)]
+    pub replica_max_lag_secs: f64,
     /// Load the demo dataset on start when the database is empty.
     #[arg(long, env = "SANGAM_DEMO")]
     pub demo: bool,

@@ -32,7 +32,16 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
                     .foreign_keys(true)
             });
     } else {
-        opts.max_connections(max_connections.max(1));
+        // After a failover the pool holds connections to a server that is gone (HAProxy closes
+        // them when the node stops being primary). Each connection is pinged as it is handed
+        // out, so a dead one is dropped and replaced by a new connection, which reaches the new
+        // primary, instead of failing a request. Idle connections are retired after ten
+        // minutes and every connection after thirty, so none outlives a proxy's idle limit or
+        // keeps a server's memory forever.
+        opts.max_connections(max_connections.max(1))
+            .test_before_acquire(true)
+            .idle_timeout(Duration::from_secs(600))
+            .max_lifetime(Duration::from_secs(1800));
     }
     let db = Database::connect(opts)
         .await

@@ -29,6 +29,7 @@ use crate::{
     events::EventBus,
     graphql::{self, AppSchema, batches::Batches, mutation::IdempotencyHeader},
     principal::Principal,
+    replica::{self, Lsn, Reads, Target, Written},
     service::Service,
 };
 
@@ -42,6 +43,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub options: HttpOptions,
     pub bus: EventBus,
+    /// A read replica for queries (`--database-read-url`); `None`: everything on the primary.
+    pub reads: Option<Reads>,
 }
 
 #[derive(Debug, Clone)]
@@ -99,7 +102,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql/ws", get(graphql_ws))
         .route("/schema.graphql", get(sdl))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(|| async { crate::metrics::render() }))
+        .route("/metrics", get(metrics))
         .route("/readyz", get(readyz))
         .merge(crate::graphiql::routes(&state))
         .merge(crate::dashboard::routes());
@@ -260,10 +263,20 @@ async fn execute(
     // Without a token, `--public-progress` reads as the public principal (aggregates only).
     let anonymous = who.is_none();
     let who = who.or_else(|| crate::dashboard::anonymous(&st.options.dashboard));
+    let token = match consistency_token(headers) {
+        Ok(token) => token,
+        Err(rejection) => return rejection.into_response(),
+    };
+    // Tokens are handed out only when reads may go to a replica: without one nothing needs them.
+    let written = st.reads.as_ref().map(|_| Arc::new(Written::default()));
     let svc = who.map(|who| {
-        Service::new(st.db.clone(), who)
+        let svc = Service::new(st.db.clone(), who)
             .with_bus(st.bus.clone())
-            .with_request_id(request_id(headers))
+            .with_request_id(request_id(headers));
+        match &written {
+            Some(w) => svc.with_written(w.clone()),
+            None => svc,
+        }
     });
     let idempotency = headers
         .get("idempotency-key")
@@ -295,12 +308,21 @@ async fn execute(
                 ));
             }
             let (mut req, batches) = match &svc {
-                Some(svc) if anonymous && !st.options.public_schema => graphql::prepare(
-                    req.disable_introspection(),
-                    svc.clone(),
-                    st.options.batch_window,
-                ),
-                Some(svc) => graphql::prepare(req, svc.clone(), st.options.batch_window),
+                Some(svc) => {
+                    let svc = match &st.reads {
+                        Some(reads) if selects_query(&req) => match reads.target(token).await {
+                            Target::Replica => svc.clone().reading_from(reads.replica().clone()),
+                            Target::Primary(_) => svc.clone(),
+                        },
+                        _ => svc.clone(),
+                    };
+                    let req = if anonymous && !st.options.public_schema {
+                        req.disable_introspection()
+                    } else {
+                        req
+                    };
+                    graphql::prepare(req, svc, st.options.batch_window)
+                }
                 // Without a token only the schema itself may be read, and only when it is public.
                 None if st.options.public_schema && reads_only_the_schema(&req) => {
                     (req.only_introspection(), Batches::when_idle())
@@ -320,7 +342,7 @@ async fn execute(
         })
     };
     let limit = st.options.request_timeout;
-    match tokio::time::timeout(limit, run).await {
+    let mut reply = match tokio::time::timeout(limit, run).await {
         Ok(Ok(res)) => graphql_response(headers, res),
         Ok(Err(HttpRejection(StatusCode::UNAUTHORIZED, _))) => unauthorized(None),
         Ok(Err(rejection)) => rejection.into_response(),
@@ -333,7 +355,41 @@ async fn execute(
             );
             graphql_response(headers, res.into())
         }
+    };
+    // Also after a timeout: a write may have committed before it.
+    if let Some(lsn) = written.and_then(|w| w.get())
+        && let Ok(v) = HeaderValue::from_str(&lsn.to_string())
+    {
+        reply.headers_mut().insert(replica::HEADER, v);
     }
+    reply
+}
+
+/// The caller's consistency token (`Sangam-Consistency`), if it sent one.
+fn consistency_token(headers: &HeaderMap) -> Result<Option<Lsn>, HttpRejection> {
+    let Some(value) = headers.get(replica::HEADER) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .map_err(|_| "not text".to_owned())
+        .and_then(str::parse)
+        .map(Some)
+        .map_err(|why| {
+            HttpRejection(
+                StatusCode::BAD_REQUEST,
+                format!("malformed Sangam-Consistency header: {why}"),
+            )
+        })
+}
+
+/// Operation and statement counters, and replica routing when a replica is configured.
+async fn metrics(State(st): State<AppState>) -> String {
+    let mut text = crate::metrics::render();
+    if let Some(reads) = &st.reads {
+        text.push_str(&reads.render_metrics());
+    }
+    text
 }
 
 /// Encodes a GraphQL response as the client asked (GraphQL over HTTP): the
@@ -516,6 +572,24 @@ async fn ws_init(st: AppState, payload: serde_json::Value) -> async_graphql::Res
         .authenticate(token)
         .await
         .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+    // Everything over a WebSocket runs on the primary (a subscription's re-reads must), so a
+    // token is always satisfied there; it is still checked, so a client learns of a bad one.
+    let token = [
+        "Sangam-Consistency",
+        "sangam-consistency",
+        "sangamConsistency",
+    ]
+    .iter()
+    .find_map(|k| payload.get(*k));
+    if let Some(token) = token {
+        token
+            .as_str()
+            .ok_or_else(|| "not a string".to_owned())
+            .and_then(str::parse::<Lsn>)
+            .map_err(|why| {
+                async_graphql::Error::new(format!("malformed Sangam-Consistency: {why}"))
+            })?;
+    }
     let svc = Service::new(st.db.clone(), who).with_bus(st.bus.clone());
     let mut data = Data::default();
     let window = st

@@ -12,6 +12,7 @@ pub mod graphql;
 pub mod http;
 pub mod metrics;
 pub mod principal;
+pub mod replica;
 pub mod seed;
 pub mod server;
 pub mod service;

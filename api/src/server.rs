@@ -92,6 +92,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_aliases: args.max_aliases,
         },
     });
+    let reads = match &args.database_read_url {
+        Some(url) => Some(read_replica(url, &args).await?),
+        None => None,
+    };
     let bus = EventBus::start(&db, &args.db.database_url);
     tokio::spawn(crate::service::rollup::keep_overdue_current(db.clone()));
     let app = router(AppState {
@@ -100,6 +104,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         auth,
         options,
         bus,
+        reads,
     });
     tracing::info!("listening on http://{local}/graphql");
     tracing::info!("progress page at http://{local}/dashboard");
@@ -111,6 +116,34 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     db.close().await.ok();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The read replica's pool, for `--database-read-url`: PostgreSQL only (a replica of the
+/// primary behind `--database-url`).
+async fn read_replica(url: &str, args: &ServeArgs) -> anyhow::Result<crate::replica::Reads> {
+    anyhow::ensure!(
+        url.starts_with("postgres"),
+        "--database-read-url must be a PostgreSQL URL (a replica of the primary)"
+    );
+    anyhow::ensure!(
+        args.db.database_url.starts_with("postgres"),
+        "--database-read-url needs a PostgreSQL --database-url"
+    );
+    anyhow::ensure!(
+        args.replica_max_lag_secs.is_finite() && args.replica_max_lag_secs >= 0.0,
+        "--replica-max-lag-secs must be a number of seconds, at least 0"
+    );
+    let mut replica = db::connect(url, args.db.db_max_connections).await?;
+    crate::metrics::count_statements(&mut replica);
+    tracing::info!(
+        database_read_url = %db::mask_url(url),
+        replica_max_lag_secs = args.replica_max_lag_secs,
+        "queries may read from the replica"
+    );
+    Ok(crate::replica::Reads::new(
+        replica,
+        std::time::Duration::from_secs_f64(args.replica_max_lag_secs),
+    ))
 }
 
 /// Demo only: how to get a token for each role (the secrets are new every start).

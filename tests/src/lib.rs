@@ -286,6 +286,28 @@ impl TestApp {
         options: HttpOptions,
         settings: AuthSettings,
     ) -> Self {
+        Self::build(t, limits, options, settings, None).await
+    }
+
+    /// The router over `t` with queries routed to the replica `reads` stands for.
+    pub async fn with_reads(t: TestDb, reads: api::replica::Reads) -> Self {
+        Self::build(
+            t,
+            Limits::default(),
+            HttpOptions::default(),
+            AuthSettings::embedded(ISSUER),
+            Some(reads),
+        )
+        .await
+    }
+
+    async fn build(
+        t: TestDb,
+        limits: Limits,
+        options: HttpOptions,
+        settings: AuthSettings,
+        reads: Option<api::replica::Reads>,
+    ) -> Self {
         let auth = Arc::new(
             Authenticator::new(t.db.clone(), settings)
                 .await
@@ -298,6 +320,7 @@ impl TestApp {
             auth: auth.clone(),
             options,
             bus: bus.clone(),
+            reads,
         };
         let router = router(state);
         let mut app = Self {

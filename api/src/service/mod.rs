@@ -42,6 +42,8 @@ pub struct Service {
     today: NaiveDate,
     bus: Option<EventBus>,
     request_id: Option<Arc<str>>,
+    /// Where commits record their WAL position for the response (with read replicas only).
+    written: Option<Arc<crate::replica::Written>>,
 }
 
 impl Service {
@@ -57,7 +59,24 @@ impl Service {
             today,
             bus: None,
             request_id: None,
+            written: None,
         }
+    }
+
+    /// The same caller reading from `db` (a replica the router chose for a query).
+    pub fn reading_from(mut self, db: DatabaseConnection) -> Self {
+        self.db = db;
+        self
+    }
+
+    /// Records each commit's WAL position in `written`, for the consistency token.
+    pub fn with_written(mut self, written: Arc<crate::replica::Written>) -> Self {
+        self.written = Some(written);
+        self
+    }
+
+    pub(crate) fn written(&self) -> Option<&crate::replica::Written> {
+        self.written.as_deref()
     }
 
     /// Announces committed writes on `bus`.
@@ -196,9 +215,30 @@ impl Service {
         Ok(self.scoped::<E>()?.filter(filter).one(&self.db).await?)
     }
 
-    /// Checks that the database answers (for `/readyz`).
+    /// Checks that the database answers and takes writes (for `/readyz`). On PostgreSQL the
+    /// server must be a primary: behind a proxy in a failover, or after a switchover, it may be
+    /// a replica for a moment, and then every write would fail.
     pub async fn ping(db: &DatabaseConnection) -> ApiResult<()> {
-        db.ping().await?;
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+        if db.get_database_backend() != DbBackend::Postgres {
+            db.ping().await?;
+            return Ok(());
+        }
+        let row = db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT pg_is_in_recovery() AS recovering",
+            ))
+            .await?;
+        let recovering = match row {
+            Some(row) => row.try_get::<bool>("", "recovering")?,
+            None => true,
+        };
+        if recovering {
+            return Err(crate::error::ApiError::Unavailable(Arc::new(
+                anyhow::anyhow!("the database is in recovery (not a primary)"),
+            )));
+        }
         Ok(())
     }
 }

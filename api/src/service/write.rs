@@ -49,6 +49,9 @@ impl Service {
                 ));
             }
             if let Some(done) = self.replay(operation, k).await? {
+                // The first attempt committed before its result was stored and read here, so
+                // the position now is past its commit: a retry's token is as good as the first.
+                self.note_wal_position().await;
                 return Ok(Begun::Replay(done));
             }
         }
@@ -68,7 +71,10 @@ impl Service {
                 txn.rollback().await.ok();
                 if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
                     return match self.replay(operation, k).await? {
-                        Some(done) => Ok(Begun::Replay(done)),
+                        Some(done) => {
+                            self.note_wal_position().await;
+                            Ok(Begun::Replay(done))
+                        }
                         None => Err(ApiError::Conflict {
                             message: "a request with this idempotency key is still in progress"
                                 .into(),
@@ -86,6 +92,21 @@ impl Service {
             key: key.map(str::to_owned),
             events: Vec::new(),
         }))
+    }
+
+    /// Records the primary's WAL position for the response's consistency token (only when
+    /// reads may go to a replica). Called after a commit, or when a retry returns a committed
+    /// result. The write stands whatever happens here; without a token the caller's next reads
+    /// are as fresh as the lag bound, the same as if the response itself had been lost.
+    async fn note_wal_position(&self) {
+        if let Some(written) = self.written()
+            && self.db().get_database_backend() == sea_orm::DbBackend::Postgres
+        {
+            match crate::replica::wal_position(self.db()).await {
+                Ok(lsn) => written.record(lsn),
+                Err(e) => tracing::warn!(error = %e, "no consistency token for a committed write"),
+            }
+        }
     }
 
     async fn replay<T: DeserializeOwned>(
@@ -183,6 +204,7 @@ impl Tx<'_> {
         if let Some(bus) = self.svc.bus() {
             bus.committed(self.events);
         }
+        self.svc.note_wal_position().await;
         Ok(())
     }
 }

@@ -17,6 +17,7 @@ mod progress;
 mod public_progress;
 mod queries;
 mod race;
+mod replica_reads;
 mod rollups;
 mod schema_sdl;
 mod subscriptions;
