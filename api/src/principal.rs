@@ -131,6 +131,26 @@ impl Scope {
         Self::AuditRead,
     ];
 
+    /// What the scope lets a token do, in a line a screen can show.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::VillagesRead => {
+                "Read geography, villages, schemes and organisations within your reach"
+            }
+            Self::TasksRead => "Read convergence tasks and their history",
+            Self::TasksWrite => "Create, edit, move and comment on convergence tasks",
+            Self::AssignmentsRead => "Read which partners are assigned to which villages",
+            Self::AssignmentsWrite => "Create and end partner assignments",
+            Self::QualityRead => "Read water-quality tests and their results",
+            Self::QualityWrite => "Record water-quality tests",
+            Self::CertificationWrite => {
+                "Update village coverage, report Har Ghar Jal and record Gram Sabha certification"
+            }
+            Self::ProgressRead => "Read progress aggregates for review meetings and dashboards",
+            Self::AuditRead => "Read the audit trail",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::VillagesRead => "villages:read",

@@ -19,6 +19,9 @@ pub struct Model {
     pub state_id: i64,
     pub name: String,
     pub name_hi: String,
+    /// Romanised, normalised spelling key of both names (`migration::search_key`), for search
+    /// that forgives spelling.
+    pub search_key: String,
     pub households: i32,
     pub tap_connections: i32,
     pub hgj_status: HgjStatus,

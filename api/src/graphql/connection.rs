@@ -9,30 +9,30 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use super::context::Limits;
 use crate::{
     error::{ApiError, ApiResult},
-    service::page::{Page, PageRequest, TotalCount},
+    service::page::{Cursor, Page, PageRequest, TotalCount},
 };
 
-/// An opaque cursor holding a row id.
-pub struct IdCursor(pub i64);
+/// An opaque cursor holding a row id and, under an ordering, the row's sort key.
+pub struct PageCursor(pub Cursor);
 
 const PREFIX: &str = "cursor:";
 
-impl CursorType for IdCursor {
+impl CursorType for PageCursor {
     type Error = ApiError;
 
     fn decode_cursor(s: &str) -> Result<Self, ApiError> {
         let bad = || ApiError::bad_input("cursor", "not a valid cursor");
         let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
         let text = String::from_utf8(bytes).map_err(|_| bad())?;
-        let id = text
+        let cursor = text
             .strip_prefix(PREFIX)
-            .and_then(|n| n.parse().ok())
+            .and_then(Cursor::from_text)
             .ok_or_else(bad)?;
-        Ok(Self(id))
+        Ok(Self(cursor))
     }
 
     fn encode_cursor(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{PREFIX}{}", self.0))
+        URL_SAFE_NO_PAD.encode(format!("{PREFIX}{}", self.0.to_text()))
     }
 }
 
@@ -47,7 +47,7 @@ impl Counted {
     }
 }
 
-pub type Conn<N> = Connection<IdCursor, N, Counted>;
+pub type Conn<N> = Connection<PageCursor, N, Counted>;
 
 /// Relay pagination arguments as a client sent them.
 #[derive(Debug, Default, Clone)]
@@ -75,10 +75,10 @@ impl PageArgs {
 
     /// Validates the arguments, naming the one at fault.
     pub fn request(&self, limits: Limits) -> ApiResult<PageRequest> {
-        let cursor = |name: &str, c: &Option<String>| -> ApiResult<Option<i64>> {
+        let cursor = |name: &str, c: &Option<String>| -> ApiResult<Option<Cursor>> {
             c.as_deref()
                 .map(|s| {
-                    IdCursor::decode_cursor(s).map(|c| c.0).map_err(|_| {
+                    PageCursor::decode_cursor(s).map(|c| c.0).map_err(|_| {
                         ApiError::bad_input(name, format!("`{name}` is not a valid cursor"))
                     })
                 })
@@ -108,17 +108,14 @@ impl PageArgs {
 }
 
 /// Builds a connection from a page, wrapping each row as its GraphQL type.
-pub fn connection<M, N: OutputType>(
-    page: Page<M>,
-    id: impl Fn(&M) -> i64,
-    wrap: impl Fn(M) -> N,
-) -> Conn<N> {
+pub fn connection<M, N: OutputType>(page: Page<M>, wrap: impl Fn(M) -> N) -> Conn<N> {
     let mut conn =
         Connection::with_additional_fields(page.has_previous, page.has_next, Counted(page.total));
     conn.edges = page
         .rows
         .into_iter()
-        .map(|m| Edge::new(IdCursor(id(&m)), wrap(m)))
+        .zip(page.cursors)
+        .map(|(m, c)| Edge::new(PageCursor(c), wrap(m)))
         .collect();
     conn
 }

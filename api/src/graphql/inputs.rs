@@ -9,7 +9,7 @@ use crate::{
     error::{ApiError, ApiResult},
     service::{
         area::{Area, AreaLevel},
-        filters,
+        filters, order,
     },
 };
 
@@ -93,6 +93,55 @@ pub struct VillageFilterInput {
     pub search: Option<String>,
     /// Only villages served by a scheme in one of these statuses.
     pub scheme_status: Option<Vec<SchemeStatus>>,
+    /// Only villages with at least one open task like this (among the tasks the caller may
+    /// read; needs `tasks:read`).
+    pub with_open_tasks: Option<VillageTasksInput>,
+    /// Only villages whose latest water-quality test was contaminated (true) or clean (false);
+    /// villages never tested match neither. Needs `quality:read`.
+    pub latest_test_contaminated: Option<bool>,
+    /// Reported Har Ghar Jal on or after this date.
+    pub reported_from: Option<NaiveDate>,
+    /// Reported Har Ghar Jal on or before this date.
+    pub reported_to: Option<NaiveDate>,
+    /// Certified by the Gram Sabha on or after this date.
+    pub certified_from: Option<NaiveDate>,
+    /// Certified by the Gram Sabha on or before this date.
+    pub certified_to: Option<NaiveDate>,
+    /// Only villages this partner organisation is assigned to today (needs `assignments:read`).
+    pub assigned_partner: Option<ID>,
+}
+
+/// Open tasks a village must have to match: all the given conditions hold for one task.
+#[derive(InputObject, Default)]
+#[graphql(name = "VillageTasksFilter")]
+pub struct VillageTasksInput {
+    /// Only tasks past their due date.
+    #[graphql(default)]
+    pub overdue: bool,
+    /// Of one of these kinds.
+    pub kind: Option<Vec<TaskKind>>,
+    /// Assigned to this line department.
+    pub department: Option<Department>,
+    /// Assigned to this organisation.
+    pub assignee: Option<ID>,
+}
+
+/// `from` must not be after `to`; the error names `from`.
+fn range(
+    from_field: &str,
+    from: Option<NaiveDate>,
+    to_field: &str,
+    to: Option<NaiveDate>,
+) -> ApiResult<()> {
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(ApiError::bad_input(
+            from_field,
+            format!("`{from_field}` must not be after `{to_field}`"),
+        ));
+    }
+    Ok(())
 }
 
 impl VillageFilterInput {
@@ -116,8 +165,46 @@ impl VillageFilterInput {
                 "`filter.coverageMin` must not be above `filter.coverageMax`",
             ));
         }
+        range(
+            "filter.reportedFrom",
+            self.reported_from,
+            "filter.reportedTo",
+            self.reported_to,
+        )?;
+        range(
+            "filter.certifiedFrom",
+            self.certified_from,
+            "filter.certifiedTo",
+            self.certified_to,
+        )?;
+        let tasks = self
+            .with_open_tasks
+            .map(|t| -> ApiResult<filters::VillageTasks> {
+                Ok(filters::VillageTasks {
+                    overdue: t.overdue,
+                    kind: t.kind.unwrap_or_default(),
+                    department: t.department,
+                    assignee: one(
+                        "filter.withOpenTasks.assignee",
+                        t.assignee,
+                        Kind::Organisation,
+                    )?,
+                })
+            })
+            .transpose()?;
         Ok(filters::VillageFilter {
             within: within(self.within)?,
+            tasks,
+            latest_test_contaminated: self.latest_test_contaminated,
+            reported_from: self.reported_from,
+            reported_to: self.reported_to,
+            certified_from: self.certified_from,
+            certified_to: self.certified_to,
+            assigned_partner: one(
+                "filter.assignedPartner",
+                self.assigned_partner,
+                Kind::Organisation,
+            )?,
             hgj_status: self.hgj_status.unwrap_or_default(),
             coverage_min,
             coverage_max,
@@ -164,10 +251,19 @@ pub struct TaskFilterInput {
     pub scheme: Option<ID>,
     /// Only overdue tasks (true) or only tasks that are not overdue (false).
     pub overdue: Option<bool>,
+    /// Due on or after this date (tasks without a due date never match a due-date bound).
+    pub due_from: Option<NaiveDate>,
+    /// Due on or before this date.
+    pub due_to: Option<NaiveDate>,
+    /// Text in the title or the description (any case).
+    pub search: Option<String>,
+    /// Raised by this organisation.
+    pub raised_by: Option<ID>,
 }
 
 impl TaskFilterInput {
     pub fn into_filter(self) -> ApiResult<filters::TaskFilter> {
+        range("filter.dueFrom", self.due_from, "filter.dueTo", self.due_to)?;
         Ok(filters::TaskFilter {
             within: within(self.within)?,
             status: self.status.unwrap_or_default(),
@@ -178,6 +274,10 @@ impl TaskFilterInput {
             village: one("filter.village", self.village, Kind::Village)?,
             scheme: one("filter.scheme", self.scheme, Kind::Scheme)?,
             overdue: self.overdue,
+            due_from: self.due_from,
+            due_to: self.due_to,
+            search: search(self.search)?,
+            raised_by: one("filter.raisedBy", self.raised_by, Kind::Organisation)?,
         })
     }
 }
@@ -210,8 +310,12 @@ pub struct AssignmentFilterInput {
     pub organisation: Option<ID>,
     pub village: Option<ID>,
     pub theme: Option<Theme>,
+    /// Any of these themes.
+    pub themes: Option<Vec<Theme>>,
     /// Only assignments in force today (true) or not in force (false).
     pub active: Option<bool>,
+    /// Any of these statuses, as of today.
+    pub status: Option<Vec<filters::AssignmentStatus>>,
 }
 
 impl AssignmentFilterInput {
@@ -221,7 +325,9 @@ impl AssignmentFilterInput {
             organisation: one("filter.organisation", self.organisation, Kind::Organisation)?,
             village: one("filter.village", self.village, Kind::Village)?,
             theme: self.theme,
+            themes: self.themes.unwrap_or_default(),
             active: self.active,
+            status: self.status.unwrap_or_default(),
         })
     }
 }
@@ -237,6 +343,8 @@ pub struct WaterQualityFilterInput {
     pub sampled_from: Option<NaiveDate>,
     /// Sampled on or before this date.
     pub sampled_to: Option<NaiveDate>,
+    /// Only tests in which one of these parameters exceeded its BIS 10500 limit.
+    pub exceeding: Option<Vec<WqParameter>>,
 }
 
 impl WaterQualityFilterInput {
@@ -256,6 +364,7 @@ impl WaterQualityFilterInput {
             method: self.method,
             sampled_from: self.sampled_from,
             sampled_to: self.sampled_to,
+            exceeding: self.exceeding.unwrap_or_default(),
         })
     }
 }
@@ -305,4 +414,37 @@ impl AuditFilterInput {
         }
         Ok(c)
     }
+}
+
+macro_rules! order_input {
+    ($($input:ident, $name:literal, $field:ident, $what:literal;)*) => {$(
+        #[doc = concat!("How to order ", $what, ": a field and a direction; ties are broken by id.")]
+        #[derive(InputObject, Clone, Copy)]
+        #[graphql(name = $name)]
+        pub struct $input {
+            /// What to order by.
+            pub field: order::$field,
+            /// Ascending unless given.
+            #[graphql(default)]
+            pub direction: order::OrderDirection,
+        }
+
+        impl $input {
+            /// The ordering asked for, or id order when none was.
+            pub fn ordering(order: Option<Self>) -> crate::service::page::Ordering {
+                match order {
+                    Some(o) => o.field.ordering(o.direction),
+                    None => crate::service::page::Ordering::by_id(),
+                }
+            }
+        }
+    )*};
+}
+
+order_input! {
+    VillageOrderInput, "VillageOrder", VillageOrderField, "villages";
+    TaskOrderInput, "TaskOrder", TaskOrderField, "tasks";
+    AssignmentOrderInput, "AssignmentOrder", AssignmentOrderField, "assignments";
+    WaterQualityTestOrderInput, "WaterQualityTestOrder", WaterQualityTestOrderField, "water-quality tests";
+    OrganisationOrderInput, "OrganisationOrder", OrganisationOrderField, "organisations";
 }

@@ -1,6 +1,6 @@
 //! The root query.
 
-use async_graphql::{Context, ID, Object, OutputType, SimpleObject};
+use async_graphql::{Context, ID, Object, OutputType};
 use entities::*;
 use sea_orm::{ColumnTrait, Condition};
 
@@ -12,7 +12,10 @@ use super::{
     limits, loaders,
     types::{
         Assignment, Block, District, Division, GramPanchayat, Node, Organisation, Scheme, State,
-        Task, TaskEvent, Village, WaterQualityTest, audit::AuditRecord, progress::ProgressReport,
+        Task, TaskEvent, Village, WaterQualityTest,
+        audit::AuditRecord,
+        progress::{ProgressOrder, ProgressReport},
+        viewer::Viewer,
     },
 };
 use crate::{
@@ -21,6 +24,7 @@ use crate::{
         Scoped,
         area::{Area, AreaLevel},
         filters::name_search,
+        page::Ordering,
     },
 };
 
@@ -31,11 +35,12 @@ async fn list<E: Scoped, N: OutputType>(
     ctx: &Context<'_>,
     filter: Condition,
     args: PageArgs,
+    order: Ordering,
     wrap: impl Fn(E::Model) -> N,
 ) -> ApiResult<Conn<N>> {
     let req = args.request(ctx.limits())?;
-    let page = ctx.svc()?.list::<E>(filter, req).await?;
-    Ok(connection(page, E::row_id, wrap))
+    let page = ctx.svc()?.list::<E>(filter, req, &order).await?;
+    Ok(connection(page, wrap))
 }
 
 /// The geography-list condition: within an area, and a name search.
@@ -68,16 +73,8 @@ fn eq<C: ColumnTrait>(column: C, value: impl Into<sea_orm::Value>) -> Condition 
     Condition::all().add(column.eq(value))
 }
 
-/// Who the caller is, as Sangam sees it.
-#[derive(SimpleObject)]
-pub struct Viewer {
-    /// Subject of the caller's token.
-    pub sub: String,
-    pub role: String,
-    pub scopes: Vec<String>,
-    pub organisation_id: Option<ID>,
-}
-
+// The list resolvers take filter, ordering and four Relay arguments.
+#[allow(clippy::too_many_arguments)]
 #[Object]
 impl Query {
     /// Any object by its global id; null when it does not exist or is outside the caller's reach.
@@ -99,17 +96,10 @@ impl Query {
         futures_util::future::try_join_all(lookups).await
     }
 
-    /// The caller's identity, role and scopes.
+    /// The caller: identity, role, organisation, jurisdiction, token expiry, and what its
+    /// scopes allow.
     async fn viewer(&self, ctx: &Context<'_>) -> ApiResult<Viewer> {
-        let who = ctx.svc()?.principal();
-        Ok(Viewer {
-            sub: who.sub.clone(),
-            role: who.role.as_str().to_owned(),
-            scopes: who.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
-            organisation_id: who
-                .organisation_id
-                .map(|o| ids::encode(Kind::Organisation, o)),
-        })
+        Ok(Viewer(ctx.svc()?.principal().clone()))
     }
 
     /// A state by its LGD code.
@@ -175,7 +165,14 @@ impl Query {
             state::Column::Name,
             state::Column::NameHi,
         )?;
-        list::<state::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), State).await
+        list::<state::Entity, _>(
+            ctx,
+            c,
+            PageArgs::new(after, before, first, last),
+            Ordering::by_id(),
+            State,
+        )
+        .await
     }
 
     #[graphql(complexity = "limits::page(first, last, child_complexity)")]
@@ -194,8 +191,14 @@ impl Query {
             division::Column::Name,
             division::Column::NameHi,
         )?;
-        list::<division::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), Division)
-            .await
+        list::<division::Entity, _>(
+            ctx,
+            c,
+            PageArgs::new(after, before, first, last),
+            Ordering::by_id(),
+            Division,
+        )
+        .await
     }
 
     #[graphql(complexity = "limits::page(first, last, child_complexity)")]
@@ -214,8 +217,14 @@ impl Query {
             district::Column::Name,
             district::Column::NameHi,
         )?;
-        list::<district::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), District)
-            .await
+        list::<district::Entity, _>(
+            ctx,
+            c,
+            PageArgs::new(after, before, first, last),
+            Ordering::by_id(),
+            District,
+        )
+        .await
     }
 
     #[graphql(complexity = "limits::page(first, last, child_complexity)")]
@@ -234,7 +243,14 @@ impl Query {
             block::Column::Name,
             block::Column::NameHi,
         )?;
-        list::<block::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), Block).await
+        list::<block::Entity, _>(
+            ctx,
+            c,
+            PageArgs::new(after, before, first, last),
+            Ordering::by_id(),
+            Block,
+        )
+        .await
     }
 
     #[graphql(complexity = "limits::page(first, last, child_complexity)")]
@@ -257,24 +273,38 @@ impl Query {
             ctx,
             c,
             PageArgs::new(after, before, first, last),
+            Ordering::by_id(),
             GramPanchayat,
         )
         .await
     }
 
-    /// Villages, in id order (grouped geographically).
+    /// Villages, in id order (grouped geographically) unless `orderBy` says otherwise.
     #[graphql(complexity = "limits::page(first, last, child_complexity)")]
     async fn villages(
         &self,
         ctx: &Context<'_>,
         filter: Option<VillageFilterInput>,
+        #[graphql(desc = "Order of the rows (id order when omitted).")] order_by: Option<
+            VillageOrderInput,
+        >,
         after: Option<String>,
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
     ) -> ApiResult<Conn<Village>> {
-        let c = filter.unwrap_or_default().into_filter()?.condition();
-        list::<village::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), Village).await
+        let c = filter
+            .unwrap_or_default()
+            .into_filter()?
+            .condition(ctx.svc()?)?;
+        list::<village::Entity, _>(
+            ctx,
+            c,
+            PageArgs::new(after, before, first, last),
+            VillageOrderInput::ordering(order_by),
+            Village,
+        )
+        .await
     }
 
     #[graphql(complexity = "limits::page(first, last, child_complexity)")]
@@ -288,7 +318,14 @@ impl Query {
         last: Option<i32>,
     ) -> ApiResult<Conn<Scheme>> {
         let c = filter.unwrap_or_default().into_filter()?.condition();
-        list::<scheme::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), Scheme).await
+        list::<scheme::Entity, _>(
+            ctx,
+            c,
+            PageArgs::new(after, before, first, last),
+            Ordering::by_id(),
+            Scheme,
+        )
+        .await
     }
 
     #[graphql(complexity = "limits::page(first, last, child_complexity)")]
@@ -296,6 +333,9 @@ impl Query {
         &self,
         ctx: &Context<'_>,
         filter: Option<OrganisationFilterInput>,
+        #[graphql(desc = "Order of the rows (id order when omitted).")] order_by: Option<
+            OrganisationOrderInput,
+        >,
         after: Option<String>,
         before: Option<String>,
         first: Option<i32>,
@@ -306,6 +346,7 @@ impl Query {
             ctx,
             c,
             PageArgs::new(after, before, first, last),
+            OrganisationOrderInput::ordering(order_by),
             Organisation,
         )
         .await
@@ -316,6 +357,9 @@ impl Query {
         &self,
         ctx: &Context<'_>,
         filter: Option<AssignmentFilterInput>,
+        #[graphql(desc = "Order of the rows (id order when omitted).")] order_by: Option<
+            AssignmentOrderInput,
+        >,
         after: Option<String>,
         before: Option<String>,
         first: Option<i32>,
@@ -327,6 +371,7 @@ impl Query {
             ctx,
             c,
             PageArgs::new(after, before, first, last),
+            AssignmentOrderInput::ordering(order_by),
             Assignment,
         )
         .await
@@ -337,6 +382,9 @@ impl Query {
         &self,
         ctx: &Context<'_>,
         filter: Option<TaskFilterInput>,
+        #[graphql(desc = "Order of the rows (id order when omitted).")] order_by: Option<
+            TaskOrderInput,
+        >,
         after: Option<String>,
         before: Option<String>,
         first: Option<i32>,
@@ -344,7 +392,14 @@ impl Query {
     ) -> ApiResult<Conn<Task>> {
         let today = ctx.svc()?.today();
         let c = filter.unwrap_or_default().into_filter()?.condition(today);
-        list::<task::Entity, _>(ctx, c, PageArgs::new(after, before, first, last), Task).await
+        list::<task::Entity, _>(
+            ctx,
+            c,
+            PageArgs::new(after, before, first, last),
+            TaskOrderInput::ordering(order_by),
+            Task,
+        )
+        .await
     }
 
     #[graphql(complexity = "limits::page(first, last, child_complexity)")]
@@ -352,6 +407,9 @@ impl Query {
         &self,
         ctx: &Context<'_>,
         filter: Option<WaterQualityFilterInput>,
+        #[graphql(desc = "Order of the rows (id order when omitted).")] order_by: Option<
+            WaterQualityTestOrderInput,
+        >,
         after: Option<String>,
         before: Option<String>,
         first: Option<i32>,
@@ -362,6 +420,7 @@ impl Query {
             ctx,
             c,
             PageArgs::new(after, before, first, last),
+            WaterQualityTestOrderInput::ordering(order_by),
             WaterQualityTest,
         )
         .await
@@ -384,6 +443,7 @@ impl Query {
             ctx,
             c,
             PageArgs::new(after, before, first, last),
+            Ordering::by_id(),
             AuditRecord,
         )
         .await
@@ -396,14 +456,25 @@ impl Query {
         ctx: &Context<'_>,
         level: AreaLevel,
         within: Option<ID>,
+        #[graphql(desc = "Order of the rows (area id order when omitted).")] order_by: Option<
+            ProgressOrder,
+        >,
+        #[graphql(desc = "Keep only the first this many rows, after ordering.")] first: Option<i32>,
     ) -> ApiResult<Option<ProgressReport>> {
         let within = within.map(|id| area("within", &id)).transpose()?;
-        let parts = super::types::progress::parts_selected(ctx);
-        Ok(ctx
-            .svc()?
-            .progress(level, within, parts)
-            .await?
-            .map(ProgressReport))
+        let first = match first {
+            Some(n) if n < 0 => {
+                return Err(ApiError::bad_input("first", "`first` must not be negative"));
+            }
+            other => other.map(|n| n as usize),
+        };
+        let mut parts = super::types::progress::parts_selected(ctx);
+        parts.tasks |= ProgressOrder::needs_tasks(order_by);
+        let Some(mut report) = ctx.svc()?.progress(level, within, parts).await? else {
+            return Ok(None);
+        };
+        ProgressOrder::apply(order_by, &mut report.rows, first);
+        Ok(Some(ProgressReport(report)))
     }
 }
 

@@ -8,7 +8,7 @@ use super::{
     SeedSummary,
     names::{DISTRICTS, DIVISIONS, RIVERS, STATES, TESTERS, place},
 };
-use crate::service::bis;
+use crate::service::{bis, search_key::search_key};
 
 /// Tables with an `id` column (for PostgreSQL's identity sequences).
 pub const TABLES: [&str; 15] = [
@@ -419,6 +419,7 @@ impl Dataset {
             block_id: block,
             district_id: district,
             state_id: state,
+            search_key: search_key(&name, &name_hi),
             name,
             name_hi,
             households,

@@ -8,7 +8,7 @@
 
 mod bulk;
 mod generate;
-mod names;
+pub mod names;
 pub mod synthetic;
 
 use anyhow::{Context, bail};

@@ -16,7 +16,7 @@ use super::{
     is_seeded,
     names::place,
 };
-use crate::service::bis;
+use crate::service::{bis, search_key::search_key};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scale {
@@ -244,6 +244,7 @@ pub async fn synthetic(
             "state_id",
             "name",
             "name_hi",
+            "search_key",
             "households",
             "tap_connections",
             "hgj_status",
@@ -288,6 +289,7 @@ pub async fn synthetic(
                     i(gp.block),
                     i(gp.district),
                     i(gp.state),
+                    t(search_key(&name, &hi)),
                     t(name),
                     t(hi),
                     i(households),

@@ -7,7 +7,8 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func, LikeExpr, Query},
 };
 
-use super::area::Area;
+use super::{Service, area::Area, search_key::query_key};
+use crate::error::ApiResult;
 
 /// `%text%` with LIKE's wildcards escaped, lower-cased for a case-insensitive English match.
 fn contains_pattern(text: &str) -> LikeExpr {
@@ -47,9 +48,59 @@ pub struct AreaFilter {
     pub search: Option<String>,
 }
 
+/// Villages with at least one open task (not done, verified or cancelled) matching this.
+#[derive(Debug, Clone, Default)]
+pub struct VillageTasks {
+    /// Only tasks past their due date.
+    pub overdue: bool,
+    pub kind: Vec<TaskKind>,
+    /// Assigned to this line department (any state's organisation for it).
+    pub department: Option<Department>,
+    /// Assigned to this organisation.
+    pub assignee: Option<i64>,
+}
+
+/// A village column the entities leave out (kept by the database: see the migration
+/// `m20261126_000004_orderings_and_search`).
+fn village_col(name: &str) -> Expr {
+    Expr::col((village::Entity, sea_orm::sea_query::Alias::new(name)))
+}
+
+/// `village.id IN (SELECT village_id FROM … WHERE cond)`.
+fn villages_in<C: ColumnTrait>(village_id: C, cond: Condition) -> Condition {
+    let ids = Query::select()
+        .column(village_id)
+        .from(village_id.entity_name())
+        .cond_where(cond)
+        .to_owned();
+    Condition::all().add(village::Column::Id.in_subquery(ids))
+}
+
+/// Inclusive date bounds on `column`.
+fn between<C: ColumnTrait>(column: C, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Condition {
+    let mut c = Condition::all();
+    if let Some(from) = from {
+        c = c.add(column.gte(from));
+    }
+    if let Some(to) = to {
+        c = c.add(column.lte(to));
+    }
+    c
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct VillageFilter {
     pub within: Option<Area>,
+    /// Villages with open tasks like this.
+    pub tasks: Option<VillageTasks>,
+    /// Villages whose latest water-quality test was contaminated (true) or clean (false).
+    pub latest_test_contaminated: Option<bool>,
+    pub reported_from: Option<NaiveDate>,
+    pub reported_to: Option<NaiveDate>,
+    pub certified_from: Option<NaiveDate>,
+    pub certified_to: Option<NaiveDate>,
+    /// Villages this partner organisation is assigned to today.
+    pub assigned_partner: Option<i64>,
     pub hgj_status: Vec<HgjStatus>,
     /// Inclusive bounds on tap coverage, in percent.
     pub coverage_min: Option<f64>,
@@ -60,8 +111,69 @@ pub struct VillageFilter {
 }
 
 impl VillageFilter {
-    pub fn condition(&self) -> Condition {
+    /// The condition for `svc`'s principal: the tasks, tests and assignments a filter looks
+    /// into are only those it may read (a filter must not reveal rows a list would hide).
+    pub fn condition(&self, svc: &Service) -> ApiResult<Condition> {
+        let mut c = self.own_condition();
+        if let Some(t) = &self.tasks {
+            let mut tasks = Condition::all()
+                .add(svc.reach_of::<task::Entity>()?)
+                .add(task::Column::VillageId.is_not_null())
+                .add(task::Column::Status.is_in(OPEN_STATUSES));
+            if t.overdue {
+                tasks = tasks.add(overdue(svc.today()));
+            }
+            if let Some(k) = any_of(task::Column::Kind, &t.kind) {
+                tasks = tasks.add(k);
+            }
+            if let Some(dept) = t.department {
+                tasks = tasks.add(assigned_to_department(dept));
+            }
+            if let Some(org) = t.assignee {
+                tasks = tasks.add(task::Column::AssigneeOrganisationId.eq(org));
+            }
+            c = c.add(villages_in(task::Column::VillageId, tasks));
+        }
+        if let Some(flag) = self.latest_test_contaminated {
+            svc.reach_of::<water_quality_test::Entity>()?;
+            c = c.add(village_col("latest_test_contaminated").eq(flag));
+            if !flag {
+                c = c.add(village_col("latest_test_id").is_not_null());
+            }
+        }
+        if let Some(org) = self.assigned_partner {
+            let assigned = Condition::all()
+                .add(svc.reach_of::<assignment::Entity>()?)
+                .add(assignment::Column::OrganisationId.eq(org))
+                .add(active_assignment(svc.today()));
+            c = c.add(villages_in(assignment::Column::VillageId, assigned));
+        }
+        Ok(c)
+    }
+
+    /// The parts that look at the village and its Har Ghar Jal records only.
+    fn own_condition(&self) -> Condition {
         let mut c = Condition::all();
+        if self.reported_from.is_some() || self.reported_to.is_some() {
+            c = c.add(villages_in(
+                hgj_report::Column::VillageId,
+                between(
+                    hgj_report::Column::ReportedOn,
+                    self.reported_from,
+                    self.reported_to,
+                ),
+            ));
+        }
+        if self.certified_from.is_some() || self.certified_to.is_some() {
+            c = c.add(villages_in(
+                hgj_certification::Column::VillageId,
+                between(
+                    hgj_certification::Column::CertifiedOn,
+                    self.certified_from,
+                    self.certified_to,
+                ),
+            ));
+        }
         if let Some(area) = self.within {
             c = c.add(area.villages());
         }
@@ -78,11 +190,12 @@ impl VillageFilter {
             c = c.add(taps().lte(hh().mul(max)));
         }
         if let Some(text) = &self.search {
-            c = c.add(name_search(
-                village::Column::Name,
-                Some(village::Column::NameHi),
-                text,
-            ));
+            let mut any = name_search(village::Column::Name, Some(village::Column::NameHi), text);
+            let key = query_key(text);
+            if !key.is_empty() {
+                any = any.add(village::Column::SearchKey.like(contains_pattern(&key)));
+            }
+            c = c.add(any);
         }
         if !self.scheme_status.is_empty() {
             let serving = Query::select()
@@ -161,6 +274,13 @@ pub struct TaskFilter {
     pub village: Option<i64>,
     pub scheme: Option<i64>,
     pub overdue: Option<bool>,
+    /// Inclusive bounds on the due date (tasks without one never match).
+    pub due_from: Option<NaiveDate>,
+    pub due_to: Option<NaiveDate>,
+    /// Text in the title or the description, any case.
+    pub search: Option<String>,
+    /// Raised by this organisation.
+    pub raised_by: Option<i64>,
 }
 
 impl TaskFilter {
@@ -180,12 +300,18 @@ impl TaskFilter {
             c = c.add(extra);
         }
         if let Some(dept) = self.department {
-            let orgs = Query::select()
-                .column(organisation::Column::Id)
-                .from(organisation::Entity)
-                .and_where(organisation::Column::Department.eq(dept))
-                .to_owned();
-            c = c.add(task::Column::AssigneeOrganisationId.in_subquery(orgs));
+            c = c.add(assigned_to_department(dept));
+        }
+        if self.due_from.is_some() || self.due_to.is_some() {
+            c = c.add(between(task::Column::DueOn, self.due_from, self.due_to));
+        }
+        if let Some(text) = &self.search {
+            let title = name_search(task::Column::Title, None, text);
+            let description = name_search(task::Column::Description, None, text);
+            c = c.add(Condition::any().add(title).add(description));
+        }
+        if let Some(org) = self.raised_by {
+            c = c.add(task::Column::RaisedByOrganisationId.eq(org));
         }
         if let Some(org) = self.assignee {
             c = c.add(task::Column::AssigneeOrganisationId.eq(org));
@@ -203,6 +329,16 @@ impl TaskFilter {
         }
         c
     }
+}
+
+/// Tasks assigned to any state's organisation for `dept`.
+fn assigned_to_department(dept: Department) -> Condition {
+    let orgs = Query::select()
+        .column(organisation::Column::Id)
+        .from(organisation::Entity)
+        .and_where(organisation::Column::Department.eq(dept))
+        .to_owned();
+    Condition::all().add(task::Column::AssigneeOrganisationId.in_subquery(orgs))
 }
 
 /// The complement of [`overdue`], spelled out because `NOT` over a null due date is null.
@@ -258,13 +394,38 @@ pub fn active_assignment(today: NaiveDate) -> Condition {
         )
 }
 
+/// Where an assignment stands on a given day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum AssignmentStatus {
+    /// Starts after today.
+    Upcoming,
+    /// In force today.
+    Active,
+    /// Ended before today.
+    Ended,
+}
+
+impl AssignmentStatus {
+    fn condition(self, today: NaiveDate) -> Condition {
+        match self {
+            Self::Upcoming => Condition::all().add(assignment::Column::StartsOn.gt(today)),
+            Self::Active => active_assignment(today),
+            Self::Ended => Condition::all().add(assignment::Column::EndsOn.lt(today)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct AssignmentFilter {
     pub within: Option<Area>,
     pub organisation: Option<i64>,
     pub village: Option<i64>,
     pub theme: Option<Theme>,
+    /// Any of these themes.
+    pub themes: Vec<Theme>,
     pub active: Option<bool>,
+    /// Any of these statuses.
+    pub status: Vec<AssignmentStatus>,
 }
 
 impl AssignmentFilter {
@@ -287,6 +448,16 @@ impl AssignmentFilter {
         if let Some(theme) = self.theme {
             c = c.add(assignment::Column::Theme.eq(theme));
         }
+        if let Some(t) = any_of(assignment::Column::Theme, &self.themes) {
+            c = c.add(t);
+        }
+        if !self.status.is_empty() {
+            c = c.add(
+                self.status
+                    .iter()
+                    .fold(Condition::any(), |any, s| any.add(s.condition(today))),
+            );
+        }
         match self.active {
             Some(true) => c = c.add(active_assignment(today)),
             Some(false) => c = c.add(active_assignment(today).not()),
@@ -304,6 +475,8 @@ pub struct WaterQualityFilter {
     pub method: Option<WqMethod>,
     pub sampled_from: Option<NaiveDate>,
     pub sampled_to: Option<NaiveDate>,
+    /// Tests in which one of these parameters exceeded its BIS 10500 limit.
+    pub exceeding: Vec<WqParameter>,
 }
 
 impl WaterQualityFilter {
@@ -331,6 +504,17 @@ impl WaterQualityFilter {
         }
         if let Some(to) = self.sampled_to {
             c = c.add(water_quality_test::Column::SampledOn.lte(to));
+        }
+        if !self.exceeding.is_empty() {
+            let failed = Query::select()
+                .column(water_quality_result::Column::TestId)
+                .from(water_quality_result::Entity)
+                .and_where(water_quality_result::Column::Exceeds.eq(true))
+                .and_where(
+                    water_quality_result::Column::Parameter.is_in(self.exceeding.iter().copied()),
+                )
+                .to_owned();
+            c = c.add(water_quality_test::Column::Id.in_subquery(failed));
         }
         c
     }

@@ -5,11 +5,13 @@ pub mod area;
 pub mod assignments;
 pub mod bis;
 pub mod filters;
+pub mod order;
 pub mod page;
 pub mod progress;
 pub mod quality;
 pub mod rollup;
 pub mod scope;
+pub mod search_key;
 pub mod tasks;
 pub mod villages;
 pub mod workflow;
@@ -129,6 +131,13 @@ impl Service {
         }
     }
 
+    /// The condition keeping `E`'s rows within reach, for a filter on another table that looks
+    /// into `E`; FORBIDDEN when the principal may not read `E` at all.
+    pub fn reach_of<E: Scoped>(&self) -> ApiResult<Condition> {
+        scope::may_read::<E>(&self.who)?;
+        Ok(E::reach(&self.reach()))
+    }
+
     pub(crate) fn reach(&self) -> scope::Reach<'_> {
         scope::Reach::new(&self.who, self.today, self.db.get_database_backend())
     }
@@ -201,13 +210,14 @@ impl Service {
         Ok(grouped)
     }
 
-    /// One page of the reachable rows of `E` matching `filter`.
+    /// One page of the reachable rows of `E` matching `filter`, in `order`.
     pub async fn list<E: Scoped>(
         &self,
         filter: Condition,
         page: page::PageRequest,
+        order: &page::Ordering,
     ) -> ApiResult<page::Page<E::Model>> {
-        page::fetch(&self.db, self.scoped::<E>()?.filter(filter), page).await
+        page::fetch(&self.db, self.scoped::<E>()?.filter(filter), page, order).await
     }
 
     /// The one reachable row of `E` matching `filter` (a natural key such as an LGD code).

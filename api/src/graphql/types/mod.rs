@@ -8,6 +8,7 @@ pub mod progress;
 pub mod quality;
 pub mod scheme;
 pub mod task;
+pub mod viewer;
 pub mod village;
 
 use async_graphql::{Context, Interface, Union};

@@ -11,6 +11,7 @@ use crate::{
     graphql::{ids, loaders},
     service::{
         area::{self, AreaLevel},
+        order::OrderDirection,
         progress::{Parts, ProgressReport as Report, Totals},
     },
 };
@@ -36,6 +37,83 @@ pub fn parts_selected(ctx: &Context<'_>) -> Parts {
     }
 }
 
+/// Orderings of progress rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum ProgressOrderField {
+    /// Database id of the area (the default).
+    Area,
+    /// Household tap coverage.
+    Coverage,
+    /// Coverage minus the parent's: the same order as coverage, named for dashboards.
+    CoverageDifference,
+    /// Share of villages reported Har Ghar Jal.
+    Reported,
+    /// Open tasks.
+    OpenTasks,
+    /// Open tasks past their due date.
+    OverdueTasks,
+}
+
+/// How to order progress rows; ties (and areas with no households, which sort last) are
+/// broken by area id.
+#[derive(async_graphql::InputObject, Clone, Copy)]
+#[graphql(name = "ProgressOrder")]
+pub struct ProgressOrder {
+    /// What to order by.
+    pub field: ProgressOrderField,
+    /// Ascending unless given.
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+impl ProgressOrder {
+    /// Whether the order needs the task counts, selected or not.
+    pub fn needs_tasks(order: Option<Self>) -> bool {
+        order.is_some_and(|o| {
+            matches!(
+                o.field,
+                ProgressOrderField::OpenTasks | ProgressOrderField::OverdueTasks
+            )
+        })
+    }
+
+    /// Sorts `rows` and keeps the first `first` of them.
+    pub fn apply(order: Option<Self>, rows: &mut Vec<Totals>, first: Option<usize>) {
+        if let Some(o) = order {
+            let key = |t: &Totals| -> Option<f64> {
+                match o.field {
+                    ProgressOrderField::Area => None,
+                    ProgressOrderField::Coverage | ProgressOrderField::CoverageDifference => {
+                        t.coverage_percent()
+                    }
+                    ProgressOrderField::Reported => t.reported_percent(),
+                    ProgressOrderField::OpenTasks => Some(t.tasks_open as f64),
+                    ProgressOrderField::OverdueTasks => Some(t.tasks_overdue as f64),
+                }
+            };
+            let id = |t: &Totals| t.area.map_or(0, |a| a.id);
+            rows.sort_by(|a, b| {
+                let by_key = match (key(a), key(b)) {
+                    (Some(x), Some(y)) => x.total_cmp(&y),
+                    // Rows without a value (no households) sort last either way.
+                    (Some(_), None) => return std::cmp::Ordering::Less,
+                    (None, Some(_)) => return std::cmp::Ordering::Greater,
+                    (None, None) => std::cmp::Ordering::Equal,
+                };
+                let ord = by_key.then_with(|| id(a).cmp(&id(b)));
+                if o.direction == OrderDirection::Desc {
+                    ord.reverse()
+                } else {
+                    ord
+                }
+            });
+        }
+        if let Some(n) = first {
+            rows.truncate(n);
+        }
+    }
+}
+
 /// Progress of every area at one level, with the parent they are compared against.
 pub struct ProgressReport(pub Report);
 
@@ -51,7 +129,7 @@ impl ProgressReport {
             parent: None,
         }
     }
-    /// One row per area at `level`, in id order.
+    /// One row per area at `level`, in id order unless the query's `orderBy` says otherwise.
     #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn rows(&self) -> Vec<ProgressRow> {
         let parent = Arc::new(self.0.parent.clone());
