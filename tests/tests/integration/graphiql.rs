@@ -37,6 +37,7 @@ async fn demo_app() -> TestApp {
         auth: app.auth.clone(),
         options,
         bus: app.bus.clone(),
+        reads: None,
     });
     app
 }
