@@ -4,7 +4,10 @@
 mod auth_tokens;
 mod bad_input;
 mod binary;
+mod browsers;
 mod db_down;
+mod field_errors;
+mod graphql_over_http;
 mod http;
 mod leaks;
 mod limits;
