@@ -314,6 +314,13 @@ pub struct ServeArgs {
         requires = "oidc_issuer"
     )]
     pub dashboard_oidc_client_id: Option<String>,
+    /// Browser origins allowed to call the API and open `/graphql/ws`: comma-separated
+    /// `scheme://host[:port]`, or `*` for any. Default: none (any with `--demo`).
+    #[arg(long, env = "SANGAM_CORS_ALLOW_ORIGINS", value_delimiter = ',')]
+    pub cors_allow_origins: Vec<String>,
+    /// How long to keep trying to reach the database on start, in seconds.
+    #[arg(long, env = "SANGAM_DB_CONNECT_TIMEOUT", default_value_t = 30)]
+    pub db_connect_timeout: u64,
     #[command(flatten)]
     pub auth: AuthArgs,
 }

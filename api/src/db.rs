@@ -52,6 +52,80 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
     Ok(db)
 }
 
+/// Opens a pool like [`connect`], but first waits for a PostgreSQL server that cannot be reached
+/// yet (it may be starting alongside Sangam): retries with backoff for up to `patience`, then
+/// fails saying what failed and where ("connection refused at 127.0.0.1:5432"). Errors that
+/// waiting cannot cure (a wrong password, a missing database) fail at once.
+pub async fn connect_patiently(
+    url: &str,
+    max_connections: u32,
+    patience: Duration,
+) -> anyhow::Result<DatabaseConnection> {
+    if url.starts_with("sqlite:") {
+        return connect(url, max_connections).await;
+    }
+    let start = std::time::Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let failure = match probe(url).await {
+            Ok(()) => return connect(url, max_connections).await,
+            Err(e) => e,
+        };
+        let (why, lasting) = describe(&failure);
+        let why = format!("{why} at {}", address(url));
+        let left = patience.saturating_sub(start.elapsed());
+        if lasting || left.is_zero() {
+            anyhow::bail!(
+                "cannot open database {}: {why} (tried for {} s)",
+                mask_url(url),
+                start.elapsed().as_secs()
+            );
+        }
+        tracing::warn!(error = %why, retry_in_ms = delay.as_millis() as u64, "database not reachable yet");
+        tokio::time::sleep(delay.min(left)).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn probe(url: &str) -> Result<(), sea_orm::sqlx::Error> {
+    use sea_orm::sqlx::{Connection, postgres::PgConnection};
+    let conn = tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(url))
+        .await
+        .map_err(|_| sea_orm::sqlx::Error::PoolTimedOut)??;
+    conn.close().await
+}
+
+/// What went wrong, in a few words, and whether retrying cannot help.
+fn describe(e: &sea_orm::sqlx::Error) -> (String, bool) {
+    use sea_orm::sqlx::Error as E;
+    match e {
+        E::Io(io) => (io.kind().to_string(), false),
+        E::PoolTimedOut => ("no answer within 5 s".to_owned(), false),
+        E::Tls(t) => (format!("TLS failed: {t}"), true),
+        E::Database(d) => {
+            let code = d.code().unwrap_or_default().into_owned();
+            // 28xxx: authentication; 3D000: no such database. 57P03 (starting up) and the
+            // rest may pass.
+            let lasting = code.starts_with("28") || code == "3D000";
+            (format!("{} (SQLSTATE {code})", d.message()), lasting)
+        }
+        E::Configuration(c) => (format!("bad database URL: {c}"), true),
+        other => (other.to_string(), false),
+    }
+}
+
+/// `host:port` of a database URL, for messages.
+fn address(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let host = rest.split(['/', '?']).next().unwrap_or(rest);
+    if host.contains(':') || host.is_empty() {
+        host.to_owned()
+    } else {
+        format!("{host}:5432")
+    }
+}
+
 fn is_in_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
 }
@@ -73,6 +147,15 @@ pub fn mask_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(address("postgres://u:p@db.local/x"), "db.local:5432");
+        assert_eq!(
+            address("postgres://127.0.0.1:6543/x?sslmode=disable"),
+            "127.0.0.1:6543"
+        );
+    }
 
     #[test]
     fn passwords_are_masked() {

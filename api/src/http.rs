@@ -3,14 +3,14 @@
 use std::{sync::Arc, time::Duration};
 
 use async_graphql::{
-    BatchRequest, Data, ParseRequestError,
-    http::ALL_WEBSOCKET_PROTOCOLS,
+    BatchRequest,
     parser::{parse_query, types::OperationType},
 };
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLWebSocket};
+use async_graphql_axum::GraphQLBatchRequest;
 use axum::{
     Json, Router,
-    extract::{FromRef, State, ws::WebSocketUpgrade},
+    body::Body,
+    extract::{FromRef, FromRequest, FromRequestParts, State},
     http::{HeaderMap, HeaderValue, Request, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -24,13 +24,15 @@ use tower_http::{
 };
 
 use crate::{
-    auth::{AuthError, Authenticator, endpoints},
-    error::code,
+    auth::{Authenticator, endpoints},
+    browsers::AllowedOrigins,
+    caller::Caller,
+    error::{ApiError, code},
     events::EventBus,
     graphql::{self, AppSchema, batches::Batches, mutation::IdempotencyHeader},
-    principal::Principal,
     replica::{self, Lsn, Reads, Target, Written},
     service::Service,
+    ws::{Shutdown, graphql_ws},
 };
 
 /// Largest request body accepted by default, in bytes.
@@ -64,6 +66,10 @@ pub struct HttpOptions {
     pub request_timeout: Duration,
     /// Run only registered persisted queries.
     pub allow_list: bool,
+    /// Browser origins allowed to call the API (CORS) and open `/graphql/ws`.
+    pub allowed_origins: AllowedOrigins,
+    /// Tells WebSocket connections the server is stopping (they close with 1001).
+    pub shutdown: Shutdown,
     /// The progress page: public aggregates and how it signs in.
     pub dashboard: crate::dashboard::DashboardOptions,
 }
@@ -78,6 +84,8 @@ impl Default for HttpOptions {
             max_body_bytes: MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(30),
             allow_list: false,
+            allowed_origins: AllowedOrigins::default(),
+            shutdown: Shutdown::default(),
             dashboard: Default::default(),
         }
     }
@@ -118,8 +126,14 @@ pub fn router(state: AppState) -> Router {
             .route("/.well-known/jwks.json", get(endpoints::jwks));
     }
     let body_limit = state.options.max_body_bytes;
+    let cors = state.options.allowed_origins.cors_layer();
+    // Requests are decompressed before the body limit counts them, so a small gzip body
+    // cannot expand past it.
     app.with_state(state)
         .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(crate::browsers::decompression())
+        .layer(crate::browsers::compression())
+        .layer(cors)
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let id = req
@@ -132,47 +146,6 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
 }
 
-/// A request that is not a GraphQL request at all (RFC: GraphQL over HTTP, 400/405/413).
-pub struct HttpRejection(StatusCode, String);
-
-impl From<ParseRequestError> for HttpRejection {
-    fn from(e: ParseRequestError) -> Self {
-        match e {
-            ParseRequestError::PayloadTooLarge => Self(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request body too large".to_owned(),
-            ),
-            // A body streamed past the limit (no Content-Length) surfaces as a read error from
-            // tower-http's limit; it is still "too large", not "malformed".
-            other if other.to_string().contains("length limit exceeded") => Self(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request body too large".to_owned(),
-            ),
-            other => Self(
-                StatusCode::BAD_REQUEST,
-                format!("malformed GraphQL request: {other}"),
-            ),
-        }
-    }
-}
-
-impl IntoResponse for HttpRejection {
-    fn into_response(self) -> Response {
-        let code = match self.0 {
-            StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
-            StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
-            _ => "BAD_REQUEST",
-        };
-        let body = json!({ "errors": [{ "message": self.1, "extensions": { "code": code } }] });
-        let mut res = (self.0, Json(body)).into_response();
-        if self.0 == StatusCode::METHOD_NOT_ALLOWED {
-            res.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        }
-        res
-    }
-}
-
 fn request_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get("x-request-id")
@@ -180,92 +153,94 @@ fn request_id(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// A 401 with an RFC 6750 challenge; `error` is set when a token was sent but refused.
-fn unauthorized(error: Option<(&str, &str)>) -> Response {
-    let (challenge, message) = match error {
-        Some((code, why)) => (
-            format!(
-                "Bearer realm=\"sangam\", error=\"{code}\", error_description=\"{}\"",
-                why.replace('"', "'")
-            ),
-            why.to_owned(),
-        ),
-        None => (
-            "Bearer realm=\"sangam\"".to_owned(),
-            "a bearer token is required".to_owned(),
-        ),
-    };
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code::UNAUTHENTICATED } }] });
-    let mut res = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&challenge) {
-        res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+/// One operation's outcome, and whether its execution began (GraphQL over HTTP: a response
+/// without execution has no `data` entry and, with `application/graphql-response+json`, a 4xx).
+struct Outcome {
+    res: async_graphql::Response,
+    executed: bool,
+}
+
+impl Outcome {
+    fn executed(res: async_graphql::Response) -> Self {
+        // Errors raised before execution (parse, validation, variable coercion, our limits)
+        // carry no path; once execution began `data` is present, even if null.
+        let executed = !(res.data == async_graphql::Value::Null
+            && !res.errors.is_empty()
+            && res.errors.iter().all(|e| e.path.is_empty()));
+        Self { res, executed }
+    }
+
+    fn refused(e: ApiError) -> Self {
+        Self {
+            res: async_graphql::Response::from_errors(vec![e.into_server_error()]),
+            executed: false,
+        }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(&self.res).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot encode response");
+            json!({ "errors": [{ "message": "internal error", "extensions": { "code": code::INTERNAL } }] })
+        });
+        if !self.executed
+            && let Some(map) = v.as_object_mut()
+        {
+            map.remove("data");
+        }
+        v
+    }
+}
+
+/// Whether the client asked for `application/graphql-response+json` (GraphQL over HTTP), which
+/// answers request errors with 4xx; `application/json` always answers 200.
+fn wants_graphql_response(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| {
+            a.split(',').any(|m| {
+                let mut parts = m.split(';').map(str::trim);
+                let ty = parts.next().unwrap_or_default();
+                let refused = parts.any(|p| p.replace(' ', "") == "q=0");
+                ty.eq_ignore_ascii_case("application/graphql-response+json") && !refused
+            })
+        })
+}
+
+fn media_type(modern: bool) -> &'static str {
+    if modern {
+        "application/graphql-response+json; charset=utf-8"
+    } else {
+        "application/json; charset=utf-8"
+    }
+}
+
+/// A request refused before GraphQL ran, in the media type the client asked for.
+fn reject(headers: &HeaderMap, e: ApiError) -> Response {
+    let mut res = e.into_response();
+    if let Ok(v) = media_type(wants_graphql_response(headers)).parse() {
+        res.headers_mut().insert(header::CONTENT_TYPE, v);
     }
     res
 }
 
-/// The caller, from its bearer token: `Ok(None)` when it sent none.
-async fn caller(st: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, Response> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let value = value.to_str().unwrap_or_default();
-    let Some((scheme, token)) = value.split_once(' ') else {
-        return Err(unauthorized(Some((
-            "invalid_request",
-            "malformed Authorization header",
-        ))));
-    };
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(unauthorized(None));
-    }
-    let token = token.trim();
-    if token.is_empty() {
-        return Err(unauthorized(Some((
-            "invalid_request",
-            "empty bearer token",
-        ))));
-    }
-    match st.auth.authenticate(token).await {
-        Ok(p) => Ok(Some(p)),
-        Err(AuthError::InvalidToken(why)) => Err(unauthorized(Some(("invalid_token", &why)))),
-        Err(AuthError::Unavailable(e)) => {
-            tracing::warn!(error = %e, "cannot authenticate: a dependency is down");
-            Err(unavailable())
-        }
-    }
-}
-
-/// A GraphQL error response with a code and, for limits, the limit and the value.
-fn refusal(code: &str, message: String, limit: Option<(usize, usize)>) -> async_graphql::Response {
-    use async_graphql::ErrorExtensions;
-    let err = async_graphql::Error::new(message).extend_with(|_, e| {
-        e.set("code", code);
-        if let Some((limit, value)) = limit {
-            e.set("limit", limit);
-            e.set("value", value);
-        }
-    });
-    async_graphql::Response::from_errors(vec![err.into_server_error(Default::default())])
-}
-
-/// Runs a (possibly batched) GraphQL request for its caller: one authentication, then each
-/// operation with its own loaders, within the request timeout.
+/// Runs a (possibly batched) GraphQL request for its caller: each operation with its own
+/// loaders, within the request timeout.
 async fn execute(
     st: &AppState,
     headers: &HeaderMap,
+    caller: Caller,
     batch: BatchRequest,
     via_get: bool,
 ) -> Response {
-    let who = match caller(st, headers).await {
-        Ok(who) => who,
-        Err(res) => return res,
-    };
     // Without a token, `--public-progress` reads as the public principal (aggregates only).
-    let anonymous = who.is_none();
-    let who = who.or_else(|| crate::dashboard::anonymous(&st.options.dashboard));
+    let anonymous = caller.0.is_none();
+    let who = caller
+        .0
+        .or_else(|| crate::dashboard::anonymous(&st.options.dashboard));
     let token = match consistency_token(headers) {
         Ok(token) => token,
-        Err(rejection) => return rejection.into_response(),
+        Err(e) => return reject(headers, e),
     };
     // Tokens are handed out only when reads may go to a replica: without one nothing needs them.
     let written = st.reads.as_ref().map(|_| Arc::new(Written::default()));
@@ -282,11 +257,12 @@ async fn execute(
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let single = matches!(batch, BatchRequest::Single(_));
+    let done = std::sync::Mutex::new(Vec::new());
     let run = async {
-        let mut out = Vec::new();
-        let (single, requests) = match batch {
-            BatchRequest::Single(r) => (true, vec![r]),
-            BatchRequest::Batch(all) => (false, all),
+        let requests = match batch {
+            BatchRequest::Single(r) => vec![r],
+            BatchRequest::Batch(all) => all,
         };
         for mut req in requests {
             // Persisted queries (which may store a query) are for authenticated callers only.
@@ -297,14 +273,14 @@ async fn execute(
                 }
                 _ => Ok(()),
             };
-            if let Err((code, message)) = resolved {
-                out.push(refusal(code, message, None));
+            if let Err(e) = resolved {
+                push(&done, Outcome::refused(e));
                 continue;
             }
             if via_get && !selects_query(&req) {
-                return Err(HttpRejection(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "only queries may be sent with GET; use POST".to_owned(),
+                return Err(ApiError::refused(
+                    code::METHOD_NOT_ALLOWED,
+                    "only queries may be sent with GET; use POST",
                 ));
             }
             let (mut req, batches) = match &svc {
@@ -327,35 +303,41 @@ async fn execute(
                 None if st.options.public_schema && reads_only_the_schema(&req) => {
                     (req.only_introspection(), Batches::when_idle())
                 }
-                None => return Err(HttpRejection(StatusCode::UNAUTHORIZED, String::new())),
+                None => return Err(ApiError::Unauthenticated),
             };
             if let Some(k) = &idempotency {
                 req = req.data(IdempotencyHeader(k.clone()));
             }
             crate::metrics::operation();
-            out.push(batches.drive(st.schema.execute(req)).await);
+            let res = batches.drive(st.schema.execute(req)).await;
+            push(&done, Outcome::executed(res));
         }
-        Ok(if single && out.len() == 1 {
-            async_graphql::BatchResponse::Single(out.remove(0))
-        } else {
-            async_graphql::BatchResponse::Batch(out)
-        })
+        Ok(())
     };
     let limit = st.options.request_timeout;
-    let mut reply = match tokio::time::timeout(limit, run).await {
-        Ok(Ok(res)) => graphql_response(headers, res),
-        Ok(Err(HttpRejection(StatusCode::UNAUTHORIZED, _))) => unauthorized(None),
-        Ok(Err(rejection)) => rejection.into_response(),
-        Err(_) => {
-            let ms = limit.as_millis() as usize;
-            let res = refusal(
-                "TIMEOUT",
-                format!("the request took longer than {ms} ms"),
-                Some((ms, ms)),
-            );
-            graphql_response(headers, res.into())
-        }
+    let finished = match tokio::time::timeout(limit, run).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => return reject(headers, e),
+        Err(_) => false,
     };
+    let mut out = done.into_inner().unwrap_or_default();
+    if !finished {
+        // The operation that ran out of time had begun: `data` is null, the error says why.
+        let ms = limit.as_millis() as usize;
+        let e = ApiError::Limit {
+            code: code::TIMEOUT,
+            message: format!("the request took longer than {ms} ms"),
+            limit: ms,
+            value: ms,
+        };
+        let mut res = async_graphql::Response::new(async_graphql::Value::Null);
+        res.errors.push(e.into_server_error());
+        out.push(Outcome {
+            res,
+            executed: true,
+        });
+    }
+    let mut reply = graphql_response(headers, single, out);
     // Also after a timeout: a write may have committed before it.
     if let Some(lsn) = written.and_then(|w| w.get())
         && let Ok(v) = HeaderValue::from_str(&lsn.to_string())
@@ -366,7 +348,7 @@ async fn execute(
 }
 
 /// The caller's consistency token (`Sangam-Consistency`), if it sent one.
-fn consistency_token(headers: &HeaderMap) -> Result<Option<Lsn>, HttpRejection> {
+fn consistency_token(headers: &HeaderMap) -> Result<Option<Lsn>, ApiError> {
     let Some(value) = headers.get(replica::HEADER) else {
         return Ok(None);
     };
@@ -376,8 +358,8 @@ fn consistency_token(headers: &HeaderMap) -> Result<Option<Lsn>, HttpRejection> 
         .and_then(str::parse)
         .map(Some)
         .map_err(|why| {
-            HttpRejection(
-                StatusCode::BAD_REQUEST,
+            ApiError::refused(
+                code::BAD_REQUEST,
                 format!("malformed Sangam-Consistency header: {why}"),
             )
         })
@@ -392,68 +374,141 @@ async fn metrics(State(st): State<AppState>) -> String {
     text
 }
 
-/// Encodes a GraphQL response as the client asked (GraphQL over HTTP): the
-/// `application/graphql-response+json` media type uses status codes for request errors, plain
-/// `application/json` always answers 200.
-fn graphql_response(headers: &HeaderMap, res: async_graphql::BatchResponse) -> Response {
-    let accepts = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let modern = accepts.contains("application/graphql-response+json");
-    let request_error = matches!(&res, async_graphql::BatchResponse::Single(r)
-        if r.data == async_graphql::Value::Null && !r.errors.is_empty());
-    let status = if modern && request_error {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    let content_type = if modern {
-        "application/graphql-response+json"
-    } else {
-        "application/json"
-    };
-    let body = match serde_json::to_vec(&res) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot encode response");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
-        }
-    };
-    (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+fn push(done: &std::sync::Mutex<Vec<Outcome>>, outcome: Outcome) {
+    if let Ok(mut all) = done.lock() {
+        all.push(outcome);
+    }
 }
 
-async fn graphql_post(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    req: GraphQLBatchRequest<HttpRejection>,
-) -> Response {
-    let batch = req.into_inner();
+/// Encodes GraphQL responses as the client asked (GraphQL over HTTP): with
+/// `application/graphql-response+json` a request error is a 4xx and any response whose
+/// execution began is a 200; plain `application/json` always answers 200.
+fn graphql_response(headers: &HeaderMap, single: bool, out: Vec<Outcome>) -> Response {
+    let modern = wants_graphql_response(headers);
+    let status = match out.as_slice() {
+        [only] if single && modern && !only.executed => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    };
+    let body = if single && out.len() == 1 {
+        out[0].to_json()
+    } else {
+        serde_json::Value::Array(out.iter().map(Outcome::to_json).collect())
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, media_type(modern))],
+        Json(body),
+    )
+        .into_response()
+}
+
+/// Whether a POST body's media type is one this endpoint reads: `application/json` (GraphQL
+/// over HTTP requires it; nothing else is accepted, so a form or text body is a 415).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+}
+
+async fn graphql_post(State(st): State<AppState>, req: Request<Body>) -> Response {
+    let headers = req.headers().clone();
+    if !is_json(&headers) {
+        return reject(
+            &headers,
+            ApiError::refused(
+                code::UNSUPPORTED_MEDIA_TYPE,
+                "a GraphQL request is sent as `Content-Type: application/json`",
+            ),
+        );
+    }
+    let (mut parts, body) = req.into_parts();
+    let caller = match Caller::from_request_parts(&mut parts, &st).await {
+        Ok(c) => c,
+        Err(e) => return reject(&headers, e),
+    };
+    let req = Request::from_parts(parts, body);
+    let batch = match GraphQLBatchRequest::<ApiError>::from_request(req, &st).await {
+        Ok(b) => b.into_inner(),
+        Err(e) => return reject(&headers, e),
+    };
     let n = match &batch {
         BatchRequest::Single(_) => 1,
         BatchRequest::Batch(all) => all.len(),
     };
+    if n == 0 {
+        return reject(
+            &headers,
+            ApiError::refused(
+                code::BAD_REQUEST,
+                "the batch is empty: send one operation as an object, or an array of at least one",
+            ),
+        );
+    }
     if n > st.options.max_batch {
-        let res = refusal(
-            "BATCH_TOO_LARGE",
-            format!(
+        let e = ApiError::Limit {
+            code: code::BATCH_TOO_LARGE,
+            message: format!(
                 "a batch may hold at most {} operations; this one has {n}",
                 st.options.max_batch
             ),
-            Some((st.options.max_batch, n)),
-        );
-        let mut reply = graphql_response(&headers, res.into());
-        *reply.status_mut() = StatusCode::BAD_REQUEST;
-        return reply;
+            limit: st.options.max_batch,
+            value: n,
+        };
+        return reject(&headers, e);
     }
     let empty = batch
         .iter()
         .any(|r| r.query.trim().is_empty() && !r.extensions.contains_key("persistedQuery"));
-    if n == 0 || empty {
-        return HttpRejection(StatusCode::BAD_REQUEST, "missing `query`".to_owned())
-            .into_response();
+    if empty {
+        return reject(
+            &headers,
+            ApiError::refused(code::BAD_REQUEST, "missing `query`"),
+        );
     }
-    execute(&st, &headers, batch, false).await
+    execute(&st, &headers, caller, batch, false).await
+}
+
+/// The parameters of a GET request (GraphQL over HTTP: `query`, `operationName`, and
+/// `variables` / `extensions` as JSON text).
+fn parse_get(raw: &str) -> Result<async_graphql::Request, ApiError> {
+    #[derive(serde::Deserialize)]
+    struct Params {
+        query: Option<String>,
+        #[serde(rename = "operationName")]
+        operation_name: Option<String>,
+        variables: Option<String>,
+        extensions: Option<String>,
+    }
+    let bad = |why: String| ApiError::refused(code::BAD_REQUEST, why);
+    let p: Params =
+        serde_urlencoded::from_str(raw).map_err(|e| bad(format!("malformed query string: {e}")))?;
+    let json = |name: &str, text: Option<String>| -> Result<_, ApiError> {
+        match text.filter(|t| !t.is_empty()) {
+            None => Ok(None),
+            Some(t) => serde_json::from_str::<serde_json::Value>(&t)
+                .ok()
+                .filter(serde_json::Value::is_object)
+                .map(Some)
+                .ok_or_else(|| bad(format!("`{name}` must be a JSON object"))),
+        }
+    };
+    let variables = json("variables", p.variables)?;
+    let extensions = json("extensions", p.extensions)?;
+    let mut req = async_graphql::Request::new(p.query.unwrap_or_default());
+    req.operation_name = p.operation_name.filter(|n| !n.is_empty());
+    if let Some(v) = variables {
+        req.variables = async_graphql::Variables::from_json(v);
+    }
+    if let Some(e) = extensions {
+        req.extensions =
+            serde_json::from_value(e).map_err(|_| bad("malformed `extensions`".into()))?;
+    }
+    if req.query.trim().is_empty() && !req.extensions.contains_key("persistedQuery") {
+        return Err(bad("missing `query` parameter".into()));
+    }
+    Ok(req)
 }
 
 /// GET runs queries (never mutations); a browser without a query gets GraphiQL.
@@ -461,6 +516,7 @@ async fn graphql_get(
     State(st): State<AppState>,
     headers: HeaderMap,
     uri: axum::http::Uri,
+    caller: Result<Caller, ApiError>,
 ) -> Response {
     let Some(raw) = uri.query().filter(|q| !q.is_empty()) else {
         let wants_html = headers
@@ -470,17 +526,20 @@ async fn graphql_get(
         if wants_html {
             return graphiql(&st, &headers).await;
         }
-        return HttpRejection(
-            StatusCode::BAD_REQUEST,
-            "missing `query` parameter".to_owned(),
-        )
-        .into_response();
+        return reject(
+            &headers,
+            ApiError::refused(code::BAD_REQUEST, "missing `query` parameter"),
+        );
     };
-    let req = match async_graphql::http::parse_query_string(raw) {
+    let req = match parse_get(raw) {
         Ok(r) => r,
-        Err(e) => return HttpRejection::from(e).into_response(),
+        Err(e) => return reject(&headers, e),
     };
-    execute(&st, &headers, BatchRequest::Single(req), true).await
+    let caller = match caller {
+        Ok(c) => c,
+        Err(e) => return reject(&headers, e),
+    };
+    execute(&st, &headers, caller, BatchRequest::Single(req), true).await
 }
 
 /// Whether the request's operation asks only for the schema (`__schema`, `__type`,
@@ -490,19 +549,34 @@ fn reads_only_the_schema(req: &async_graphql::Request) -> bool {
     let Ok(doc) = parse_query(&req.query) else {
         return false;
     };
-    let op = match &req.operation_name {
-        Some(name) => doc
-            .operations
-            .iter()
-            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
-        None => doc.operations.iter().next(),
-    };
-    op.is_some_and(|(_, op)| {
+    selected(&doc, req).is_some_and(|op| {
         op.node.ty == OperationType::Query
             && op.node.selection_set.node.items.iter().all(|item| {
                 matches!(&item.node, Selection::Field(f) if f.node.name.node.starts_with("__"))
             })
     })
+}
+
+/// The operation a request runs: the one `operationName` names, or the only one (several
+/// without a name: none, and the executor says a name is required).
+fn selected<'d>(
+    doc: &'d async_graphql::parser::types::ExecutableDocument,
+    req: &async_graphql::Request,
+) -> Option<&'d async_graphql::Positioned<async_graphql::parser::types::OperationDefinition>> {
+    match &req.operation_name {
+        Some(name) => doc
+            .operations
+            .iter()
+            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
+            .map(|(_, op)| op),
+        None => {
+            let mut ops = doc.operations.iter();
+            match (ops.next(), ops.next()) {
+                (Some((_, op)), None) => Some(op),
+                _ => None,
+            }
+        }
+    }
 }
 
 /// Whether the operation a request would run is a query. Unparsable documents pass, so that
@@ -511,14 +585,7 @@ fn selects_query(req: &async_graphql::Request) -> bool {
     let Ok(doc) = parse_query(&req.query) else {
         return true;
     };
-    let ty = match &req.operation_name {
-        Some(name) => doc
-            .operations
-            .iter()
-            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
-        None => doc.operations.iter().next(),
-    }
-    .map(|(_, op)| op.node.ty);
+    let ty = selected(&doc, req).map(|op| op.node.ty);
     !matches!(
         ty,
         Some(OperationType::Mutation | OperationType::Subscription)
@@ -527,86 +594,28 @@ fn selects_query(req: &async_graphql::Request) -> bool {
 
 /// GraphiQL for a browser: public with `--public-schema`, else only for a token holder.
 async fn graphiql(st: &AppState, headers: &HeaderMap) -> Response {
-    if !st.options.public_schema {
-        match caller(st, headers).await {
-            Ok(Some(_)) => {}
-            Ok(None) => return unauthorized(None),
-            Err(res) => return res,
-        }
+    if !st.options.public_schema
+        && let Err(e) = signed_in(st, headers).await
+    {
+        return e.into_response();
     }
     crate::graphiql::page(st).await
 }
 
-/// Subscriptions over WebSocket, in the graphql-transport-ws protocol or the legacy graphql-ws
-/// one. The bearer token comes in `connection_init` (`{"Authorization": "Bearer …"}`); without
-/// a valid one the connection is refused.
-async fn graphql_ws(
-    State(st): State<AppState>,
-    protocol: GraphQLProtocol,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            let schema = st.schema.clone();
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| ws_init(st, payload))
-                .serve()
-        })
-}
-
-async fn ws_init(st: AppState, payload: serde_json::Value) -> async_graphql::Result<Data> {
-    let header = ["Authorization", "authorization"]
-        .iter()
-        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
-        .map(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-                .unwrap_or(v)
-        });
-    let token = header
-        .or_else(|| payload.get("token").and_then(|v| v.as_str()))
-        .ok_or_else(|| async_graphql::Error::new("connection_init must carry a bearer token"))?;
-    let who = st
-        .auth
-        .authenticate(token)
-        .await
-        .map_err(|e| async_graphql::Error::new(e.to_string()))?;
-    // Everything over a WebSocket runs on the primary (a subscription's re-reads must), so a
-    // token is always satisfied there; it is still checked, so a client learns of a bad one.
-    let token = [
-        "Sangam-Consistency",
-        "sangam-consistency",
-        "sangamConsistency",
-    ]
-    .iter()
-    .find_map(|k| payload.get(*k));
-    if let Some(token) = token {
-        token
-            .as_str()
-            .ok_or_else(|| "not a string".to_owned())
-            .and_then(str::parse::<Lsn>)
-            .map_err(|why| {
-                async_graphql::Error::new(format!("malformed Sangam-Consistency: {why}"))
-            })?;
+/// Refuses a caller without a valid token.
+async fn signed_in(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let value = crate::caller::authorization(headers)?;
+    match Caller::from_authorization(&st.auth, value).await?.0 {
+        Some(_) => Ok(()),
+        None => Err(ApiError::Unauthenticated),
     }
-    let svc = Service::new(st.db.clone(), who).with_bus(st.bus.clone());
-    let mut data = Data::default();
-    let window = st
-        .options
-        .batch_window
-        .max(graphql::loaders::SUBSCRIPTION_BATCH_WINDOW);
-    graphql::loaders::attach(&mut data, svc, &Batches::after(window));
-    Ok(data)
 }
 
 async fn sdl(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    if !st.options.public_schema {
-        match caller(&st, &headers).await {
-            Ok(Some(_)) => {}
-            Ok(None) => return unauthorized(None),
-            Err(res) => return res,
-        }
+    if !st.options.public_schema
+        && let Err(e) = signed_in(&st, &headers).await
+    {
+        return e.into_response();
     }
     (
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],

@@ -1,6 +1,8 @@
 //! Sangam: the Jal Jeevan Mission convergence API.
 
 pub mod auth;
+pub mod browsers;
+pub mod caller;
 pub mod cli;
 pub mod config;
 pub mod dashboard;
@@ -17,3 +19,4 @@ pub mod seed;
 pub mod server;
 pub mod service;
 pub mod telemetry;
+pub mod ws;

@@ -8,12 +8,14 @@ use std::sync::Arc;
 
 use crate::{
     auth::{Authenticator, demo},
+    browsers::AllowedOrigins,
     config::ServeArgs,
     db,
     events::EventBus,
     graphql::{self, Limits, limits::QueryLimits},
     http::{AppState, HttpOptions, router},
     seed,
+    ws::Shutdown,
 };
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -26,7 +28,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "starting sangam {}",
         env!("CARGO_PKG_VERSION"),
     );
-    let mut db = db::connect(&args.db.database_url, args.db.db_max_connections).await?;
+    let mut allowed_origins = AllowedOrigins::parse(&args.cors_allow_origins)?;
+    let mut db = db::connect_patiently(
+        &args.db.database_url,
+        args.db.db_max_connections,
+        std::time::Duration::from_secs(args.db_connect_timeout),
+    )
+    .await?;
     crate::metrics::count_statements(&mut db);
     Migrator::up(&db, None)
         .await
@@ -69,6 +77,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             public_progress: args.public_progress,
             oidc_client_id: args.dashboard_oidc_client_id.clone(),
         },
+        allowed_origins: AllowedOrigins::None,
+        shutdown: Shutdown::default(),
     };
     if !args.demo && auth.settings.embedded && crate::auth::clients::list(&db).await?.is_empty() {
         tracing::warn!(
@@ -83,7 +93,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         print_demo_clients(&clients, local);
         options.public_schema = true;
         options.graphiql_client = Some("demo-state-admin".to_owned());
+        if matches!(allowed_origins, AllowedOrigins::None) {
+            allowed_origins = AllowedOrigins::Any;
+        }
     }
+    tracing::info!(?allowed_origins, "browser origins (CORS, WebSocket)");
+    options.allowed_origins = allowed_origins;
+    let (trigger, shutdown) = Shutdown::new();
+    options.shutdown = shutdown;
     let schema = graphql::schema(Limits {
         max_page_size: args.max_page_size,
         query: QueryLimits {
@@ -110,9 +127,22 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("progress page at http://{local}/dashboard");
     // Connection info gives the token endpoint the source address it rate-limits failures by.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stopping = async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(());
+    };
+    // WebSockets are upgraded connections the HTTP server no longer tracks: they are told to
+    // close (1001) as soon as the signal comes, and waited for once requests have drained.
+    let served = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stopping)
+            .await
+    });
+    let _ = stop_rx.await;
+    trigger.start();
+    served.await??;
+    trigger.drained(std::time::Duration::from_secs(5)).await;
     db.close().await.ok();
     tracing::info!("stopped");
     Ok(())

@@ -8,12 +8,18 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    ErrorExtensions, ServerError, ServerResult, ValidationResult, Variables,
+    ServerError, ServerResult, ValidationResult, Variables,
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation},
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 
-use crate::service::page::DEFAULT_PAGE_SIZE;
+use crate::{
+    error::{ApiError, code},
+    service::page::DEFAULT_PAGE_SIZE,
+};
+
+/// The parser's own nesting limit (async-graphql's default `limit_recursive_depth`).
+pub const MAX_NESTING: usize = 32;
 
 /// The cost a nested (unpaged) list multiplies its children by: about how many rows such a
 /// list holds in practice (schemes of a village, villages of a block are usually fewer).
@@ -44,15 +50,58 @@ impl Default for QueryLimits {
     }
 }
 
-fn refuse(code: &str, what: &str, limit: usize, value: usize) -> ServerError {
-    let message = format!("the query's {what} is {value}, over the limit of {limit}");
-    async_graphql::Error::new(message)
-        .extend_with(|_, e| {
-            e.set("code", code);
-            e.set("limit", limit);
-            e.set("value", value);
-        })
-        .into_server_error(Default::default())
+fn refuse(code: &'static str, what: &str, limit: usize, value: usize) -> ServerError {
+    ApiError::limit(code, &format!("query's {what}"), limit, value).into_server_error()
+}
+
+/// The deepest nesting of brackets in a document, outside strings and comments: what the
+/// parser's recursion limit counts.
+fn nesting(query: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut chars = query.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' | '[' | '(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            '}' | ']' | ')' => depth = depth.saturating_sub(1),
+            '#' => {
+                for c in chars.by_ref() {
+                    if c == '\n' || c == '\r' {
+                        break;
+                    }
+                }
+            }
+            '"' => {
+                let mut escaped = false;
+                for c in chars.by_ref() {
+                    match c {
+                        '\\' if !escaped => escaped = true,
+                        '"' if !escaped => break,
+                        _ => escaped = false,
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Gives the library's request errors a code: a document that does not parse (or nests past
+/// the parser's limit) or does not validate.
+fn with_code(mut e: ServerError, code: &'static str) -> ServerError {
+    let has_code = e
+        .extensions
+        .as_ref()
+        .is_some_and(|x| x.get("code").is_some());
+    if !has_code {
+        e.extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
+    }
+    e
 }
 
 fn aliases(set: &SelectionSet) -> usize {
@@ -97,11 +146,18 @@ impl Extension for QueryLimits {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
+        let doc = match next.run(ctx, query, variables).await {
+            Ok(doc) => doc,
+            Err(e) if e.message.contains("recursion depth") => {
+                let value = nesting(query).max(MAX_NESTING + 1);
+                return Err(refuse(code::QUERY_TOO_DEEP, "nesting", MAX_NESTING, value));
+            }
+            Err(e) => return Err(with_code(e, code::PARSE_FAILED)),
+        };
         let n = count_aliases(&doc);
         if n > self.max_aliases {
             return Err(refuse(
-                "TOO_MANY_ALIASES",
+                code::TOO_MANY_ALIASES,
                 "number of aliases",
                 self.max_aliases,
                 n,
@@ -115,10 +171,15 @@ impl Extension for QueryLimits {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
+        let result = next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| with_code(e, code::VALIDATION_FAILED))
+                .collect::<Vec<_>>()
+        })?;
         if result.depth > self.max_depth {
             return Err(vec![refuse(
-                "QUERY_TOO_DEEP",
+                code::QUERY_TOO_DEEP,
                 "depth",
                 self.max_depth,
                 result.depth,
@@ -126,7 +187,7 @@ impl Extension for QueryLimits {
         }
         if result.complexity > self.max_complexity {
             return Err(vec![refuse(
-                "QUERY_TOO_COMPLEX",
+                code::QUERY_TOO_COMPLEX,
                 "complexity",
                 self.max_complexity,
                 result.complexity,

@@ -2,6 +2,7 @@
 
 pub mod allow_list;
 pub mod batches;
+pub mod completion;
 pub mod connection;
 pub mod context;
 pub mod ids;
@@ -9,6 +10,7 @@ pub mod inputs;
 pub mod limits;
 pub mod loaders;
 pub mod mutation;
+pub mod nul_bytes;
 pub mod persisted;
 pub mod query;
 pub mod scalars;
@@ -35,6 +37,8 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 pub fn schema(limits: Limits) -> AppSchema {
     schema_builder()
         .extension(limits.query)
+        .extension(nul_bytes::NulBytes)
+        .extension(completion::Completion::default())
         .data(limits)
         .finish()
 }

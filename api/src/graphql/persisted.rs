@@ -11,8 +11,11 @@ use entities::persisted_query;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, SqlErr};
 use sha2::{Digest, Sha256};
 
-/// Why a request cannot run: `(code, message)` for a GraphQL error.
-pub type Refusal = (&'static str, String);
+use crate::error::{ApiError, code};
+
+fn bad_extension(message: &str) -> ApiError {
+    ApiError::bad_input("extensions.persistedQuery", message)
+}
 
 pub fn sha256_hex(query: &str) -> String {
     Sha256::digest(query.as_bytes())
@@ -21,26 +24,19 @@ pub fn sha256_hex(query: &str) -> String {
         .collect()
 }
 
-fn requested_hash(req: &Request) -> Result<Option<String>, Refusal> {
+fn requested_hash(req: &Request) -> Result<Option<String>, ApiError> {
     let Some(pq) = req.extensions.get("persistedQuery") else {
         return Ok(None);
     };
-    let json = serde_json::to_value(pq)
-        .map_err(|_| ("BAD_USER_INPUT", "malformed persistedQuery".to_owned()))?;
+    let json = serde_json::to_value(pq).map_err(|_| bad_extension("malformed persistedQuery"))?;
     if json.get("version").and_then(|v| v.as_i64()) != Some(1) {
-        return Err((
-            "BAD_USER_INPUT",
-            "unsupported persistedQuery version".to_owned(),
-        ));
+        return Err(bad_extension("unsupported persistedQuery version"));
     }
     let hash = json
         .get("sha256Hash")
         .and_then(|h| h.as_str())
         .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-        .ok_or((
-            "BAD_USER_INPUT",
-            "persistedQuery.sha256Hash must be 64 hex characters".to_owned(),
-        ))?;
+        .ok_or_else(|| bad_extension("persistedQuery.sha256Hash must be 64 hex characters"))?;
     Ok(Some(hash.to_ascii_lowercase()))
 }
 
@@ -49,11 +45,8 @@ pub async fn resolve(
     db: &DatabaseConnection,
     req: &mut Request,
     allow_list: bool,
-) -> Result<(), Refusal> {
-    let internal = |e: sea_orm::DbErr| {
-        tracing::error!(error = %e, "persisted query store");
-        ("INTERNAL_SERVER_ERROR", "internal error".to_owned())
-    };
+) -> Result<(), ApiError> {
+    let internal = ApiError::from;
     let hash = requested_hash(req)?;
     match (&hash, req.query.trim().is_empty()) {
         (Some(h), true) => {
@@ -64,18 +57,17 @@ pub async fn resolve(
             match stored {
                 Some(q) => req.query = q.query,
                 None => {
-                    return Err((
-                        "PERSISTED_QUERY_NOT_FOUND",
-                        "PersistedQueryNotFound".to_owned(),
+                    return Err(ApiError::refused(
+                        code::PERSISTED_QUERY_NOT_FOUND,
+                        "PersistedQueryNotFound",
                     ));
                 }
             }
         }
         (Some(h), false) => {
             if sha256_hex(&req.query) != *h {
-                return Err((
-                    "BAD_USER_INPUT",
-                    "persistedQuery.sha256Hash does not match the query".to_owned(),
+                return Err(bad_extension(
+                    "persistedQuery.sha256Hash does not match the query",
                 ));
             }
             if !allow_list {
@@ -101,9 +93,9 @@ pub async fn resolve(
             .await
             .map_err(internal)?;
         if !known.is_some_and(|q| q.allowed && q.query == req.query) {
-            return Err((
-                "OPERATION_NOT_ALLOWED",
-                "only registered operations run on this server".to_owned(),
+            return Err(ApiError::refused(
+                code::OPERATION_NOT_ALLOWED,
+                "only registered operations run on this server",
             ));
         }
     }

@@ -140,3 +140,48 @@ async fn internal_errors_never_leak_sql() {
     assert_eq!(err["message"], "internal error");
     assert!(!err.to_string().contains("task_event"), "{err:#}");
 }
+
+#[tokio::test]
+async fn nul_characters_in_any_string_argument_are_bad_input() {
+    for backend in tests::backends() {
+        let app = TestApp::demo(backend).await;
+        let task = global_id("Task", 1);
+        let cases: Vec<(&str, Value, &str)> = vec![
+            (
+                "query($s: String) { villages(filter: { search: $s }) { totalCount } }",
+                json!({ "s": "Raj\u{0}pur" }),
+                "filter.search",
+            ),
+            (
+                "{ villages(filter: { search: \"a\\u0000b\" }) { totalCount } }",
+                json!({}),
+                "filter.search",
+            ),
+            (
+                "query($c: String!) { scheme(code: $c) { id } }",
+                json!({ "c": "\u{0}" }),
+                "code",
+            ),
+            (
+                "query($c: String!) { organisation(code: $c) { id } }",
+                json!({ "c": "CG-PHED\u{0}" }),
+                "code",
+            ),
+            (
+                "mutation($id: ID!, $t: String!) { commentOnTask(id: $id, text: $t) { task { id } } }",
+                json!({ "id": task, "t": "done\u{0}" }),
+                "text",
+            ),
+        ];
+        for (query, vars, argument) in cases {
+            let res = app.post(query, vars).await;
+            let err = &res["errors"][0];
+            assert_eq!(
+                err["extensions"]["code"], "BAD_USER_INPUT",
+                "{query}: {res:#}"
+            );
+            assert_eq!(err["extensions"]["argument"], argument, "{query}: {res:#}");
+            assert!(res.get("data").is_none_or(Value::is_null), "{res:#}");
+        }
+    }
+}

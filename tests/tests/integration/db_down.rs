@@ -109,7 +109,13 @@ async fn readiness_and_queries_follow_the_database() {
         ))
         .await;
     assert_eq!(reply.status, 503, "{}", reply.body);
-    assert!(reply.body.contains("SERVICE_UNAVAILABLE"), "{}", reply.body);
+    // Shaped like every other GraphQL error.
+    assert_eq!(
+        reply.json()["errors"][0]["extensions"]["code"],
+        "SERVICE_UNAVAILABLE",
+        "{}",
+        reply.body
+    );
     assert!(
         !reply.body.contains("127.0.0.1") && !reply.body.contains("sangam_test"),
         "no connection details leak: {}",
@@ -137,4 +143,119 @@ async fn readiness_and_queries_follow_the_database() {
 fn pg_name(url: &str) -> String {
     let path = url.rsplit_once('/').map_or("", |(_, p)| p);
     path.split('?').next().unwrap_or(path).to_owned()
+}
+
+/// Every backend of `db` but the caller's, terminated as an operator or a restart would.
+async fn terminate_backends(admin: &sea_orm::DatabaseConnection, db: &str) {
+    use sea_orm::ConnectionTrait;
+    admin
+        .execute_unprepared(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{db}' AND pid <> pg_backend_pid()"
+        ))
+        .await
+        .expect("terminate backends");
+}
+
+#[tokio::test]
+async fn terminated_backends_are_service_unavailable() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let Some(Backend::Postgres(admin_url)) = backends()
+        .into_iter()
+        .find(|b| matches!(b, Backend::Postgres(_)))
+    else {
+        eprintln!("TEST_DATABASE_URL not set: runs in the PostgreSQL suite");
+        return;
+    };
+    let admin = api::db::connect(&admin_url, 1).await.expect("admin");
+    let app = TestApp::demo(Backend::Postgres(admin_url.clone())).await;
+    let name = pg_name(&app.t.url);
+
+    // A connection in use when its backend is terminated (SQLSTATE 57P01).
+    let txn = app.t.db.begin().await.expect("begin");
+    txn.execute_unprepared("SELECT 1").await.expect("select");
+    terminate_backends(&admin, &name).await;
+    let err = txn
+        .execute_unprepared("SELECT 1")
+        .await
+        .expect_err("backend is gone");
+    let api_err = api::error::ApiError::from(err);
+    assert_eq!(api_err.code(), "SERVICE_UNAVAILABLE", "{api_err:?}");
+    drop(txn);
+
+    // Requests while backends keep being terminated: answers or SERVICE_UNAVAILABLE, never an
+    // internal error.
+    let stop = Arc::new(AtomicBool::new(false));
+    let killer = {
+        let stop = stop.clone();
+        let name = name.clone();
+        tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                terminate_backends(&admin, &name).await;
+                tokio::time::sleep(Duration::from_millis(15)).await;
+            }
+        })
+    };
+    let mut unavailable = 0;
+    for _ in 0..40 {
+        let reply = app
+            .send(app.graphql_request(
+                Some(&app.admin_token),
+                "{ villages(first: 50) { nodes { name gramPanchayat { name } } } }",
+                json!({}),
+            ))
+            .await;
+        assert!(
+            !reply.body.contains("INTERNAL_SERVER_ERROR"),
+            "a restart is not a bug: {}",
+            reply.body
+        );
+        if reply.body.contains("SERVICE_UNAVAILABLE") {
+            unavailable += 1;
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    killer.await.expect("killer");
+    eprintln!("{unavailable} of 40 requests met a terminated backend");
+}
+
+#[tokio::test]
+async fn startup_waits_for_the_database_and_says_what_failed() {
+    // Nothing listens on port 1: the error names the cause and the address, after retrying.
+    let started = Instant::now();
+    let err = api::db::connect_patiently(
+        "postgres://postgres@127.0.0.1:1/sangam",
+        2,
+        Duration::from_millis(1500),
+    )
+    .await
+    .expect_err("nothing listens there");
+    let text = format!("{err:#}");
+    assert!(text.contains("connection refused at 127.0.0.1:1"), "{text}");
+    assert!(!text.contains("pool timed out"), "{text}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1200),
+        "it retried"
+    );
+
+    let Some(Backend::Postgres(admin)) = backends()
+        .into_iter()
+        .find(|b| matches!(b, Backend::Postgres(_)))
+    else {
+        return;
+    };
+    // The database comes up a little after Sangam: the start waits for it.
+    let proxy = Proxy::start(host_port(&admin)).await;
+    proxy.set_up(false);
+    let through = admin.replacen(&host_port(&admin), &proxy.addr, 1);
+    let opening = tokio::spawn(async move {
+        api::db::connect_patiently(&through, 2, Duration::from_secs(20)).await
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    proxy.set_up(true);
+    let db = opening
+        .await
+        .expect("join")
+        .expect("connected once the database was up");
+    db.close().await.ok();
 }

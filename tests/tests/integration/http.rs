@@ -110,7 +110,7 @@ async fn media_types_follow_the_accept_header() {
         .await;
     assert_eq!(
         modern.headers[header::CONTENT_TYPE],
-        "application/graphql-response+json"
+        "application/graphql-response+json; charset=utf-8"
     );
     let syntax = app
         .send(post("application/graphql-response+json", "{ states {"))
@@ -122,7 +122,10 @@ async fn media_types_follow_the_accept_header() {
     );
     let legacy = app.send(post("application/json", "{ states {")).await;
     assert_eq!(legacy.status, StatusCode::OK);
-    assert_eq!(legacy.headers[header::CONTENT_TYPE], "application/json");
+    assert_eq!(
+        legacy.headers[header::CONTENT_TYPE],
+        "application/json; charset=utf-8"
+    );
     assert!(legacy.json()["errors"][0]["message"].is_string());
 }
 

@@ -4,9 +4,12 @@
 mod auth;
 mod bad_input;
 mod binary;
+mod browsers;
 mod cli_checks;
 mod db_down;
+mod field_errors;
 mod graphiql;
+mod graphql_over_http;
 mod http;
 mod leaks;
 mod limits;
