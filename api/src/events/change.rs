@@ -35,6 +35,25 @@ pub fn with(mut payload: Value, extra: Value) -> Value {
     payload
 }
 
+/// The word the subscriptions' `change` field has always used for an event kind.
+pub fn change_name(kind: &str) -> &'static str {
+    match kind {
+        "task.created" => "created",
+        "task.transitioned" => "status",
+        "task.reassigned" => "reassigned",
+        "task.commented" => "commented",
+        "task.evidence_attached" => "evidence",
+        "task.updated" => "updated",
+        "village.coverage_updated" => "coverage",
+        "village.hgj_reported" => "reported",
+        "village.hgj_certified" => "certified",
+        "assignment.created" => "assigned",
+        "assignment.ended" => "assignment ended",
+        "water_quality.recorded" => "water quality tested",
+        _ => "changed",
+    }
+}
+
 impl NewEvent {
     pub fn task(kind: &'static str, t: &task::Model, payload: Value) -> Self {
         Self {

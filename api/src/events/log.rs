@@ -260,10 +260,20 @@ pub async fn oldest(db: &impl ConnectionTrait) -> Result<Option<i64>, DbErr> {
         .map(|e| e.id))
 }
 
-/// Deletes the events older than `before`; returns how many.
+/// Deletes the events older than `before`; returns how many. The newest event always stays, so
+/// a cursor below the oldest one kept can be told from a cursor into a log with no new events.
 pub async fn prune(db: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<u64, DbErr> {
+    let Some(newest) = event_log::Entity::find()
+        .order_by_desc(event_log::Column::Id)
+        .limit(1)
+        .one(db)
+        .await?
+    else {
+        return Ok(0);
+    };
     Ok(event_log::Entity::delete_many()
         .filter(event_log::Column::At.lt(before))
+        .filter(event_log::Column::Id.lt(newest.id))
         .exec(db)
         .await?
         .rows_affected)
