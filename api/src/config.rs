@@ -67,6 +67,36 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Maintain the durable event log that subscriptions resume from.
+    Events {
+        #[command(subcommand)]
+        action: EventsAction,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsAction {
+    /// Delete events older than the retention window (a server also does this every hour).
+    Prune {
+        #[command(flatten)]
+        retention: RetentionArgs,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RetentionArgs {
+    /// Days the event log keeps events: a subscription may resume (`after:`) within them;
+    /// older cursors get EVENTS_EXPIRED.
+    #[arg(long, env = "SANGAM_EVENT_RETENTION_DAYS", default_value_t = 30)]
+    pub event_retention_days: u32,
+}
+
+impl RetentionArgs {
+    pub fn window(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::days(i64::from(self.event_retention_days))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -321,6 +351,8 @@ pub struct ServeArgs {
     /// How long to keep trying to reach the database on start, in seconds.
     #[arg(long, env = "SANGAM_DB_CONNECT_TIMEOUT", default_value_t = 30)]
     pub db_connect_timeout: u64,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
     #[command(flatten)]
     pub auth: AuthArgs,
 }

@@ -43,6 +43,7 @@ pub mod code {
     pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
     pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
+    pub const EXPIRED: &str = "EVENTS_EXPIRED";
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -88,6 +89,12 @@ pub enum ApiError {
     /// an unknown persisted query, …); `code` says which.
     #[error("{message}")]
     Refused { code: &'static str, message: String },
+    /// A subscription asked to resume after events the log no longer keeps (older than its
+    /// retention): the client must refetch what it shows, then subscribe afresh.
+    #[error(
+        "the events after this cursor are no longer kept; refetch, then subscribe without `after`"
+    )]
+    Expired,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -130,7 +137,7 @@ impl ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Lagged(_) => StatusCode::OK,
+            Self::Lagged(_) | Self::Expired => StatusCode::OK,
             Self::Refused { code, .. } => match *code {
                 code::METHOD_NOT_ALLOWED => StatusCode::METHOD_NOT_ALLOWED,
                 code::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
@@ -161,6 +168,7 @@ impl ApiError {
             Self::Lagged(_) => code::LAGGED,
             Self::InvalidToken { .. } => code::UNAUTHENTICATED,
             Self::Limit { code, .. } | Self::Refused { code, .. } => code,
+            Self::Expired => code::EXPIRED,
         }
     }
 }

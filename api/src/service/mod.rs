@@ -13,6 +13,7 @@ pub mod rollup;
 pub mod scope;
 pub mod search_key;
 pub mod tasks;
+pub mod text;
 pub mod villages;
 pub mod workflow;
 pub mod write;
