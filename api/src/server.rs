@@ -62,6 +62,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         external_issuer = settings.external.as_ref().map(|e| e.issuer.as_str()),
         introspection_url = settings.introspection.as_ref().map(|i| i.url.as_str()),
         public_schema = args.auth.public_schema || args.demo,
+        public_progress = args.public_progress,
         "authentication"
     );
     let auth = Arc::new(Authenticator::new(db.clone(), settings).await?);

@@ -291,6 +291,8 @@ test("the Hindi toggle shows Devanagari names", async () => {
     assert.match(s.name, DEVANAGARI);
   }
   assert.match(await page.$eval("h1", (e) => e.textContent), DEVANAGARI);
+  // At 360 px nothing runs off the side of the page (wide tables scroll in their own box).
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), "no sideways scrolling at 360 px");
   await clickRow(page);
   await shot(page, "7-state-hindi-phone");
   // Back to English for the next page (the choice is remembered).

@@ -404,3 +404,47 @@ async fn the_page_and_its_config_are_served_without_a_secret() {
     let config = app.get("/dashboard/config.json").await.json();
     assert_eq!(config, json!({ "publicProgress": true, "oidc": null }));
 }
+
+#[tokio::test]
+async fn with_an_openid_provider_the_page_learns_its_issuer_and_public_client_id() {
+    let mut settings = api::auth::AuthSettings::embedded(ISSUER);
+    settings.external = Some(api::auth::ExternalSettings {
+        issuer: "https://idp.example.in/realms/jjm".into(),
+        // Never fetched: the page asks the provider, the server only names it.
+        jwks_url: "http://127.0.0.1:9/jwks".into(),
+        audience: "sangam".into(),
+        claims: api::auth::ClaimNames::default(),
+    });
+    let app = TestApp::with(
+        TestDb::new(Backend::Sqlite).await,
+        Limits::default(),
+        HttpOptions {
+            dashboard: DashboardOptions {
+                public_progress: false,
+                oidc_client_id: Some("sangam-dashboard".into()),
+            },
+            ..HttpOptions::default()
+        },
+        settings,
+    )
+    .await;
+    let reply = app.get("/dashboard/config.json").await;
+    assert_eq!(
+        reply.json(),
+        json!({ "publicProgress": false,
+                "oidc": { "issuer": "https://idp.example.in/realms/jjm", "clientId": "sangam-dashboard" } })
+    );
+    assert!(!reply.body.to_lowercase().contains("secret"));
+    // The page may reach the provider (discovery, token endpoint) and nothing else.
+    let csp = app.get("/dashboard/").await.headers["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_owned();
+    assert!(
+        csp.contains("connect-src 'self' https://idp.example.in;"),
+        "{csp}"
+    );
+    // Without --public-progress an anonymous GraphQL request still needs a token.
+    let (status, _) = anonymous(&app, "{ progress(level: STATE) { level } }", json!({})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
