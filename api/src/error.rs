@@ -94,17 +94,26 @@ fn is_unavailable(e: &sea_orm::DbErr) -> bool {
     match e {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Query(RuntimeErr::SqlxError(inner)) | DbErr::Exec(RuntimeErr::SqlxError(inner)) => {
-            matches!(
-                inner.as_ref(),
+            match inner.as_ref() {
                 Sqlx::Io(_)
-                    | Sqlx::PoolTimedOut
-                    | Sqlx::PoolClosed
-                    | Sqlx::WorkerCrashed
-                    | Sqlx::Protocol(_)
-            )
+                | Sqlx::PoolTimedOut
+                | Sqlx::PoolClosed
+                | Sqlx::WorkerCrashed
+                | Sqlx::Protocol(_) => true,
+                Sqlx::Database(db) => db.code().is_some_and(|c| failover_state(&c)),
+                _ => false,
+            }
         }
         _ => false,
     }
+}
+
+/// SQLSTATEs a server sends while it goes away or changes role in a failover or switchover:
+/// connection exceptions (08), the server shutting down or crashed (57P01-57P03: "terminating
+/// connection due to unexpected postmaster exit" is 57P01), and a write reaching a server that
+/// has just become a replica (25006) before the proxy notices.
+fn failover_state(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("57P") || code == "25006"
 }
 
 impl From<anyhow::Error> for ApiError {
@@ -165,6 +174,16 @@ mod tests {
         let text = v.to_string();
         assert!(text.contains(code::BAD_USER_INPUT), "{text}");
         assert!(text.contains("\"argument\":\"first\""), "{text}");
+    }
+
+    #[test]
+    fn failover_states_are_retryable() {
+        for code in ["57P01", "57P02", "57P03", "08006", "08001", "25006"] {
+            assert!(failover_state(code), "{code}");
+        }
+        for code in ["23505", "40001", "42P01", "22001"] {
+            assert!(!failover_state(code), "{code}");
+        }
     }
 
     #[test]
