@@ -387,7 +387,7 @@ def replica():
         m = s.metrics()
         on_replica = re.search(r'sangam_reads_total\{on="replica",why="fresh"\} (\d+)', m)
         behind = re.search(r'sangam_reads_total\{on="primary",why="behind"\} (\d+)', m)
-        lag = re.search(r"sangam_replica_lag_seconds (\S+)", m)
+        lag = re.search(r"^sangam_replica_lag_seconds (\S+)$", m, re.M)
         on_replica = int(on_replica.group(1)) if on_replica else 0
         behind = int(behind.group(1)) if behind else 0
         if on_replica == 0:

@@ -43,6 +43,9 @@ unix_socket_dir =
 auth_type = trust
 auth_file = {workdir}/users.txt
 pool_mode = {mode}
+; sqlx sets extra_float_digits at connection start; PgBouncer refuses unknown startup
+; parameters unless told to ignore them ("unsupported startup parameter: extra_float_digits").
+ignore_startup_parameters = extra_float_digits
 default_pool_size = {POOL}
 max_client_conn = 200
 logfile = {workdir}/pgbouncer-{mode}.log
