@@ -9,7 +9,8 @@ use migration::{Migrator, MigratorTrait};
 use crate::{
     auth::{clients, keys},
     config::{
-        Cli, ClientAction, Command, KeyAction, MigrateAction, PersistedQueryAction, SeedDataset,
+        Cli, ClientAction, Command, EventsAction, KeyAction, MigrateAction, PersistedQueryAction,
+        SeedDataset,
     },
     db, graphql,
     principal::{Role, Scope},
@@ -92,6 +93,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     .with_context(|| format!("{} is not a GraphQL document", f.display()))?;
                 let hash = graphql::persisted::register(&conn, &query).await?;
                 println!("{hash}\t{}", f.display());
+            }
+            Ok(())
+        }
+        Command::Events { action, db } => {
+            let conn = db::connect(&db.database_url, 1).await?;
+            Migrator::up(&conn, None)
+                .await
+                .context("applying migrations")?;
+            match action {
+                EventsAction::Prune { retention } => {
+                    let n =
+                        crate::events::log::prune(&conn, chrono::Utc::now() - retention.window())
+                            .await?;
+                    println!(
+                        "pruned {n} events older than {} days",
+                        retention.event_retention_days
+                    );
+                }
             }
             Ok(())
         }

@@ -67,6 +67,36 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Maintain the durable event log that subscriptions resume from.
+    Events {
+        #[command(subcommand)]
+        action: EventsAction,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsAction {
+    /// Delete events older than the retention window (a server also does this every hour).
+    Prune {
+        #[command(flatten)]
+        retention: RetentionArgs,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RetentionArgs {
+    /// Days the event log keeps events: a subscription may resume (`after:`) within them;
+    /// older cursors get EVENTS_EXPIRED.
+    #[arg(long, env = "SANGAM_EVENT_RETENTION_DAYS", default_value_t = 30)]
+    pub event_retention_days: u32,
+}
+
+impl RetentionArgs {
+    pub fn window(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::days(i64::from(self.event_retention_days))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -278,6 +308,8 @@ pub struct ServeArgs {
     /// until the request has nothing else to do, which never waits and never splits a list.
     #[arg(long, env = "SANGAM_BATCH_WINDOW_MS", default_value_t = 0)]
     pub batch_window_ms: u64,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
     #[command(flatten)]
     pub auth: AuthArgs,
 }

@@ -16,6 +16,7 @@ pub mod code {
     pub const INTERNAL: &str = "INTERNAL_SERVER_ERROR";
     pub const UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
     pub const LAGGED: &str = "SUBSCRIPTION_LAGGED";
+    pub const EXPIRED: &str = "EVENTS_EXPIRED";
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -45,6 +46,12 @@ pub enum ApiError {
     /// A subscriber fell this many events behind and was disconnected; it may resubscribe.
     #[error("the subscription fell {0} events behind and was closed; subscribe again")]
     Lagged(u64),
+    /// A subscription asked to resume after events the log no longer keeps (older than its
+    /// retention): the client must refetch what it shows, then subscribe afresh.
+    #[error(
+        "the events after this cursor are no longer kept; refetch, then subscribe without `after`"
+    )]
+    Expired,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -71,6 +78,7 @@ impl ApiError {
             Self::Unavailable(_) => code::UNAVAILABLE,
             Self::Internal(_) => code::INTERNAL,
             Self::Lagged(_) => code::LAGGED,
+            Self::Expired => code::EXPIRED,
         }
     }
 }

@@ -2,7 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use entities::enums::Department;
+use entities::{
+    enums::{Department, OrganisationKind},
+    organisation,
+};
 
 /// The roles of `ACCESS.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -183,5 +186,27 @@ impl Principal {
 
     pub fn has_scope(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)
+    }
+
+    /// An organisation acting as itself, with the broadest reach its own tokens could have:
+    /// its role by kind and its state (LGD code `state`) as its jurisdiction. Row scope applied
+    /// to it answers whether the organisation can see a row at all, e.g. a task handed to it.
+    pub fn of_organisation(org: &organisation::Model, state: Option<i32>) -> Self {
+        let role = match org.kind {
+            OrganisationKind::Department => Role::Department,
+            OrganisationKind::SectorPartner => Role::Partner,
+        };
+        Self {
+            sub: format!("organisation:{}", org.code),
+            client_id: None,
+            role,
+            organisation_id: Some(org.id),
+            department: org.department,
+            jurisdiction: state.map_or(Jurisdiction::All, |s| Jurisdiction::States(vec![s])),
+            scopes: [Scope::TasksRead, Scope::VillagesRead]
+                .into_iter()
+                .collect(),
+            expires_at: None,
+        }
     }
 }

@@ -88,6 +88,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let bus = EventBus::start(&db, &args.db.database_url);
     tokio::spawn(crate::service::rollup::keep_overdue_current(db.clone()));
+    tokio::spawn(crate::events::keep_pruned(
+        db.clone(),
+        args.retention.window(),
+    ));
     let app = router(AppState {
         db: db.clone(),
         schema,

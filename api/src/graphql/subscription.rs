@@ -1,9 +1,11 @@
-//! Live changes over WebSocket (`/graphql/ws`). Events come from the bus (in-process on SQLite,
-//! LISTEN/NOTIFY on PostgreSQL, so a write on any instance reaches every subscriber); each one
-//! is re-read through the subscriber's own row scope before it is sent. Subscribers whose
-//! re-read is the same statement share one read per event (`events::SharedReads`).
+//! Live changes over WebSocket (`/graphql/ws`). Events come from the durable event log, through
+//! this instance's follower (`events::EventBus`), so a write on any instance reaches every
+//! subscriber, in commit order, once; each one is re-read through the subscriber's own row scope
+//! before it is sent. Subscribers whose re-read is the same statement share one read per event
+//! (`events::SharedReads`). Every event carries its cursor: a subscription given `after:` first
+//! replays what the log holds after it, then goes on live.
 
-use std::time::Duration;
+use std::{collections::VecDeque, sync::Arc, time::Duration};
 
 use async_graphql::{Context, ID, InputObject, SimpleObject, Subscription};
 use entities::{enums::TaskStatus, task, village};
@@ -19,7 +21,11 @@ use super::{
 };
 use crate::{
     error::{ApiError, ApiResult},
-    events::{Delivery, Event, EventBus, Name},
+    events::{
+        Delivery, EventBus, Name,
+        change::change_name,
+        log::{self, LoggedEvent},
+    },
     service::{Scoped, Service, scope::may_read},
 };
 
@@ -44,6 +50,10 @@ pub struct VillageEventFilter {
 /// A task changed.
 #[derive(SimpleObject)]
 pub struct TaskChange {
+    /// Where this event sits in the log: pass it as `after` to resume from here.
+    pub cursor: String,
+    /// What happened, as a dotted event kind: `task.created`, `task.transitioned`…
+    pub kind: String,
     /// What happened: created, status, reassigned, commented, evidence, updated.
     pub change: String,
     pub version: i32,
@@ -54,6 +64,10 @@ pub struct TaskChange {
 /// A village changed.
 #[derive(SimpleObject)]
 pub struct VillageChange {
+    /// Where this event sits in the log: pass it as `after` to resume from here.
+    pub cursor: String,
+    /// What happened, as a dotted event kind: `village.coverage_updated`, `assignment.created`…
+    pub kind: String,
     /// What happened: coverage, reported, certified, assigned, water quality tested…
     pub change: String,
     pub village: Village,
@@ -61,9 +75,16 @@ pub struct VillageChange {
 
 pub struct Subscription;
 
-/// The stream's state: the bus receiver, and when the subscriber's token runs out.
+/// The stream's state: the bus receiver, the replay from the log when resuming, the last event
+/// sent, and when the subscriber's token runs out.
 struct Feed {
     rx: tokio::sync::broadcast::Receiver<Delivery>,
+    /// Events read from the log and not yet sent.
+    backlog: VecDeque<Delivery>,
+    /// Still replaying from the log (a resumed subscription).
+    replaying: bool,
+    /// The last event sent or skipped: nothing at or below it is sent again.
+    cursor: i64,
     deadline: Option<tokio::time::Instant>,
     done: bool,
 }
@@ -74,18 +95,86 @@ fn deadline(svc: &Service) -> Option<tokio::time::Instant> {
     Some(tokio::time::Instant::now() + Duration::from_secs(left))
 }
 
-/// Turns bus events into items for one subscriber: `pick` decides (through row scope) whether
-/// and what to send. A subscriber too slow to keep up is told, and its stream ends; so does one
-/// whose token expires.
-fn feed<T, F, Fut>(svc: Service, pick: F) -> ApiResult<impl Stream<Item = ApiResult<T>>>
+/// Most events one replay read takes from the log.
+const REPLAY_PAGE: u64 = 200;
+
+fn delivery(e: LoggedEvent) -> Delivery {
+    Delivery {
+        seq: u64::try_from(e.id).unwrap_or_default(),
+        event: Arc::new(e),
+    }
+}
+
+/// The cursor a client passed as `after`.
+fn cursor(after: &str) -> ApiResult<i64> {
+    after
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| ApiError::bad_input("after", "not a cursor this API gave out"))
+}
+
+impl Feed {
+    /// The next event for this subscriber: from the log while replaying, then live.
+    async fn next(&mut self, svc: &Service) -> Result<Delivery, ApiError> {
+        loop {
+            if let Some(d) = self.backlog.pop_front() {
+                return Ok(d);
+            }
+            if self.replaying {
+                let page = log::read_after(svc.db(), self.cursor, REPLAY_PAGE).await?;
+                if page.is_empty() {
+                    self.replaying = false;
+                } else {
+                    self.backlog.extend(page.into_iter().map(delivery));
+                }
+                continue;
+            }
+            match self.rx.recv().await {
+                // Already replayed from the log.
+                Ok(d) if i64::try_from(d.seq).unwrap_or(i64::MAX) <= self.cursor => continue,
+                Ok(d) => return Ok(d),
+                Err(RecvError::Lagged(n)) => return Err(ApiError::Lagged(n)),
+                Err(RecvError::Closed) => {
+                    return Err(ApiError::Unavailable(Arc::new(anyhow::anyhow!(
+                        "the event bus stopped"
+                    ))));
+                }
+            }
+        }
+    }
+}
+
+/// Turns logged events into items for one subscriber: `pick` decides (through row scope)
+/// whether and what to send. With `after`, the events the log holds after that cursor come
+/// first (EVENTS_EXPIRED when they have been pruned). A subscriber too slow to keep up is told,
+/// and its stream ends; so does one whose token expires.
+async fn feed<T, F, Fut>(
+    svc: Service,
+    after: Option<String>,
+    pick: F,
+) -> ApiResult<impl Stream<Item = ApiResult<T>>>
 where
     T: Send + 'static,
     F: Fn(Service, Delivery) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ApiResult<Option<T>>> + Send,
 {
     let bus = bus(&svc)?;
+    // Subscribe before reading the log, so nothing falls between the replay and live events.
+    let rx = bus.subscribe();
+    let after = after.as_deref().map(cursor).transpose()?;
+    if let Some(after) = after {
+        let oldest = log::oldest(svc.db()).await?;
+        // Events between the cursor and the oldest one kept have been pruned.
+        if oldest.is_some_and(|o| after < o - 1) {
+            return Err(ApiError::Expired);
+        }
+    }
     let state = Feed {
-        rx: bus.subscribe(),
+        rx,
+        backlog: VecDeque::new(),
+        replaying: after.is_some(),
+        cursor: after.unwrap_or(0),
         deadline: deadline(&svc),
         done: false,
     };
@@ -96,31 +185,33 @@ where
                 if st.done {
                     return None;
                 }
-                let expiry = async {
-                    match st.deadline {
+                let deadline = st.deadline;
+                let expiry = async move {
+                    match deadline {
                         Some(d) => tokio::time::sleep_until(d).await,
                         None => std::future::pending().await,
                     }
                 };
                 let got = tokio::select! {
-                    got = st.rx.recv() => got,
+                    got = st.next(&svc) => got,
                     () = expiry => {
                         st.done = true;
                         return Some((Err(ApiError::Unauthenticated), (st, svc, pick)));
                     }
                 };
                 match got {
-                    Ok(event) => match pick(svc.clone(), event).await {
-                        Ok(Some(item)) => return Some((Ok(item), (st, svc, pick))),
-                        Ok(None) => continue,
-                        Err(e) => return Some((Err(e), (st, svc, pick))),
-                    },
-                    Err(RecvError::Lagged(n)) => {
+                    Ok(event) => {
+                        st.cursor = st.cursor.max(i64::try_from(event.seq).unwrap_or(i64::MAX));
+                        match pick(svc.clone(), event).await {
+                            Ok(Some(item)) => return Some((Ok(item), (st, svc, pick))),
+                            Ok(None) => continue,
+                            Err(e) => return Some((Err(e), (st, svc, pick))),
+                        }
+                    }
+                    Err(e) => {
                         st.done = true;
-                        let e = ApiError::Lagged(n);
                         return Some((Err(e), (st, svc, pick)));
                     }
-                    Err(RecvError::Closed) => return None,
                 }
             }
         },
@@ -169,11 +260,15 @@ where
 
 #[Subscription]
 impl Subscription {
-    /// Changes to tasks the caller may see.
+    /// Changes to tasks the caller may see, in commit order.
     async fn task_events(
         &self,
         ctx: &Context<'_>,
         filter: Option<TaskEventFilter>,
+        #[graphql(
+            desc = "Resume after this event's `cursor`: the changes since then come first. A cursor older than the retention window is EVENTS_EXPIRED."
+        )]
+        after: Option<String>,
     ) -> async_graphql::Result<impl Stream<Item = ApiResult<TaskChange>>> {
         let svc = ctx.svc()?.clone();
         may_read::<task::Entity>(svc.principal())?;
@@ -189,33 +284,37 @@ impl Subscription {
             cond = cond.add(task::Column::Status.is_in(s));
         }
         let reread = std::sync::Arc::new(Reread::<task::Entity>::new(&svc, cond)?);
-        let stream = feed(svc, move |svc, delivery| {
+        let stream = feed(svc, after, move |svc, delivery| {
             let reread = reread.clone();
             async move {
-                let Event::Task {
-                    task_id,
-                    version,
-                    change,
-                } = delivery.event
-                else {
+                let e = &delivery.event;
+                if e.entity != "task" {
                     return Ok(None);
-                };
-                let found = reread.row(&svc, delivery.seq, task_id).await?;
+                }
+                let found = reread.row(&svc, delivery.seq, e.entity_id).await?;
                 Ok(found.map(|t| TaskChange {
-                    change,
-                    version,
+                    cursor: e.id.to_string(),
+                    kind: e.kind.clone(),
+                    change: change_name(&e.kind).to_owned(),
+                    version: e.version,
                     task: Task(t),
                 }))
             }
-        })?;
+        })
+        .await?;
         Ok(stream)
     }
 
-    /// Changes to villages the caller may see.
+    /// Changes to villages the caller may see (coverage, Har Ghar Jal, assignments, water
+    /// quality), in commit order.
     async fn village_events(
         &self,
         ctx: &Context<'_>,
         filter: Option<VillageEventFilter>,
+        #[graphql(
+            desc = "Resume after this event's `cursor`: the changes since then come first. A cursor older than the retention window is EVENTS_EXPIRED."
+        )]
+        after: Option<String>,
     ) -> async_graphql::Result<impl Stream<Item = ApiResult<VillageChange>>> {
         let svc = ctx.svc()?.clone();
         may_read::<village::Entity>(svc.principal())?;
@@ -229,22 +328,26 @@ impl Subscription {
             cond = cond.add(area("filter.within", w)?.villages());
         }
         let reread = std::sync::Arc::new(Reread::<village::Entity>::new(&svc, cond)?);
-        let stream = feed(svc, move |svc, delivery| {
+        let stream = feed(svc, after, move |svc, delivery| {
             let reread = reread.clone();
             async move {
-                let Event::Village {
-                    village_id, change, ..
-                } = delivery.event
-                else {
+                let e = &delivery.event;
+                if e.entity == "task" {
+                    return Ok(None);
+                }
+                let Some(village_id) = e.village_id else {
                     return Ok(None);
                 };
                 let found = reread.row(&svc, delivery.seq, village_id).await?;
                 Ok(found.map(|v| VillageChange {
-                    change,
+                    cursor: e.id.to_string(),
+                    kind: e.kind.clone(),
+                    change: change_name(&e.kind).to_owned(),
                     village: Village(v),
                 }))
             }
-        })?;
+        })
+        .await?;
         Ok(stream)
     }
 }
@@ -260,28 +363,41 @@ mod tests {
     async fn service(expires_in: Option<i64>) -> Service {
         let db = crate::db::connect("sqlite::memory:", 1).await.expect("db");
         Migrator::up(&db, None).await.expect("migrate");
-        let bus = EventBus::start(&db, "sqlite::memory:");
         let mut who = Principal::all_access();
         who.expires_at = expires_in.map(|s| chrono::Utc::now().timestamp() + s);
-        Service::new(db, who).with_bus(bus)
+        Service::new(db, who).with_bus(EventBus::manual())
     }
 
-    fn event(n: i64) -> Event {
-        Event::Task {
-            task_id: n,
+    fn event(n: i64) -> LoggedEvent {
+        LoggedEvent {
+            id: n,
+            kind: "task.commented".into(),
+            entity: "task".into(),
+            entity_id: n,
             version: 1,
-            change: "commented".into(),
+            state_id: 1,
+            district_id: None,
+            village_id: None,
+            actor_sub: "test".into(),
+            at: chrono::Utc::now(),
+            payload: serde_json::json!({}),
         }
+    }
+
+    async fn all(svc: Service) -> impl Stream<Item = ApiResult<Delivery>> {
+        feed(svc, None, |_, e| async move { Ok(Some(e)) })
+            .await
+            .expect("feed")
     }
 
     #[tokio::test]
     async fn a_subscriber_that_falls_behind_is_told_and_closed_without_holding_up_writers() {
         let svc = service(None).await;
         let bus = svc.bus().cloned().expect("bus");
-        let stream = feed(svc, |_, e| async move { Ok(Some(e)) }).expect("feed");
+        let stream = all(svc).await;
         futures_util::pin_mut!(stream);
         // Writers publish past the buffer while the subscriber reads nothing: they never wait.
-        bus.committed((0..crate::events::BUFFER as i64 + 10).map(event).collect());
+        bus.inject((1..=crate::events::BUFFER as i64 + 10).map(event).collect());
         let first = stream.next().await.expect("an item");
         assert!(
             matches!(first, Err(ApiError::Lagged(n)) if n >= 10),
@@ -296,7 +412,7 @@ mod tests {
     #[tokio::test]
     async fn a_subscription_ends_when_its_token_expires() {
         let svc = service(Some(1)).await;
-        let stream = feed(svc, |_, e| async move { Ok(Some(e)) }).expect("feed");
+        let stream = all(svc).await;
         futures_util::pin_mut!(stream);
         let started = std::time::Instant::now();
         let item = tokio::time::timeout(Duration::from_secs(5), stream.next())
@@ -314,12 +430,12 @@ mod tests {
     async fn events_are_delivered_in_order() {
         let svc = service(None).await;
         let bus = svc.bus().cloned().expect("bus");
-        let stream = feed(svc, |_, e| async move { Ok(Some(e)) }).expect("feed");
+        let stream = all(svc).await;
         futures_util::pin_mut!(stream);
-        bus.committed((1..=3).map(event).collect());
+        bus.inject((1..=3).map(event).collect());
         for n in 1..=3 {
             let got = stream.next().await.expect("item").expect("ok");
-            assert_eq!(got.event, event(n));
+            assert_eq!(got.event.id, n);
         }
     }
 }

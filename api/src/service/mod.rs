@@ -11,6 +11,7 @@ pub mod quality;
 pub mod rollup;
 pub mod scope;
 pub mod tasks;
+pub mod text;
 pub mod villages;
 pub mod workflow;
 pub mod write;

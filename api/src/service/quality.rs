@@ -14,10 +14,13 @@ use entities::{
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
-use super::{Service, bis, rollup, write::Begun};
+use super::{
+    Service, bis, rollup,
+    text::{self, at_most, at_most_opt},
+};
 use crate::{
     error::{ApiError, ApiResult},
-    events::Event,
+    events::{change::all_fields, log::NewEvent},
     principal::{Role, Scope},
 };
 
@@ -64,212 +67,214 @@ impl Service {
         new: NewTest,
         key: Option<&str>,
     ) -> ApiResult<Recorded> {
-        self.require(Scope::QualityWrite)?;
-        let who = self.principal();
-        let allowed = match who.role {
-            Role::StateAdmin | Role::DistrictCoordinator => true,
-            Role::Department => who.department == Some(Department::Health),
-            _ => false,
-        };
-        if !allowed {
-            return Err(ApiError::Forbidden {
-                needs: "a coordinator, an administrator or Health to record tests".into(),
-            });
-        }
-        if new.results.is_empty() {
-            return Err(ApiError::bad_input(
-                "input.results",
-                "give at least one result",
-            ));
-        }
-        let mut seen = BTreeSet::new();
-        for r in &new.results {
-            if !seen.insert(r.parameter as u8) {
+        self.write("recordWaterQualityTest", key, move |tx| Box::pin(async move {
+            let svc = tx.svc();
+            svc.require(Scope::QualityWrite)?;
+            let who = svc.principal().clone();
+            let today = svc.today();
+            let allowed = match who.role {
+                Role::StateAdmin | Role::DistrictCoordinator => true,
+                Role::Department => who.department == Some(Department::Health),
+                _ => false,
+            };
+            if !allowed {
+                return Err(ApiError::Forbidden {
+                    needs: "a coordinator, an administrator or Health to record tests".into(),
+                });
+            }
+            if new.results.is_empty() {
                 return Err(ApiError::bad_input(
                     "input.results",
-                    format!("{:?} is given twice", r.parameter),
+                    "give at least one result",
                 ));
             }
-            if !r.value.is_finite()
-                || r.value < 0.0
-                || (r.parameter == WqParameter::Ph && r.value > 14.0)
-            {
+            let mut seen = BTreeSet::new();
+            for r in &new.results {
+                if !seen.insert(r.parameter as u8) {
+                    return Err(ApiError::bad_input(
+                        "input.results",
+                        format!("{:?} is given twice", r.parameter),
+                    ));
+                }
+                if !r.value.is_finite()
+                    || r.value < 0.0
+                    || (r.parameter == WqParameter::Ph && r.value > 14.0)
+                {
+                    return Err(ApiError::bad_input(
+                        "input.results",
+                        format!("{:?} has an impossible value", r.parameter),
+                    ));
+                }
+            }
+            if new.sampled_on > today {
                 return Err(ApiError::bad_input(
-                    "input.results",
-                    format!("{:?} has an impossible value", r.parameter),
+                    "input.sampledOn",
+                    "a sample cannot be taken in the future",
                 ));
             }
-        }
-        if new.sampled_on > self.today() {
-            return Err(ApiError::bad_input(
-                "input.sampledOn",
-                "a sample cannot be taken in the future",
-            ));
-        }
-        if new.source_name.trim().is_empty() {
-            return Err(ApiError::bad_input(
-                "input.sourceName",
-                "name the source sampled",
-            ));
-        }
-        let v = self
-            .by_id::<village::Entity>(new.village)
-            .await?
-            .ok_or(ApiError::NotFound("village"))?;
-        let mut tx = match self
-            .begin::<Recorded>("recordWaterQualityTest", key)
-            .await?
-        {
-            Begun::Replay(done) => return Ok(done),
-            Begun::Fresh(tx) => tx,
-        };
-        let judged: Vec<(WqParameter, f64, bis::Limit, bool)> = new
-            .results
-            .iter()
-            .map(|r| {
-                let limit = bis::limit(r.parameter);
-                (r.parameter, r.value, limit, limit.exceeded_by(r.value))
-            })
-            .collect();
-        let failing: Vec<WqParameter> = judged.iter().filter(|j| j.3).map(|j| j.0).collect();
-        let now = Utc::now();
-        let test = water_quality_test::ActiveModel {
-            village_id: Set(v.id),
-            source_name: Set(new.source_name.trim().to_owned()),
-            source_type: Set(new.source_type),
-            sampled_on: Set(new.sampled_on),
-            method: Set(new.method),
-            lab_name: Set(new.lab_name),
-            tested_by: Set(new.tested_by),
-            contaminated: Set(!failing.is_empty()),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(tx.conn())
-        .await?;
-        for (parameter, value, limit, exceeds) in &judged {
-            water_quality_result::ActiveModel {
-                test_id: Set(test.id),
-                parameter: Set(*parameter),
-                value: Set(*value),
-                unit: Set(limit.unit.to_owned()),
-                exceeds: Set(*exceeds),
+            if new.source_name.trim().is_empty() {
+                return Err(ApiError::bad_input(
+                    "input.sourceName",
+                    "name the source sampled",
+                ));
+            }
+            at_most("input.sourceName", &new.source_name, text::NAME)?;
+            at_most_opt("input.labName", new.lab_name.as_deref(), text::NAME)?;
+            at_most_opt("input.testedBy", new.tested_by.as_deref(), text::NAME)?;
+            let v = tx.visible::<village::Entity>(new.village, "village").await?;
+            let judged: Vec<(WqParameter, f64, bis::Limit, bool)> = new
+                .results
+                .iter()
+                .map(|r| {
+                    let limit = bis::limit(r.parameter);
+                    (r.parameter, r.value, limit, limit.exceeded_by(r.value))
+                })
+                .collect();
+            let failing: Vec<WqParameter> = judged.iter().filter(|j| j.3).map(|j| j.0).collect();
+            let now = Utc::now();
+            let test = water_quality_test::ActiveModel {
+                village_id: Set(v.id),
+                source_name: Set(new.source_name.trim().to_owned()),
+                source_type: Set(new.source_type),
+                sampled_on: Set(new.sampled_on),
+                method: Set(new.method),
+                lab_name: Set(new.lab_name),
+                tested_by: Set(new.tested_by),
+                contaminated: Set(!failing.is_empty()),
+                created_at: Set(now),
                 ..Default::default()
             }
             .insert(tx.conn())
             .await?;
-        }
-        tx.audit(
-            "water_quality_test",
-            test.id,
-            Some(v.district_id),
-            None::<&water_quality_test::Model>,
-            Some(&test),
-        )
-        .await?;
-        let mut tasks = Vec::new();
-        if !failing.is_empty() {
-            // Bacteria and arsenic make water unsafe at once; other excesses are serious.
-            let critical = failing.iter().any(|p| {
-                matches!(
-                    p,
-                    WqParameter::EColi
-                        | WqParameter::TotalColiform
-                        | WqParameter::Arsenic
-                        | WqParameter::Lead
-                )
-            });
-            let priority = if critical {
-                TaskPriority::Critical
-            } else {
-                TaskPriority::High
-            };
-            let names = failing
-                .iter()
-                .map(|p| format!("{p:?}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let plan = [
-                (
-                    Department::Phed,
-                    TaskKind::WaterQualityRemediation,
-                    format!("Remediate {} at {} ({names})", test.source_name, v.name),
-                    14,
-                ),
-                (
-                    Department::Health,
-                    TaskKind::WaterQualityTest,
-                    format!(
-                        "Retest {} at {} after remediation ({names})",
-                        test.source_name, v.name
-                    ),
-                    30,
-                ),
-            ];
-            for (dept, kind, title, days) in plan {
-                let Some(assignee) = department_org(tx.conn(), dept, v.state_id).await? else {
-                    return Err(ApiError::internal(anyhow::anyhow!(
-                        "state {} has no {dept:?} organisation",
-                        v.state_id
-                    )));
-                };
-                let t = task::ActiveModel {
-                    kind: Set(kind),
-                    title: Set(title),
-                    description: Set(format!("Opened automatically: water-quality test {} exceeded BIS 10500 for {names}.", test.id)),
-                    village_id: Set(Some(v.id)),
-                    scheme_id: Set(None),
-                    district_id: Set(v.district_id),
-                    state_id: Set(v.state_id),
-                    assignee_organisation_id: Set(assignee),
-                    raised_by_organisation_id: Set(who.organisation_id),
-                    status: Set(TaskStatus::Open),
-                    priority: Set(priority),
-                    due_on: Set(self.today().checked_add_days(Days::new(days))),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    version: Set(1),
+            for (parameter, value, limit, exceeds) in &judged {
+                water_quality_result::ActiveModel {
+                    test_id: Set(test.id),
+                    parameter: Set(*parameter),
+                    value: Set(*value),
+                    unit: Set(limit.unit.to_owned()),
+                    exceeds: Set(*exceeds),
                     ..Default::default()
                 }
                 .insert(tx.conn())
                 .await?;
-                task_event::ActiveModel {
-                    task_id: Set(t.id),
-                    kind: Set(TaskEventKind::Created),
-                    from_status: Set(None),
-                    to_status: Set(Some(TaskStatus::Open)),
-                    note: Set(Some(format!("opened by water-quality test {}", test.id))),
-                    actor_sub: Set(who.sub.clone()),
-                    actor_organisation_id: Set(who.organisation_id),
-                    at: Set(now),
-                    ..Default::default()
-                }
-                .insert(tx.conn())
-                .await?;
-                tx.audit(
-                    "task",
-                    t.id,
-                    Some(v.district_id),
-                    None::<&task::Model>,
-                    Some(&t),
-                )
-                .await?;
-                rollup::task_changed(tx.conn(), None, &t).await?;
-                tx.emit(Event::Task {
-                    task_id: t.id,
-                    version: 1,
-                    change: "created".into(),
-                });
-                tasks.push(t);
             }
-        }
-        tx.emit(Event::Village {
-            village_id: v.id,
-            version: v.version,
-            change: "water quality tested".into(),
-        });
-        let out = Recorded { test, tasks };
-        tx.commit(&out).await?;
-        Ok(out)
+            tx.audit(
+                "water_quality_test",
+                test.id,
+                Some(v.district_id),
+                None::<&water_quality_test::Model>,
+                Some(&test),
+            )
+            .await?;
+            // Who tested is personal data: it stays out of the event.
+            tx.emit(NewEvent::water_quality(
+                "water_quality.recorded",
+                &test,
+                &v,
+                serde_json::json!({
+                    "village_id": v.id,
+                    "source_name": test.source_name,
+                    "source_type": test.source_type,
+                    "sampled_on": test.sampled_on,
+                    "method": test.method,
+                    "contaminated": test.contaminated,
+                    "exceeded": failing.iter().map(|p| format!("{p:?}")).collect::<Vec<_>>(),
+                }),
+            ));
+            let mut tasks = Vec::new();
+            if !failing.is_empty() {
+                // Bacteria and arsenic make water unsafe at once; other excesses are serious.
+                let critical = failing.iter().any(|p| {
+                    matches!(
+                        p,
+                        WqParameter::EColi
+                            | WqParameter::TotalColiform
+                            | WqParameter::Arsenic
+                            | WqParameter::Lead
+                    )
+                });
+                let priority = if critical {
+                    TaskPriority::Critical
+                } else {
+                    TaskPriority::High
+                };
+                let names = failing
+                    .iter()
+                    .map(|p| format!("{p:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let plan = [
+                    (
+                        Department::Phed,
+                        TaskKind::WaterQualityRemediation,
+                        format!("Remediate {} at {} ({names})", test.source_name, v.name),
+                        14,
+                    ),
+                    (
+                        Department::Health,
+                        TaskKind::WaterQualityTest,
+                        format!(
+                            "Retest {} at {} after remediation ({names})",
+                            test.source_name, v.name
+                        ),
+                        30,
+                    ),
+                ];
+                for (dept, kind, title, days) in plan {
+                    let Some(assignee) = department_org(tx.conn(), dept, v.state_id).await? else {
+                        return Err(ApiError::internal(anyhow::anyhow!(
+                            "state {} has no {dept:?} organisation",
+                            v.state_id
+                        )));
+                    };
+                    let t = task::ActiveModel {
+                        kind: Set(kind),
+                        title: Set(title),
+                        description: Set(format!("Opened automatically: water-quality test {} exceeded BIS 10500 for {names}.", test.id)),
+                        village_id: Set(Some(v.id)),
+                        scheme_id: Set(None),
+                        district_id: Set(v.district_id),
+                        state_id: Set(v.state_id),
+                        assignee_organisation_id: Set(assignee),
+                        raised_by_organisation_id: Set(who.organisation_id),
+                        status: Set(TaskStatus::Open),
+                        priority: Set(priority),
+                        due_on: Set(today.checked_add_days(Days::new(days))),
+                        created_at: Set(now),
+                        updated_at: Set(now),
+                        version: Set(1),
+                        ..Default::default()
+                    }
+                    .insert(tx.conn())
+                    .await?;
+                    task_event::ActiveModel {
+                        task_id: Set(t.id),
+                        kind: Set(TaskEventKind::Created),
+                        from_status: Set(None),
+                        to_status: Set(Some(TaskStatus::Open)),
+                        note: Set(Some(format!("opened by water-quality test {}", test.id))),
+                        actor_sub: Set(who.sub.clone()),
+                        actor_organisation_id: Set(who.organisation_id),
+                        at: Set(now),
+                        ..Default::default()
+                    }
+                    .insert(tx.conn())
+                    .await?;
+                    tx.audit(
+                        "task",
+                        t.id,
+                        Some(v.district_id),
+                        None::<&task::Model>,
+                        Some(&t),
+                    )
+                    .await?;
+                    rollup::task_changed(tx.conn(), None, &t).await?;
+                    tx.emit(NewEvent::task("task.created", &t, all_fields(&t)));
+                    tasks.push(t);
+                }
+            }
+            Ok(Recorded { test, tasks })
+        }))
+        .await
     }
 }

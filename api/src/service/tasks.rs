@@ -1,26 +1,32 @@
-//! Writes on convergence tasks. Each is one transaction: a version-checked update, a history
-//! entry, an audit record, and an event once committed.
+//! Writes on convergence tasks. Each goes through the one write path (`Service::write`): the
+//! checks, a version-checked update, a history entry, an audit record and an event, in one
+//! transaction.
 
 use chrono::{NaiveDate, Utc};
 use entities::{
     district,
     enums::{Department, TaskEventKind, TaskKind, TaskPriority, TaskStatus},
-    organisation, scheme, task, task_event, task_evidence, village,
+    organisation, scheme, state, task, task_event, task_evidence, village,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set,
     sea_query::{Expr, ExprTrait, SimpleExpr},
 };
+use serde_json::{Value, json};
 
 use super::{
     Service, rollup,
+    text::{self, at_most, at_most_opt},
     workflow::{check_move, may_attach, may_edit, may_move},
-    write::{Begun, Tx},
+    write::Tx,
 };
 use crate::{
     error::{ApiError, ApiResult},
-    events::Event,
-    principal::{Role, Scope},
+    events::{
+        change::{all_fields, changed_fields, with},
+        log::NewEvent,
+    },
+    principal::{Principal, Role, Scope},
 };
 
 pub struct NewTask {
@@ -45,152 +51,211 @@ pub struct TaskEdit {
 
 fn check_title(title: &str) -> ApiResult<()> {
     let n = title.trim().chars().count();
-    if n == 0 || n > 200 {
+    if n == 0 || n > text::TITLE {
         return Err(ApiError::bad_input(
             "input.title",
-            "a title has 1 to 200 characters",
+            format!("a title has 1 to {} characters", text::TITLE),
         ));
     }
     Ok(())
 }
 
+/// The caller may write tasks at all (scope and role).
+fn task_writer(svc: &Service) -> ApiResult<()> {
+    svc.require(Scope::TasksWrite)?;
+    if svc.principal().role == Role::Dashboard {
+        return Err(ApiError::Forbidden {
+            needs: "a role that writes tasks".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The PHED organisation of a state: where a partner's tasks go by default.
+async fn phed_of(tx: &Tx<'_>, state_id: i64) -> ApiResult<i64> {
+    organisation::Entity::find()
+        .filter(organisation::Column::Department.eq(Department::Phed))
+        .filter(organisation::Column::StateId.eq(state_id))
+        .one(tx.conn())
+        .await?
+        .map(|o| o.id)
+        .ok_or_else(|| {
+            ApiError::bad_input(
+                "input.assignee",
+                "the state has no PHED organisation; name an assignee",
+            )
+        })
+}
+
+async fn organisation_named(tx: &Tx<'_>, argument: &str, id: i64) -> ApiResult<i64> {
+    Ok(organisation::Entity::find_by_id(id)
+        .one(tx.conn())
+        .await?
+        .ok_or_else(|| ApiError::bad_input(argument, "no such organisation"))?
+        .id)
+}
+
+/// BAD_USER_INPUT on `argument` unless the task's assignee can see it: a task handed to an
+/// organisation outside its reach would be work nobody is told about. The question is row
+/// scope's, asked for the organisation acting as itself (`Principal::of_organisation`).
+async fn assignee_sees(tx: &Tx<'_>, argument: &str, t: &task::Model) -> ApiResult<()> {
+    let org = organisation::Entity::find_by_id(t.assignee_organisation_id)
+        .one(tx.conn())
+        .await?
+        .ok_or_else(|| ApiError::bad_input(argument, "no such organisation"))?;
+    let home = match org.state_id {
+        Some(s) => state::Entity::find_by_id(s).one(tx.conn()).await?,
+        None => None,
+    };
+    let who = Principal::of_organisation(&org, home.as_ref().map(|s| s.lgd_code));
+    let view = Service::on(tx.svc().db().clone(), who, tx.svc().today());
+    let seen = view
+        .scoped::<task::Entity>()?
+        .filter(task::Column::Id.eq(t.id))
+        .one(tx.conn())
+        .await?;
+    if seen.is_some() {
+        return Ok(());
+    }
+    let where_ = home.map_or_else(String::new, |s| format!(" (it works in {})", s.name));
+    Err(ApiError::bad_input(
+        argument,
+        format!(
+            "{} could not see this task{where_}, so it cannot be assigned it",
+            org.code
+        ),
+    ))
+}
+
+/// The entry a write adds to a task's history.
+struct Entry {
+    kind: TaskEventKind,
+    moved: Option<(TaskStatus, TaskStatus)>,
+    note: Option<String>,
+}
+
+impl Entry {
+    fn plain(kind: TaskEventKind, note: Option<String>) -> Self {
+        Self {
+            kind,
+            moved: None,
+            note,
+        }
+    }
+}
+
+/// The end of every task write: its history entry, its audit record, the counts it moves and
+/// its event. `before` is `None` for a created task; `counted` says whether the update was
+/// version-checked, so that `before` is exactly the row it replaced (rollups need that).
+async fn finish(
+    tx: &mut Tx<'_>,
+    before: Option<&task::Model>,
+    after: &task::Model,
+    entry: Entry,
+    kind: &'static str,
+    fields: Value,
+    counted: bool,
+) -> ApiResult<()> {
+    history(tx, after.id, entry).await?;
+    tx.audit(
+        "task",
+        after.id,
+        Some(after.district_id),
+        before,
+        Some(after),
+    )
+    .await?;
+    if counted {
+        rollup::task_changed(tx.conn(), before, after).await?;
+    }
+    tx.emit(NewEvent::task(kind, after, fields));
+    Ok(())
+}
+
 impl Service {
-    /// The caller may write tasks at all (scope and role).
-    fn task_writer(&self) -> ApiResult<()> {
-        self.require(Scope::TasksWrite)?;
-        if self.principal().role == Role::Dashboard {
-            return Err(ApiError::Forbidden {
-                needs: "a role that writes tasks".into(),
-            });
-        }
-        Ok(())
-    }
-
-    async fn visible_task(&self, id: i64) -> ApiResult<task::Model> {
-        self.by_id::<task::Entity>(id)
-            .await?
-            .ok_or(ApiError::NotFound("task"))
-    }
-
-    /// The PHED organisation of a state: where a partner's tasks go by default.
-    async fn phed_of(&self, state_id: i64) -> ApiResult<i64> {
-        organisation::Entity::find()
-            .filter(organisation::Column::Department.eq(Department::Phed))
-            .filter(organisation::Column::StateId.eq(state_id))
-            .one(self.db())
-            .await?
-            .map(|o| o.id)
-            .ok_or_else(|| {
-                ApiError::bad_input(
-                    "input.assignee",
-                    "the state has no PHED organisation; name an assignee",
-                )
-            })
-    }
-
     pub async fn create_task(&self, new: NewTask, key: Option<&str>) -> ApiResult<task::Model> {
-        self.task_writer()?;
-        check_title(&new.title)?;
-        if new.due_on.is_some_and(|d| d < self.today()) {
-            return Err(ApiError::bad_input(
-                "input.dueOn",
-                "a due date cannot be in the past",
-            ));
-        }
-        let who = self.principal();
-        let (village_id, scheme_id, district_id, state_id) = match (new.village, new.scheme) {
-            (Some(v), None) => {
-                let v = self
-                    .by_id::<village::Entity>(v)
-                    .await?
-                    .ok_or(ApiError::NotFound("village"))?;
-                (Some(v.id), None, v.district_id, v.state_id)
-            }
-            (None, Some(s)) => {
-                if who.role == Role::Partner {
-                    return Err(ApiError::Forbidden {
-                        needs: "a role that raises scheme tasks".into(),
-                    });
+        self.write("createTask", key, move |tx| {
+            Box::pin(async move {
+                let svc = tx.svc();
+                task_writer(svc)?;
+                check_title(&new.title)?;
+                at_most("input.description", &new.description, text::DESCRIPTION)?;
+                if new.due_on.is_some_and(|d| d < svc.today()) {
+                    return Err(ApiError::bad_input(
+                        "input.dueOn",
+                        "a due date cannot be in the past",
+                    ));
                 }
-                let s = self
-                    .by_id::<scheme::Entity>(s)
-                    .await?
-                    .ok_or(ApiError::NotFound("scheme"))?;
-                let d = district::Entity::find_by_id(s.district_id)
-                    .one(self.db())
-                    .await?
-                    .ok_or(ApiError::NotFound("district"))?;
-                (None, Some(s.id), d.id, d.state_id)
-            }
-            _ => {
-                return Err(ApiError::bad_input(
-                    "input.village",
-                    "give exactly one of `village` and `scheme`",
-                ));
-            }
-        };
-        let assignee = match (new.assignee, who.role) {
-            (Some(org), _) => {
-                organisation::Entity::find_by_id(org)
-                    .one(self.db())
-                    .await?
-                    .ok_or_else(|| ApiError::bad_input("input.assignee", "no such organisation"))?
-                    .id
-            }
-            (None, Role::Partner) => self.phed_of(state_id).await?,
-            (None, _) => {
-                return Err(ApiError::bad_input(
-                    "input.assignee",
-                    "name the organisation that will do the work",
-                ));
-            }
-        };
-        let mut tx = match self.begin::<task::Model>("createTask", key).await? {
-            Begun::Replay(t) => return Ok(t),
-            Begun::Fresh(tx) => tx,
-        };
-        let now = Utc::now();
-        let created = task::ActiveModel {
-            kind: Set(new.kind),
-            title: Set(new.title.trim().to_owned()),
-            description: Set(new.description),
-            village_id: Set(village_id),
-            scheme_id: Set(scheme_id),
-            district_id: Set(district_id),
-            state_id: Set(state_id),
-            assignee_organisation_id: Set(assignee),
-            raised_by_organisation_id: Set(who.organisation_id),
-            status: Set(TaskStatus::Open),
-            priority: Set(new.priority),
-            due_on: Set(new.due_on),
-            created_at: Set(now),
-            updated_at: Set(now),
-            version: Set(1),
-            ..Default::default()
-        }
-        .insert(tx.conn())
-        .await?;
-        history(
-            &tx,
-            created.id,
-            TaskEventKind::Created,
-            None,
-            Some(TaskStatus::Open),
-            None,
-        )
-        .await?;
-        tx.audit(
-            "task",
-            created.id,
-            Some(district_id),
-            None::<&task::Model>,
-            Some(&created),
-        )
-        .await?;
-        rollup::task_changed(tx.conn(), None, &created).await?;
-        announce(&mut tx, &created, "created");
-        tx.commit(&created).await?;
-        Ok(created)
+                let who = svc.principal().clone();
+                let (village_id, scheme_id, district_id, state_id) = match (new.village, new.scheme)
+                {
+                    (Some(v), None) => {
+                        let v = tx.visible::<village::Entity>(v, "village").await?;
+                        (Some(v.id), None, v.district_id, v.state_id)
+                    }
+                    (None, Some(s)) => {
+                        if who.role == Role::Partner {
+                            return Err(ApiError::Forbidden {
+                                needs: "a role that raises scheme tasks".into(),
+                            });
+                        }
+                        let s = tx.visible::<scheme::Entity>(s, "scheme").await?;
+                        let d = district::Entity::find_by_id(s.district_id)
+                            .one(tx.conn())
+                            .await?
+                            .ok_or(ApiError::NotFound("district"))?;
+                        (None, Some(s.id), d.id, d.state_id)
+                    }
+                    _ => {
+                        return Err(ApiError::bad_input(
+                            "input.village",
+                            "give exactly one of `village` and `scheme`",
+                        ));
+                    }
+                };
+                let assignee = match (new.assignee, who.role) {
+                    (Some(org), _) => organisation_named(tx, "input.assignee", org).await?,
+                    (None, Role::Partner) => phed_of(tx, state_id).await?,
+                    (None, _) => {
+                        return Err(ApiError::bad_input(
+                            "input.assignee",
+                            "name the organisation that will do the work",
+                        ));
+                    }
+                };
+                let now = Utc::now();
+                let created = task::ActiveModel {
+                    kind: Set(new.kind),
+                    title: Set(new.title.trim().to_owned()),
+                    description: Set(new.description),
+                    village_id: Set(village_id),
+                    scheme_id: Set(scheme_id),
+                    district_id: Set(district_id),
+                    state_id: Set(state_id),
+                    assignee_organisation_id: Set(assignee),
+                    raised_by_organisation_id: Set(who.organisation_id),
+                    status: Set(TaskStatus::Open),
+                    priority: Set(new.priority),
+                    due_on: Set(new.due_on),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    version: Set(1),
+                    ..Default::default()
+                }
+                .insert(tx.conn())
+                .await?;
+                assignee_sees(tx, "input.assignee", &created).await?;
+                let entry = Entry {
+                    kind: TaskEventKind::Created,
+                    moved: None,
+                    note: None,
+                };
+                let fields = all_fields(&created);
+                finish(tx, None, &created, entry, "task.created", fields, true).await?;
+                Ok(created)
+            })
+        })
+        .await
     }
 
     pub async fn update_task(
@@ -200,39 +265,51 @@ impl Service {
         edit: TaskEdit,
         key: Option<&str>,
     ) -> ApiResult<task::Model> {
-        self.task_writer()?;
-        if let Some(t) = &edit.title {
-            check_title(t)?;
-        }
-        let before = self.visible_task(id).await?;
-        may_edit(self.principal(), &before)?;
-        let mut set: Vec<(task::Column, SimpleExpr)> = Vec::new();
-        if let Some(t) = edit.title {
-            set.push((task::Column::Title, Expr::value(t.trim().to_owned())));
-        }
-        if let Some(d) = edit.description {
-            set.push((task::Column::Description, Expr::value(d)));
-        }
-        if let Some(p) = edit.priority {
-            set.push((task::Column::Priority, Expr::value(p)));
-        }
-        if let Some(due) = edit.due_on {
-            set.push((task::Column::DueOn, Expr::value(due)));
-        }
-        if set.is_empty() {
-            return Err(ApiError::bad_input("input", "nothing to change"));
-        }
-        self.change_task(
-            &before,
-            Some(expected),
-            set,
-            TaskEventKind::Updated,
-            None,
-            None,
-            "updateTask",
-            key,
-            "updated",
-        )
+        self.write("updateTask", key, move |tx| {
+            Box::pin(async move {
+                task_writer(tx.svc())?;
+                if let Some(t) = &edit.title {
+                    check_title(t)?;
+                }
+                at_most_opt(
+                    "input.description",
+                    edit.description.as_deref(),
+                    text::DESCRIPTION,
+                )?;
+                let before = tx.visible::<task::Entity>(id, "task").await?;
+                may_edit(tx.svc().principal(), &before)?;
+                let mut set: Vec<(task::Column, SimpleExpr)> = Vec::new();
+                if let Some(t) = edit.title {
+                    set.push((task::Column::Title, Expr::value(t.trim().to_owned())));
+                }
+                if let Some(d) = edit.description {
+                    set.push((task::Column::Description, Expr::value(d)));
+                }
+                if let Some(p) = edit.priority {
+                    set.push((task::Column::Priority, Expr::value(p)));
+                }
+                if let Some(due) = edit.due_on {
+                    set.push((task::Column::DueOn, Expr::value(due)));
+                }
+                if set.is_empty() {
+                    return Err(ApiError::bad_input("input", "nothing to change"));
+                }
+                let after = bump(tx, &before, Some(expected), set).await?;
+                let entry = Entry::plain(TaskEventKind::Updated, None);
+                let fields = changed_fields(&before, &after);
+                finish(
+                    tx,
+                    Some(&before),
+                    &after,
+                    entry,
+                    "task.updated",
+                    fields,
+                    true,
+                )
+                .await?;
+                Ok(after)
+            })
+        })
         .await
     }
 
@@ -244,23 +321,34 @@ impl Service {
         note: Option<String>,
         key: Option<&str>,
     ) -> ApiResult<task::Model> {
-        self.task_writer()?;
-        let before = self.visible_task(id).await?;
-        may_move(self.principal(), &before, to)?;
-        check_move(before.status, to, note.as_deref())?;
-        let set = vec![(task::Column::Status, Expr::value(to))];
-        let from = Some(before.status);
-        self.change_task(
-            &before,
-            Some(expected),
-            set,
-            TaskEventKind::StatusChanged,
-            from.zip(Some(to)),
-            note,
-            "transitionTask",
-            key,
-            "status",
-        )
+        self.write("transitionTask", key, move |tx| {
+            Box::pin(async move {
+                task_writer(tx.svc())?;
+                at_most_opt("note", note.as_deref(), text::NOTE)?;
+                let before = tx.visible::<task::Entity>(id, "task").await?;
+                may_move(tx.svc().principal(), &before, to)?;
+                check_move(before.status, to, note.as_deref())?;
+                let set = vec![(task::Column::Status, Expr::value(to))];
+                let after = bump(tx, &before, Some(expected), set).await?;
+                let fields = with(changed_fields(&before, &after), json!({ "note": note }));
+                let entry = Entry {
+                    kind: TaskEventKind::StatusChanged,
+                    moved: Some((before.status, to)),
+                    note,
+                };
+                finish(
+                    tx,
+                    Some(&before),
+                    &after,
+                    entry,
+                    "task.transitioned",
+                    fields,
+                    true,
+                )
+                .await?;
+                Ok(after)
+            })
+        })
         .await
     }
 
@@ -272,25 +360,31 @@ impl Service {
         note: Option<String>,
         key: Option<&str>,
     ) -> ApiResult<task::Model> {
-        self.task_writer()?;
-        let before = self.visible_task(id).await?;
-        may_edit(self.principal(), &before)?;
-        organisation::Entity::find_by_id(assignee)
-            .one(self.db())
-            .await?
-            .ok_or_else(|| ApiError::bad_input("assignee", "no such organisation"))?;
-        let set = vec![(task::Column::AssigneeOrganisationId, Expr::value(assignee))];
-        self.change_task(
-            &before,
-            Some(expected),
-            set,
-            TaskEventKind::Reassigned,
-            None,
-            note,
-            "reassignTask",
-            key,
-            "reassigned",
-        )
+        self.write("reassignTask", key, move |tx| {
+            Box::pin(async move {
+                task_writer(tx.svc())?;
+                at_most_opt("note", note.as_deref(), text::NOTE)?;
+                let before = tx.visible::<task::Entity>(id, "task").await?;
+                may_edit(tx.svc().principal(), &before)?;
+                let assignee = organisation_named(tx, "assignee", assignee).await?;
+                let set = vec![(task::Column::AssigneeOrganisationId, Expr::value(assignee))];
+                let after = bump(tx, &before, Some(expected), set).await?;
+                assignee_sees(tx, "assignee", &after).await?;
+                let fields = with(changed_fields(&before, &after), json!({ "note": note }));
+                let entry = Entry::plain(TaskEventKind::Reassigned, note);
+                finish(
+                    tx,
+                    Some(&before),
+                    &after,
+                    entry,
+                    "task.reassigned",
+                    fields,
+                    true,
+                )
+                .await?;
+                Ok(after)
+            })
+        })
         .await
     }
 
@@ -302,25 +396,33 @@ impl Service {
         text: String,
         key: Option<&str>,
     ) -> ApiResult<task::Model> {
-        self.task_writer()?;
-        if text.trim().is_empty() || text.chars().count() > 4000 {
-            return Err(ApiError::bad_input(
-                "text",
-                "a comment has 1 to 4000 characters",
-            ));
-        }
-        let before = self.visible_task(id).await?;
-        self.change_task(
-            &before,
-            None,
-            Vec::new(),
-            TaskEventKind::Commented,
-            None,
-            Some(text),
-            "commentOnTask",
-            key,
-            "commented",
-        )
+        self.write("commentOnTask", key, move |tx| {
+            Box::pin(async move {
+                task_writer(tx.svc())?;
+                if text.trim().is_empty() || text.chars().count() > text::NOTE {
+                    return Err(ApiError::bad_input(
+                        "text",
+                        format!("a comment has 1 to {} characters", text::NOTE),
+                    ));
+                }
+                let before = tx.visible::<task::Entity>(id, "task").await?;
+                let after = bump(tx, &before, None, Vec::new()).await?;
+                let fields = json!({ "comment": text });
+                let entry = Entry::plain(TaskEventKind::Commented, Some(text));
+                // No counted column moves, and `before` may not be the row this update replaced.
+                finish(
+                    tx,
+                    Some(&before),
+                    &after,
+                    entry,
+                    "task.commented",
+                    fields,
+                    false,
+                )
+                .await?;
+                Ok(after)
+            })
+        })
         .await
     }
 
@@ -332,109 +434,59 @@ impl Service {
         caption: Option<String>,
         key: Option<&str>,
     ) -> ApiResult<task::Model> {
-        self.task_writer()?;
-        if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2000 {
-            return Err(ApiError::bad_input(
-                "input.url",
-                "evidence must be an http(s) URL of at most 2000 characters",
-            ));
-        }
-        let sha = sha256.to_ascii_lowercase();
-        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(ApiError::bad_input(
-                "input.sha256",
-                "sha256 is 64 hexadecimal characters",
-            ));
-        }
-        let before = self.visible_task(id).await?;
-        may_attach(self.principal(), &before)?;
-        let note = caption.clone().unwrap_or_else(|| url.clone());
-        let mut tx = match self.begin::<task::Model>("attachEvidence", key).await? {
-            Begun::Replay(t) => return Ok(t),
-            Begun::Fresh(tx) => tx,
-        };
-        task_evidence::ActiveModel {
-            task_id: Set(id),
-            url: Set(url),
-            sha256: Set(sha),
-            caption: Set(caption),
-            attached_by: Set(self.principal().sub.clone()),
-            at: Set(Utc::now()),
-            ..Default::default()
-        }
-        .insert(tx.conn())
-        .await?;
-        let after = bump(&tx, &before, None, Vec::new()).await?;
-        history(
-            &tx,
-            id,
-            TaskEventKind::EvidenceAttached,
-            None,
-            None,
-            Some(note),
-        )
-        .await?;
-        tx.audit(
-            "task",
-            id,
-            Some(before.district_id),
-            Some(&before),
-            Some(&after),
-        )
-        .await?;
-        announce(&mut tx, &after, "evidence");
-        tx.commit(&after).await?;
-        Ok(after)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn change_task(
-        &self,
-        before: &task::Model,
-        expected: Option<i32>,
-        set: Vec<(task::Column, SimpleExpr)>,
-        kind: TaskEventKind,
-        moved: Option<(TaskStatus, TaskStatus)>,
-        note: Option<String>,
-        operation: &'static str,
-        key: Option<&str>,
-        change: &str,
-    ) -> ApiResult<task::Model> {
-        if let Some(v) = expected
-            && v != before.version
-        {
-            return Err(stale(before.version));
-        }
-        let mut tx = match self.begin::<task::Model>(operation, key).await? {
-            Begun::Replay(t) => return Ok(t),
-            Begun::Fresh(tx) => tx,
-        };
-        let after = bump(&tx, before, expected, set).await?;
-        history(
-            &tx,
-            before.id,
-            kind,
-            moved.map(|m| m.0),
-            moved.map(|m| m.1),
-            note,
-        )
-        .await?;
-        tx.audit(
-            "task",
-            before.id,
-            Some(before.district_id),
-            Some(before),
-            Some(&after),
-        )
-        .await?;
-        // Only version-checked changes move a count (comments and evidence set no counted
-        // column), and for those `before` is exactly the row this update replaced.
-        if expected.is_some() {
-            rollup::task_changed(tx.conn(), Some(before), &after).await?;
-        }
-        announce(&mut tx, &after, change);
-        tx.commit(&after).await?;
-        Ok(after)
+        self.write("attachEvidence", key, move |tx| {
+            Box::pin(async move {
+                task_writer(tx.svc())?;
+                if !(url.starts_with("https://") || url.starts_with("http://"))
+                    || url.chars().count() > text::URL
+                {
+                    return Err(ApiError::bad_input(
+                        "input.url",
+                        format!(
+                            "evidence must be an http(s) URL of at most {} characters",
+                            text::URL
+                        ),
+                    ));
+                }
+                let sha = sha256.to_ascii_lowercase();
+                if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(ApiError::bad_input(
+                        "input.sha256",
+                        "sha256 is 64 hexadecimal characters",
+                    ));
+                }
+                at_most_opt("input.caption", caption.as_deref(), text::CAPTION)?;
+                let before = tx.visible::<task::Entity>(id, "task").await?;
+                may_attach(tx.svc().principal(), &before)?;
+                let fields = json!({ "url": url, "sha256": sha, "caption": caption });
+                task_evidence::ActiveModel {
+                    task_id: Set(id),
+                    url: Set(url),
+                    sha256: Set(sha),
+                    caption: Set(caption),
+                    attached_by: Set(tx.svc().principal().sub.clone()),
+                    at: Set(Utc::now()),
+                    ..Default::default()
+                }
+                .insert(tx.conn())
+                .await?;
+                let after = bump(tx, &before, None, Vec::new()).await?;
+                // The caption lives with the evidence; the history entry only marks the moment.
+                let entry = Entry::plain(TaskEventKind::EvidenceAttached, None);
+                finish(
+                    tx,
+                    Some(&before),
+                    &after,
+                    entry,
+                    "task.evidence_attached",
+                    fields,
+                    false,
+                )
+                .await?;
+                Ok(after)
+            })
+        })
+        .await
     }
 }
 
@@ -443,14 +495,6 @@ fn stale(current: i32) -> ApiError {
         message: format!("the task changed since you read it; it is now at version {current}"),
         current_version: Some(current),
     }
-}
-
-fn announce(tx: &mut Tx<'_>, t: &task::Model, change: &str) {
-    tx.emit(Event::Task {
-        task_id: t.id,
-        version: t.version,
-        change: change.to_owned(),
-    });
 }
 
 /// The version-checked update: one statement that both checks and writes, so two writers
@@ -485,21 +529,14 @@ async fn bump(
     Ok(now)
 }
 
-async fn history(
-    tx: &Tx<'_>,
-    task_id: i64,
-    kind: TaskEventKind,
-    from: Option<TaskStatus>,
-    to: Option<TaskStatus>,
-    note: Option<String>,
-) -> ApiResult<()> {
+async fn history(tx: &Tx<'_>, task_id: i64, entry: Entry) -> ApiResult<()> {
     let who = tx.svc().principal();
     task_event::ActiveModel {
         task_id: Set(task_id),
-        kind: Set(kind),
-        from_status: Set(from),
-        to_status: Set(to),
-        note: Set(note),
+        kind: Set(entry.kind),
+        from_status: Set(entry.moved.map(|m| m.0)),
+        to_status: Set(entry.moved.map(|m| m.1)),
+        note: Set(entry.note),
         actor_sub: Set(who.sub.clone()),
         actor_organisation_id: Set(who.organisation_id),
         at: Set(Utc::now()),

@@ -1,18 +1,21 @@
-//! The write path every mutation shares: one transaction, an optional idempotency key, an audit
-//! record per change, and events announced only once committed.
+//! The one write path every mutation takes ([`Service::write`]): the idempotency key is looked
+//! up first, so a retry of a committed write gets its first result back whatever has happened
+//! since; then, in one transaction, the mutation's own body (preconditions, the versioned update,
+//! history, audit, events), the idempotency record, the event log, and the commit.
 
 use chrono::Utc;
 use entities::{audit_log, idempotency_record};
+use futures_util::future::BoxFuture;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set, SqlErr,
     TransactionTrait,
 };
 use serde::{Serialize, de::DeserializeOwned};
 
-use super::Service;
+use super::{Scoped, Service};
 use crate::{
     error::{ApiError, ApiResult},
-    events::Event,
+    events::log::{self, NewEvent},
 };
 
 /// Longest idempotency key accepted.
@@ -24,19 +27,59 @@ pub struct Tx<'s> {
     txn: DatabaseTransaction,
     operation: &'static str,
     key: Option<String>,
-    events: Vec<Event>,
+    changes: Vec<NewEvent>,
 }
 
 /// How a write starts: afresh, or as a retry whose first result is returned as it was.
-pub enum Begun<'s, T> {
+enum Begun<'s, T> {
     Fresh(Tx<'s>),
     Replay(T),
 }
 
 impl Service {
+    /// Runs the write `operation` through the one write path. With an idempotency `key` this
+    /// principal already used for `operation`, the first result comes back and `body` does not
+    /// run: no check can fail a retry of a write that succeeded. Otherwise `body` runs in one
+    /// transaction; it makes its checks there (against rows read through `tx`), writes, and
+    /// records history, audit ([`Tx::audit`]) and events ([`Tx::emit`]); if it fails, nothing
+    /// is written.
+    ///
+    /// ```ignore
+    /// svc.write("commentOnTask", key, move |tx| Box::pin(async move {
+    ///     let before = tx.visible::<task::Entity>(id, "task").await?;
+    ///     …
+    ///     Ok(after)
+    /// })).await
+    /// ```
+    pub async fn write<'s, T, F>(
+        &'s self,
+        operation: &'static str,
+        key: Option<&str>,
+        body: F,
+    ) -> ApiResult<T>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        F: for<'t> FnOnce(&'t mut Tx<'s>) -> BoxFuture<'t, ApiResult<T>> + Send,
+    {
+        let mut tx = match self.begin::<T>(operation, key).await? {
+            Begun::Replay(done) => return Ok(done),
+            Begun::Fresh(tx) => tx,
+        };
+        match body(&mut tx).await {
+            Ok(out) => {
+                tx.commit(&out).await?;
+                Ok(out)
+            }
+            Err(e) => {
+                tx.txn.rollback().await.ok();
+                Err(e)
+            }
+        }
+    }
+
     /// Starts the write `operation`. With an idempotency `key` already used by this principal
     /// for the same operation, the first result comes back and nothing is written again.
-    pub async fn begin<T: DeserializeOwned>(
+    async fn begin<T: DeserializeOwned>(
         &self,
         operation: &'static str,
         key: Option<&str>,
@@ -90,7 +133,7 @@ impl Service {
             txn,
             operation,
             key: key.map(str::to_owned),
-            events: Vec::new(),
+            changes: Vec::new(),
         }))
     }
 
@@ -144,6 +187,17 @@ impl Tx<'_> {
         self.svc
     }
 
+    /// Row `id` of `E` as this principal may see it, read in this transaction; NOT_FOUND (as
+    /// `what`) when it is absent or out of reach.
+    pub async fn visible<E: Scoped>(&self, id: i64, what: &'static str) -> ApiResult<E::Model> {
+        self.svc
+            .scoped::<E>()?
+            .filter(E::id_column().eq(id))
+            .one(&self.txn)
+            .await?
+            .ok_or(ApiError::NotFound(what))
+    }
+
     /// Appends the audit record of one change, in this transaction.
     pub async fn audit(
         &self,
@@ -178,13 +232,14 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Announces `event` once the transaction commits.
-    pub fn emit(&mut self, event: Event) {
-        self.events.push(event);
+    /// Records `change` in the durable event log, in this transaction (appended at commit).
+    /// Subscribers and webhooks hear of the change from the log once it has committed.
+    pub fn emit(&mut self, change: NewEvent) {
+        self.changes.push(change);
     }
 
-    /// Records the result for the idempotency key, commits, and announces the events.
-    pub async fn commit<T: Serialize>(self, result: &T) -> ApiResult<()> {
+    /// Records the result for the idempotency key, appends the events, and commits.
+    async fn commit<T: Serialize>(self, result: &T) -> ApiResult<()> {
         if let Some(k) = &self.key {
             let json = serde_json::to_string(result).map_err(ApiError::internal)?;
             idempotency_record::Entity::update_many()
@@ -197,12 +252,17 @@ impl Tx<'_> {
                 .exec(&self.txn)
                 .await?;
         }
-        if let Some(bus) = self.svc.bus() {
-            bus.queue(&self.txn, &self.events).await?;
+        // Last, so appenders hold the log's lock as briefly as they can (see `events::log`).
+        for change in &self.changes {
+            log::append(&self.txn, &self.svc.principal().sub, change).await?;
+        }
+        let bus = self.svc.bus().filter(|_| !self.changes.is_empty());
+        if let Some(bus) = bus {
+            bus.notify_in(&self.txn).await?;
         }
         self.txn.commit().await?;
-        if let Some(bus) = self.svc.bus() {
-            bus.committed(self.events);
+        if let Some(bus) = bus {
+            bus.committed();
         }
         self.svc.note_wal_position().await;
         Ok(())
