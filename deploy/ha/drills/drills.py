@@ -4,15 +4,19 @@
     drills.py failover     20 writers through two Sangam instances; the primary node is killed
     drills.py replica      read-your-writes with the consistency token while replicas lag
     drills.py switchover   `patronictl switchover` under the same write load
+    drills.py subscribers  a subscriber through the failover receives every acknowledged write once
 
 Each drill starts its own Sangam instances on a fresh database, checks the database afterwards,
 prints one `DRILL <name> PASS|FAIL ...` line and exits non-zero on failure. Standard library only.
 The cluster itself is started and removed by .ci/ha-drills.
 """
 
+import base64
 import json
 import os
 import re
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -180,6 +184,7 @@ class Writers:
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.acked = []  # (key, when the acknowledged attempt was sent, when it was acknowledged)
+        self.versions = []  # (task id, version) each acknowledged write produced
         self.errors = {}  # code -> count
         self.unexpected = []  # (key, code, body)
         self.threads = [threading.Thread(target=self.writer, args=(i,), daemon=True) for i in range(WRITERS)]
@@ -208,6 +213,8 @@ class Writers:
                 if code is None:
                     with self.lock:
                         self.acked.append((key, sent, time.time()))
+                        task = parsed["data"]["commentOnTask"]["task"]
+                        self.versions.append((task["id"], task["version"]))
                     break
                 with self.lock:
                     self.errors[code] = self.errors.get(code, 0) + 1
@@ -247,20 +254,172 @@ def check_exactly_once(acked, tag):
     return problems, len(history)
 
 
+class WebSocket:
+    """Just enough of RFC 6455 for a graphql-transport-ws client: text frames, ping/pong."""
+
+    def __init__(self, base, path, protocol):
+        host, port = base.split("//")[1].split(":")
+        self.sock = socket.create_connection((host, int(port)), timeout=30)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                           f"Sec-WebSocket-Protocol: {protocol}\r\n\r\n").encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            self.buf += self._recv()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        if b" 101 " not in head.split(b"\r\n")[0]:
+            raise ConnectionError(head.decode(errors="replace"))
+
+    def _recv(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        return chunk
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            self.buf += self._recv()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _frame(self, opcode, data):
+        head = bytearray([0x80 | opcode])
+        n = len(data)
+        if n < 126:
+            head.append(0x80 | n)
+        elif n < 65536:
+            head += bytes([0x80 | 126]) + struct.pack(">H", n)
+        else:
+            head += bytes([0x80 | 127]) + struct.pack(">Q", n)
+        mask = os.urandom(4)
+        self.sock.sendall(bytes(head) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def send(self, message):
+        self._frame(0x1, json.dumps(message).encode())
+
+    def recv(self):
+        while True:
+            b0, b1 = self._read(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = struct.unpack(">H", self._read(2))[0]
+            elif n == 127:
+                n = struct.unpack(">Q", self._read(8))[0]
+            mask = self._read(4) if b1 & 0x80 else None
+            data = self._read(n)
+            if mask:
+                data = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+            opcode = b0 & 0x0F
+            if opcode == 0x8:
+                raise ConnectionError("closed by the server")
+            if opcode == 0x9:
+                self._frame(0xA, data)
+                continue
+            if opcode in (0x0, 0x1):
+                return json.loads(data)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class Subscriber:
+    """`taskEvents` over graphql-transport-ws; on a broken connection it resubscribes after the
+    last cursor it received."""
+
+    QUERY = "subscription($after: String) { taskEvents(after: $after) { cursor change version task { id } } }"
+
+    def __init__(self, base, tok):
+        self.base, self.tok = base, tok
+        self.events = []  # (task id, version, change)
+        self.errors = []
+        self.reconnects = 0
+        self.unavailable = 0
+        self.cursor = None
+        self.ready = threading.Event()
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.ws = None
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                self.ws = WebSocket(self.base, "/graphql/ws", "graphql-transport-ws")
+                self.ws.send({"type": "connection_init", "payload": {"Authorization": f"Bearer {self.tok}"}})
+                if self.ws.recv().get("type") != "connection_ack":
+                    raise ConnectionError("no connection_ack")
+                self.ws.send({"id": "1", "type": "subscribe",
+                              "payload": {"query": self.QUERY, "variables": {"after": self.cursor}}})
+                self.ready.set()
+                while not self.stop.is_set():
+                    m = self.ws.recv()
+                    if m.get("type") == "ping":
+                        self.ws.send({"type": "pong"})
+                    elif m.get("type") == "next":
+                        payload = m["payload"]
+                        if payload.get("errors"):
+                            code = (payload["errors"][0].get("extensions") or {}).get("code")
+                            if code != "SERVICE_UNAVAILABLE":
+                                with self.lock:
+                                    self.errors.append(json.dumps(payload["errors"])[:300])
+                            # What a client does with a retryable error: resubscribe after the
+                            # last event it has, so the failed one comes again.
+                            self.unavailable += 1
+                            break
+                        e = payload["data"]["taskEvents"]
+                        with self.lock:
+                            self.events.append((e["task"]["id"], e["version"], e["change"]))
+                            self.cursor = e["cursor"]
+                    elif m.get("type") in ("error", "complete"):
+                        with self.lock:
+                            self.errors.append(json.dumps(m)[:300])
+                        break
+            except (OSError, ConnectionError, ValueError, KeyError, TypeError):
+                pass
+            finally:
+                if self.ws:
+                    self.ws.close()
+            if not self.stop.is_set():
+                self.reconnects += 1
+                time.sleep(0.5)
+
+    def received(self):
+        with self.lock:
+            return list(self.events)
+
+    def finish(self):
+        self.stop.set()
+        if self.ws:
+            self.ws.close()
+        self.thread.join(10)
+
+
 def wait_writes(w, n, limit):
     deadline = time.time() + limit
     while w.acked_count() < n and time.time() < deadline:
         time.sleep(0.1)
 
 
-def load_drill(name, disrupt, settle):
-    """Shared by failover and switchover: load, disrupt, wait for recovery, verify."""
+def load_drill(name, disrupt, settle, subscribe=False):
+    """Shared by failover and switchover: load, disrupt, wait for recovery, verify. With
+    `subscribe`, a subscriber on the first instance must receive every acknowledged write once."""
     started = time.time()
     cid, secret = fresh_database()
     a, b = Sangam(PORTS[0]), Sangam(PORTS[1])
     try:
         tok = token(a.base, cid, secret)
         tasks = task_ids(a.base, tok, WRITERS)
+        sub = None
+        if subscribe:
+            sub = Subscriber(a.base, tok)
+            if not sub.ready.wait(30):
+                raise RuntimeError("the subscriber could not subscribe")
+            time.sleep(2)  # the subscription registers on the server before the first write
         w = Writers([a.base, b.base], tok, tasks, name)
         w.start()
         wait_writes(w, 200, 60)
@@ -281,6 +440,23 @@ def load_drill(name, disrupt, settle):
         time.sleep(3)
         w.finish()
         problems, rows = check_exactly_once(w.acked, name)
+        if sub:
+            wanted = set(w.versions)
+            deadline = time.time() + 30
+            while time.time() < deadline and not wanted <= {(t, v) for t, v, _ in sub.received()}:
+                time.sleep(0.5)
+            sub.finish()
+            got = [(t, v) for t, v, _ in sub.received()]
+            seen = {}
+            for pair in got:
+                seen[pair] = seen.get(pair, 0) + 1
+            missing = wanted - set(seen)
+            twice = [p for p, c in seen.items() if c > 1]
+            problems += [f"subscriber never received {p}" for p in sorted(missing)[:5]]
+            problems += [f"subscriber received {p} {seen[p]} times" for p in twice[:5]]
+            problems += [f"subscriber error: {e}" for e in sub.errors[:3]]
+            detail += (f" events={len(got)} missing={len(missing)} duplicates={len(twice)} "
+                       f"event_errors_unavailable={sub.unavailable} resubscribed={sub.reconnects}")
         if w.unexpected:
             problems += [f"{k}: {c} {b}" for k, c, b in w.unexpected[:5]]
         if recovered is None:
@@ -308,6 +484,24 @@ def failover():
         return load_drill("failover", disrupt, 60)
     finally:
         # Bring the killed node back so the next drill has three nodes again.
+        for n in ("node1", "node2", "node3"):
+            cluster("start-node", n)
+        cluster("wait-primary", "120")
+        wait_replicas()
+
+
+def subscribers():
+    """The failover drill with a subscriber on one instance through the failover."""
+
+    def disrupt():
+        leader = cluster("leader")
+        log(f"kill -9 of {leader} (Patroni and postmaster), a subscriber listening")
+        cluster("kill-node", leader)
+        return f"killed={leader}", time.time()
+
+    try:
+        return load_drill("subscribers", disrupt, 60, subscribe=True)
+    finally:
         for n in ("node1", "node2", "node3"):
             cluster("start-node", n)
         cluster("wait-primary", "120")
@@ -404,7 +598,7 @@ def replica():
         cluster("patronictl", "edit-config", "--force", "-p", "recovery_min_apply_delay=0")
 
 
-DRILLS = {"failover": failover, "replica": replica, "switchover": switchover}
+DRILLS = {"failover": failover, "subscribers": subscribers, "replica": replica, "switchover": switchover}
 
 if __name__ == "__main__":
     names = sys.argv[1:] or list(DRILLS)
