@@ -285,9 +285,10 @@ fn is_unavailable_sqlx(e: &sea_orm::sqlx::Error) -> bool {
 
 /// SQLSTATEs of a server going away or not taking connections: class 08 (connection
 /// exception), 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now, 53300 too
-/// many connections.
+/// many connections; 25006 a write reaching a server that has just become a replica in a
+/// failover or switchover, before the proxy notices.
 pub fn is_unavailable_sqlstate(code: &str) -> bool {
-    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "25006")
 }
 
 impl From<anyhow::Error> for ApiError {
@@ -352,6 +353,16 @@ mod tests {
         let text = v.to_string();
         assert!(text.contains(code::BAD_USER_INPUT), "{text}");
         assert!(text.contains("\"argument\":\"first\""), "{text}");
+    }
+
+    #[test]
+    fn failover_states_are_retryable() {
+        for code in ["57P01", "57P02", "57P03", "08006", "08001", "25006"] {
+            assert!(is_unavailable_sqlstate(code), "{code}");
+        }
+        for code in ["23505", "40001", "42P01", "22001"] {
+            assert!(!is_unavailable_sqlstate(code), "{code}");
+        }
     }
 
     #[test]
