@@ -42,6 +42,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub options: HttpOptions,
     pub bus: EventBus,
+    /// Webhook settings for registration (the workers hold their own handle).
+    pub webhooks: crate::webhooks::Webhooks,
 }
 
 #[derive(Debug, Clone)]
@@ -296,6 +298,7 @@ async fn execute(
             if let Some(k) = &idempotency {
                 req = req.data(IdempotencyHeader(k.clone()));
             }
+            req = req.data(st.webhooks.clone());
             crate::metrics::operation();
             out.push(batches.drive(st.schema.execute(req)).await);
         }

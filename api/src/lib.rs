@@ -14,3 +14,4 @@ pub mod seed;
 pub mod server;
 pub mod service;
 pub mod telemetry;
+pub mod webhooks;

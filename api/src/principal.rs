@@ -42,6 +42,7 @@ impl Role {
                 CertificationWrite,
                 ProgressRead,
                 AuditRead,
+                WebhooksWrite,
             ],
             Self::Partner => &[
                 VillagesRead,
@@ -51,8 +52,15 @@ impl Role {
                 QualityRead,
                 ProgressRead,
                 AuditRead,
+                WebhooksWrite,
             ],
-            Self::Dashboard => &[VillagesRead, TasksRead, QualityRead, ProgressRead],
+            Self::Dashboard => &[
+                VillagesRead,
+                TasksRead,
+                QualityRead,
+                ProgressRead,
+                WebhooksWrite,
+            ],
         }
     }
 
@@ -89,6 +97,8 @@ pub enum Scope {
     CertificationWrite,
     ProgressRead,
     AuditRead,
+    /// Register webhooks and read their deliveries.
+    WebhooksWrite,
 }
 
 impl Scope {
@@ -111,7 +121,7 @@ impl Scope {
             .join(" ")
     }
 
-    pub const ALL: [Scope; 10] = [
+    pub const ALL: [Scope; 11] = [
         Self::VillagesRead,
         Self::TasksRead,
         Self::TasksWrite,
@@ -122,6 +132,7 @@ impl Scope {
         Self::CertificationWrite,
         Self::ProgressRead,
         Self::AuditRead,
+        Self::WebhooksWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -136,6 +147,7 @@ impl Scope {
             Self::CertificationWrite => "certification:write",
             Self::ProgressRead => "progress:read",
             Self::AuditRead => "audit:read",
+            Self::WebhooksWrite => "webhooks:write",
         }
     }
 }

@@ -84,12 +84,21 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     });
     let bus = EventBus::start(&db, &args.db.database_url);
     tokio::spawn(crate::service::rollup::keep_overdue_current(db.clone()));
+    let webhooks = crate::webhooks::Webhooks::new(args.webhooks.settings());
+    tracing::info!(
+        allow_private = webhooks.settings.reach.allow_private,
+        allow_http = webhooks.settings.reach.allow_http,
+        retry_window_secs = webhooks.settings.retry_window.as_secs(),
+        "webhooks"
+    );
+    webhooks.start(db.clone(), bus.clone());
     let app = router(AppState {
         db: db.clone(),
         schema,
         auth,
         options,
         bus,
+        webhooks,
     });
     tracing::info!("listening on http://{local}/graphql");
     axum::serve(listener, app)

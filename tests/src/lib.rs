@@ -215,6 +215,8 @@ pub struct TestApp {
     pub bus: api::events::EventBus,
     /// A state administrator over the demo states (LGD 22 and 23), with every scope.
     pub admin_token: String,
+    /// Webhook settings the app registers with; `start_webhooks` runs its workers.
+    pub webhooks: api::webhooks::Webhooks,
 }
 
 /// What a test client is.
@@ -285,6 +287,18 @@ impl TestApp {
         options: HttpOptions,
         settings: AuthSettings,
     ) -> Self {
+        let webhooks = api::webhooks::Webhooks::new(api::webhooks::Settings::for_tests());
+        Self::with_webhooks(t, limits, options, settings, webhooks).await
+    }
+
+    /// Like [`TestApp::with`], with these webhook settings.
+    pub async fn with_webhooks(
+        t: TestDb,
+        limits: Limits,
+        options: HttpOptions,
+        settings: AuthSettings,
+        webhooks: api::webhooks::Webhooks,
+    ) -> Self {
         let auth = Arc::new(
             Authenticator::new(t.db.clone(), settings)
                 .await
@@ -297,6 +311,7 @@ impl TestApp {
             auth: auth.clone(),
             options,
             bus: bus.clone(),
+            webhooks: webhooks.clone(),
         };
         let router = router(state);
         let mut app = Self {
@@ -305,6 +320,7 @@ impl TestApp {
             auth,
             bus,
             admin_token: String::new(),
+            webhooks,
         };
         app.admin_token = app
             .token(ClientSpec::new(Role::StateAdmin).states(&[22, 23]))
@@ -314,6 +330,11 @@ impl TestApp {
 
     pub async fn demo(backend: Backend) -> Self {
         Self::over(TestDb::demo(backend).await).await
+    }
+
+    /// Runs this app's webhook dispatcher and delivery worker in the background.
+    pub fn start_webhooks(&self) {
+        self.webhooks.start(self.t.db.clone(), self.bus.clone());
     }
 
     /// Registers a client and returns its id and secret.

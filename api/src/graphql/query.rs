@@ -446,5 +446,7 @@ async fn node(ctx: &Context<'_>, kind: Kind, id: i64) -> ApiResult<Option<Node>>
         Kind::WaterQualityTest => loaders::one::<water_quality_test::Entity>(ctx, id)
             .await?
             .map(|m| Node::WaterQualityTest(WaterQualityTest(m))),
+        // Webhooks are read through `webhooks` and `webhookDeliveries`, not as nodes.
+        Kind::Webhook | Kind::WebhookDelivery => None,
     })
 }

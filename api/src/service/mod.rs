@@ -12,6 +12,7 @@ pub mod rollup;
 pub mod scope;
 pub mod tasks;
 pub mod villages;
+pub mod webhooks;
 pub mod workflow;
 pub mod write;
 

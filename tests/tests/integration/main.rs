@@ -18,4 +18,5 @@ mod rollups;
 mod schema_sdl;
 mod subscriptions;
 mod synthetic;
+mod webhooks;
 mod workflow;
