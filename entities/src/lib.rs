@@ -8,6 +8,7 @@ pub mod district_rollup;
 pub mod district_scheme_rollup;
 pub mod division;
 pub mod enums;
+pub mod event_log;
 pub mod gram_panchayat;
 pub mod hgj_certification;
 pub mod hgj_report;

@@ -8,6 +8,7 @@ mod m20261122_000002_create_auth;
 mod m20261122_000003_create_workflow;
 mod m20261122_000004_create_persisted_query;
 mod m20261122_000005_create_rollups;
+mod m20261126_000001_create_event_log;
 mod m20261126_000002_create_webhooks;
 pub mod rollups;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_workflow::Migration),
             Box::new(m20261122_000004_create_persisted_query::Migration),
             Box::new(m20261122_000005_create_rollups::Migration),
+            Box::new(m20261126_000001_create_event_log::Migration),
             Box::new(m20261126_000002_create_webhooks::Migration),
         ]
     }

@@ -19,6 +19,8 @@ use tokio::sync::broadcast;
 
 pub use self::shared_reads::{Name, SharedReads};
 
+pub mod change;
+pub mod log;
 mod shared_reads;
 
 /// The PostgreSQL channel Sangam instances talk on.

@@ -14,7 +14,11 @@ use sea_orm::{
 use super::{Service, filters::active_assignment_on, write::Begun};
 use crate::{
     error::{ApiError, ApiResult},
-    events::Event,
+    events::{
+        Event,
+        change::{all_fields, changed_fields},
+        log::NewEvent,
+    },
     principal::{Role, Scope},
 };
 
@@ -157,6 +161,12 @@ impl Service {
                 version: v.version,
                 change: "assigned".into(),
             });
+            tx.record(NewEvent::assignment(
+                "assignment.created",
+                &a,
+                v,
+                all_fields(&a),
+            ));
             out.push(a);
         }
         tx.commit(&out).await?;
@@ -239,12 +249,24 @@ impl Service {
                 current_version: Some(after.version),
             });
         }
-        let district = village::Entity::find_by_id(after.village_id)
+        let v = village::Entity::find_by_id(after.village_id)
             .one(tx.conn())
             .await?
-            .map(|v| v.district_id);
-        tx.audit("assignment", id, district, Some(&before), Some(&after))
-            .await?;
+            .ok_or(ApiError::NotFound("village"))?;
+        tx.audit(
+            "assignment",
+            id,
+            Some(v.district_id),
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
+        tx.record(NewEvent::assignment(
+            "assignment.ended",
+            &after,
+            &v,
+            changed_fields(&before, &after),
+        ));
         tx.emit(Event::Village {
             village_id: after.village_id,
             version: 0,

@@ -17,7 +17,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use super::{Service, bis, rollup, write::Begun};
 use crate::{
     error::{ApiError, ApiResult},
-    events::Event,
+    events::{Event, change::all_fields, log::NewEvent},
     principal::{Role, Scope},
 };
 
@@ -167,6 +167,21 @@ impl Service {
             Some(&test),
         )
         .await?;
+        // Who tested is personal data: it stays out of the event.
+        tx.record(NewEvent::water_quality(
+            "water_quality.recorded",
+            &test,
+            &v,
+            serde_json::json!({
+                "village_id": v.id,
+                "source_name": test.source_name,
+                "source_type": test.source_type,
+                "sampled_on": test.sampled_on,
+                "method": test.method,
+                "contaminated": test.contaminated,
+                "exceeded": failing.iter().map(|p| format!("{p:?}")).collect::<Vec<_>>(),
+            }),
+        ));
         let mut tasks = Vec::new();
         if !failing.is_empty() {
             // Bacteria and arsenic make water unsafe at once; other excesses are serious.
@@ -260,6 +275,7 @@ impl Service {
                     version: 1,
                     change: "created".into(),
                 });
+                tx.record(NewEvent::task("task.created", &t, all_fields(&t)));
                 tasks.push(t);
             }
         }

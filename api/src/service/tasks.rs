@@ -19,7 +19,11 @@ use super::{
 };
 use crate::{
     error::{ApiError, ApiResult},
-    events::Event,
+    events::{
+        Event,
+        change::{all_fields, changed_fields, with},
+        log::NewEvent,
+    },
     principal::{Role, Scope},
 };
 
@@ -189,6 +193,11 @@ impl Service {
         .await?;
         rollup::task_changed(tx.conn(), None, &created).await?;
         announce(&mut tx, &created, "created");
+        tx.record(NewEvent::task(
+            "task.created",
+            &created,
+            all_fields(&created),
+        ));
         tx.commit(&created).await?;
         Ok(created)
     }
@@ -349,6 +358,7 @@ impl Service {
         let before = self.visible_task(id).await?;
         may_attach(self.principal(), &before)?;
         let note = caption.clone().unwrap_or_else(|| url.clone());
+        let fields = serde_json::json!({"url": url, "sha256": sha, "caption": caption});
         let mut tx = match self.begin::<task::Model>("attachEvidence", key).await? {
             Begun::Replay(t) => return Ok(t),
             Begun::Fresh(tx) => tx,
@@ -383,6 +393,7 @@ impl Service {
         )
         .await?;
         announce(&mut tx, &after, "evidence");
+        tx.record(NewEvent::task("task.evidence_attached", &after, fields));
         tx.commit(&after).await?;
         Ok(after)
     }
@@ -410,6 +421,16 @@ impl Service {
             Begun::Fresh(tx) => tx,
         };
         let after = bump(&tx, before, expected, set).await?;
+        let (event_kind, note_field) = match kind {
+            TaskEventKind::StatusChanged => ("task.transitioned", "note"),
+            TaskEventKind::Reassigned => ("task.reassigned", "note"),
+            TaskEventKind::Commented => ("task.commented", "comment"),
+            _ => ("task.updated", "note"),
+        };
+        let mut fields = changed_fields(before, &after);
+        if let Some(n) = &note {
+            fields = with(fields, serde_json::json!({ note_field: n }));
+        }
         history(
             &tx,
             before.id,
@@ -433,6 +454,7 @@ impl Service {
             rollup::task_changed(tx.conn(), Some(before), &after).await?;
         }
         announce(&mut tx, &after, change);
+        tx.record(NewEvent::task(event_kind, &after, fields));
         tx.commit(&after).await?;
         Ok(after)
     }

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     error::{ApiError, ApiResult},
-    events::Event,
+    events::{Event, change::changed_fields, log::NewEvent},
     principal::{Role, Scope},
 };
 
@@ -281,6 +281,16 @@ impl Service {
             version: after.version,
             change: change.to_owned(),
         });
+        let kind = match change {
+            "reported" => "village.hgj_reported",
+            "certified" => "village.hgj_certified",
+            _ => "village.coverage_updated",
+        };
+        tx.record(NewEvent::village(
+            kind,
+            after,
+            changed_fields(before, after),
+        ));
         tx.commit(after).await?;
         Ok(after.clone())
     }

@@ -12,7 +12,10 @@ use serde::{Serialize, de::DeserializeOwned};
 use super::Service;
 use crate::{
     error::{ApiError, ApiResult},
-    events::Event,
+    events::{
+        Event,
+        log::{self, NewEvent},
+    },
 };
 
 /// Longest idempotency key accepted.
@@ -25,6 +28,7 @@ pub struct Tx<'s> {
     operation: &'static str,
     key: Option<String>,
     events: Vec<Event>,
+    changes: Vec<NewEvent>,
 }
 
 /// How a write starts: afresh, or as a retry whose first result is returned as it was.
@@ -85,6 +89,7 @@ impl Service {
             operation,
             key: key.map(str::to_owned),
             events: Vec::new(),
+            changes: Vec::new(),
         }))
     }
 
@@ -162,6 +167,11 @@ impl Tx<'_> {
         self.events.push(event);
     }
 
+    /// Appends `change` to the durable event log when the write commits (in its transaction).
+    pub fn record(&mut self, change: NewEvent) {
+        self.changes.push(change);
+    }
+
     /// Records the result for the idempotency key, commits, and announces the events.
     pub async fn commit<T: Serialize>(self, result: &T) -> ApiResult<()> {
         if let Some(k) = &self.key {
@@ -175,6 +185,10 @@ impl Tx<'_> {
                 .filter(idempotency_record::Column::IdempotencyKey.eq(k.as_str()))
                 .exec(&self.txn)
                 .await?;
+        }
+        // Last, so appenders hold the log's lock as briefly as they can (see `events::log`).
+        for change in &self.changes {
+            log::append(&self.txn, &self.svc.principal().sub, change).await?;
         }
         if let Some(bus) = self.svc.bus() {
             bus.queue(&self.txn, &self.events).await?;

@@ -5,6 +5,7 @@ mod auth_tokens;
 mod bad_input;
 mod binary;
 mod db_down;
+mod event_log;
 mod http;
 mod leaks;
 mod limits;
