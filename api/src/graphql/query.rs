@@ -78,7 +78,7 @@ pub struct Viewer {
     pub organisation_id: Option<ID>,
 }
 
-#[Object]
+#[Object(name = "DomainQuery")]
 impl Query {
     /// Any object by its global id; null when it does not exist or is outside the caller's reach.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Node>> {

@@ -80,8 +80,10 @@ pub async fn step(
     let mut owners: HashMap<&str, Acting> = HashMap::new();
     let mut rows = Vec::new();
     for logged in &events {
-        let (Some(kind), Some(entity)) = (EventKind::parse(&logged.kind), Entity::parse(&logged.entity))
-        else {
+        let (Some(kind), Some(entity)) = (
+            EventKind::parse(&logged.kind),
+            Entity::parse(&logged.entity),
+        ) else {
             continue;
         };
         let event = EventRef {

@@ -12,7 +12,7 @@
 //! - [`signing`] is Standard Webhooks; [`ssrf`] keeps deliveries out of private networks.
 
 pub mod deliver;
-// pub mod dispatch; (needs the event log)
+pub mod dispatch;
 pub mod owner;
 pub mod payload;
 pub mod signing;
@@ -100,8 +100,7 @@ impl Webhooks {
     /// Starts the dispatcher and the delivery worker for this instance.
     pub fn start(&self, db: DatabaseConnection, bus: crate::events::EventBus) {
         let instance = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
-        // tokio::spawn(dispatch::run(db.clone(), self.clone(), bus));
-        let _ = bus;
+        tokio::spawn(dispatch::run(db.clone(), self.clone(), bus));
         tokio::spawn(deliver::run(db, self.clone(), instance));
     }
 }

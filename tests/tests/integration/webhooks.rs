@@ -195,13 +195,32 @@ async fn village_and_task(app: &TestApp, skip: &[Value]) -> (Value, String) {
     (village, task)
 }
 
+/// Chhattisgarh's PHED, which the administrator's tasks are assigned to.
+async fn phed(app: &TestApp) -> Value {
+    let data = app
+        .data(
+            "{ organisations(filter: { kind: DEPARTMENT, department: PHED }, first: 100) {
+                edges { node { id state { lgdCode } } } } }",
+            json!({}),
+        )
+        .await;
+    data["organisations"]["edges"]
+        .as_array()
+        .expect("organisations")
+        .iter()
+        .map(|e| e["node"].clone())
+        .find(|o| o["state"]["lgdCode"] == 22)
+        .expect("PHED in Chhattisgarh")["id"]
+        .clone()
+}
+
 async fn create_task(app: &TestApp, token: &str, village: &Value) -> String {
     let res = app
         .post_as(
             token,
-            "mutation($v: ID!) { createTask(input: { kind: OTHER, title: \"Fix the handpump\",
-                village: $v }) { task { id } } }",
-            json!({ "v": village["id"] }),
+            "mutation($v: ID!, $a: ID) { createTask(input: { kind: OTHER, title: \"Fix the handpump\",
+                village: $v, assignee: $a }) { task { id } } }",
+            json!({ "v": village["id"], "a": phed(app).await }),
         )
         .await;
     assert!(res.get("errors").is_none(), "create a task: {res:#}");
@@ -773,13 +792,29 @@ mod instances {
             json!({ "d": d["district"]["id"] }),
         )
         .await;
+        let orgs = gql(
+            http,
+            base,
+            token,
+            "{ organisations(filter: { kind: DEPARTMENT, department: PHED }, first: 100) {
+                edges { node { id state { lgdCode } } } } }",
+            json!({}),
+        )
+        .await;
+        let phed = orgs["organisations"]["edges"]
+            .as_array()
+            .expect("organisations")
+            .iter()
+            .find(|e| e["node"]["state"]["lgdCode"] == 22)
+            .expect("PHED in Chhattisgarh")["node"]["id"]
+            .clone();
         let made = gql(
             http,
             base,
             token,
-            "mutation($v: ID!) { createTask(input: { kind: OTHER, title: \"Repair\", village: $v })
-                { task { id } } }",
-            json!({ "v": v["villages"]["edges"][0]["node"]["id"] }),
+            "mutation($v: ID!, $a: ID) { createTask(input: { kind: OTHER, title: \"Repair\",
+                village: $v, assignee: $a }) { task { id } } }",
+            json!({ "v": v["villages"]["edges"][0]["node"]["id"], "a": phed }),
         )
         .await;
         made["createTask"]["task"]["id"]
