@@ -7,7 +7,7 @@
 //! the same events at the same time: a delivery is unique per (webhook, event), so the second
 //! insert is a no-op, and the cursor only moves forward.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, hash_map::Entry};
 
 use chrono::{TimeDelta, Utc};
 use entities::{
@@ -103,25 +103,23 @@ pub async fn step(
             {
                 continue;
             }
-            if !owners.contains_key(hook.owner.as_str()) {
-                owners.insert(hook.owner.as_str(), acting(db, &hook.owner).await?);
+            if let Entry::Vacant(e) = owners.entry(hook.owner.as_str()) {
+                e.insert(acting(db, &hook.owner).await?);
             }
             let Some(Acting::As(who)) = owners.get(hook.owner.as_str()) else {
                 continue;
             };
             let svc = Service::new(db.clone(), who.clone());
-            if !bodies.contains_key(hook.owner.as_str()) {
-                let body = payload::body(schema, svc.clone(), &event).await?;
-                bodies.insert(hook.owner.as_str(), body);
+            if let Entry::Vacant(e) = bodies.entry(hook.owner.as_str()) {
+                e.insert(payload::body(schema, svc.clone(), &event).await?);
             }
             let Some(Some(body)) = bodies.get(hook.owner.as_str()) else {
                 continue;
             };
             if let Some(filter) = hook.filter.as_deref() {
                 let key = (hook.owner.as_str(), filter);
-                if !passes.contains_key(&key) {
-                    let pass = matches(&svc, filter, &event).await?;
-                    passes.insert(key, pass);
+                if let Entry::Vacant(e) = passes.entry(key) {
+                    e.insert(matches(&svc, filter, &event).await?);
                 }
                 if passes.get(&key) != Some(&true) {
                     continue;
