@@ -6,5 +6,8 @@
 #   BENCH_DATABASE=postgres TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres bench/webhooks.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --release -p tests --test integration -- --ignored --exact \
+# BENCH_PROFILE=release for optimised numbers (a long build); the default reuses the test build.
+profile=()
+[ "${BENCH_PROFILE:-dev}" = release ] && profile=(--release)
+cargo test "${profile[@]}" -p tests --test integration -- --ignored --exact \
   webhooks::webhook_delivery_bench --nocapture 2>&1 | grep -E "webhook bench|panicked|FAILED|error" || true
