@@ -355,6 +355,74 @@ pub struct ServeArgs {
     pub retention: RetentionArgs,
     #[command(flatten)]
     pub auth: AuthArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
+}
+
+/// How webhooks are delivered.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookArgs {
+    /// Allow webhook URLs on loopback, private, link-local and other non-public addresses
+    /// (tests, closed networks). Off by default: a client could otherwise reach internal services.
+    #[arg(long, env = "SANGAM_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+    /// Allow plain `http://` webhook URLs.
+    #[arg(long, env = "SANGAM_WEBHOOK_ALLOW_HTTP")]
+    pub webhook_allow_http: bool,
+    /// Longest one delivery attempt may take, in seconds.
+    #[arg(long, env = "SANGAM_WEBHOOK_TIMEOUT_SECS", default_value_t = 10)]
+    pub webhook_timeout_secs: u64,
+    /// Delay before the first retry, in milliseconds; each retry doubles it, with jitter.
+    #[arg(long, env = "SANGAM_WEBHOOK_RETRY_BASE_MS", default_value_t = 5000)]
+    pub webhook_retry_base_ms: u64,
+    /// Longest delay between two attempts, in seconds.
+    #[arg(long, env = "SANGAM_WEBHOOK_MAX_DELAY_SECS", default_value_t = 7200)]
+    pub webhook_max_delay_secs: u64,
+    /// How long a delivery is retried before it fails (is dead-lettered), in seconds.
+    #[arg(
+        long,
+        env = "SANGAM_WEBHOOK_RETRY_WINDOW_SECS",
+        default_value_t = 86_400
+    )]
+    pub webhook_retry_window_secs: u64,
+    /// A webhook whose every attempt failed for this long is disabled, in seconds.
+    #[arg(
+        long,
+        env = "SANGAM_WEBHOOK_DISABLE_AFTER_SECS",
+        default_value_t = 259_200
+    )]
+    pub webhook_disable_after_secs: u64,
+    /// How long an instance holds a delivery it is sending before others may retry it, in
+    /// seconds (longer than the timeout).
+    #[arg(long, env = "SANGAM_WEBHOOK_LEASE_SECS", default_value_t = 60)]
+    pub webhook_lease_secs: u64,
+    /// How often idle workers look for due deliveries, in milliseconds.
+    #[arg(long, env = "SANGAM_WEBHOOK_POLL_MS", default_value_t = 500)]
+    pub webhook_poll_ms: u64,
+    /// Most deliveries one instance sends at once.
+    #[arg(long, env = "SANGAM_WEBHOOK_CONCURRENCY", default_value_t = 32)]
+    pub webhook_concurrency: usize,
+}
+
+impl WebhookArgs {
+    pub fn settings(&self) -> crate::webhooks::Settings {
+        use std::time::Duration;
+        crate::webhooks::Settings {
+            reach: crate::webhooks::ssrf::Reach {
+                allow_private: self.webhook_allow_private,
+                allow_http: self.webhook_allow_http,
+            },
+            timeout: Duration::from_secs(self.webhook_timeout_secs.max(1)),
+            retry_base: Duration::from_millis(self.webhook_retry_base_ms.max(1)),
+            max_delay: Duration::from_secs(self.webhook_max_delay_secs.max(1)),
+            retry_window: Duration::from_secs(self.webhook_retry_window_secs),
+            disable_after: Duration::from_secs(self.webhook_disable_after_secs),
+            lease: Duration::from_secs(self.webhook_lease_secs.max(1)),
+            poll: Duration::from_millis(self.webhook_poll_ms.max(10)),
+            concurrency: self.webhook_concurrency.max(1),
+            ..crate::webhooks::Settings::default()
+        }
+    }
 }
 
 impl AuthArgs {

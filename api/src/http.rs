@@ -47,6 +47,8 @@ pub struct AppState {
     pub bus: EventBus,
     /// A read replica for queries (`--database-read-url`); `None`: everything on the primary.
     pub reads: Option<Reads>,
+    /// Webhook settings for registration (the workers hold their own handle).
+    pub webhooks: crate::webhooks::Webhooks,
 }
 
 #[derive(Debug, Clone)]
@@ -308,6 +310,7 @@ async fn execute(
             if let Some(k) = &idempotency {
                 req = req.data(IdempotencyHeader(k.clone()));
             }
+            req = req.data(st.webhooks.clone());
             crate::metrics::operation();
             let res = batches.drive(st.schema.execute(req)).await;
             push(&done, Outcome::executed(res));

@@ -19,4 +19,5 @@ pub mod seed;
 pub mod server;
 pub mod service;
 pub mod telemetry;
+pub mod webhooks;
 pub mod ws;

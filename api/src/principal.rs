@@ -50,6 +50,7 @@ impl Role {
                 CertificationWrite,
                 ProgressRead,
                 AuditRead,
+                WebhooksWrite,
             ],
             Self::Partner => &[
                 VillagesRead,
@@ -59,8 +60,15 @@ impl Role {
                 QualityRead,
                 ProgressRead,
                 AuditRead,
+                WebhooksWrite,
             ],
-            Self::Dashboard => &[VillagesRead, TasksRead, QualityRead, ProgressRead],
+            Self::Dashboard => &[
+                VillagesRead,
+                TasksRead,
+                QualityRead,
+                ProgressRead,
+                WebhooksWrite,
+            ],
             Self::Public => &[VillagesRead, ProgressRead],
         }
     }
@@ -99,6 +107,8 @@ pub enum Scope {
     CertificationWrite,
     ProgressRead,
     AuditRead,
+    /// Register webhooks and read their deliveries.
+    WebhooksWrite,
 }
 
 impl Scope {
@@ -121,7 +131,7 @@ impl Scope {
             .join(" ")
     }
 
-    pub const ALL: [Scope; 10] = [
+    pub const ALL: [Scope; 11] = [
         Self::VillagesRead,
         Self::TasksRead,
         Self::TasksWrite,
@@ -132,6 +142,7 @@ impl Scope {
         Self::CertificationWrite,
         Self::ProgressRead,
         Self::AuditRead,
+        Self::WebhooksWrite,
     ];
 
     /// What the scope lets a token do, in a line a screen can show.
@@ -151,6 +162,7 @@ impl Scope {
             }
             Self::ProgressRead => "Read progress aggregates for review meetings and dashboards",
             Self::AuditRead => "Read the audit trail",
+            Self::WebhooksWrite => "Register webhooks for the events you could read anyway",
         }
     }
 
@@ -166,6 +178,7 @@ impl Scope {
             Self::CertificationWrite => "certification:write",
             Self::ProgressRead => "progress:read",
             Self::AuditRead => "audit:read",
+            Self::WebhooksWrite => "webhooks:write",
         }
     }
 }

@@ -120,6 +120,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         db.clone(),
         args.retention.window(),
     ));
+    let webhooks = crate::webhooks::Webhooks::new(args.webhooks.settings());
+    tracing::info!(
+        allow_private = webhooks.settings.reach.allow_private,
+        allow_http = webhooks.settings.reach.allow_http,
+        retry_window_secs = webhooks.settings.retry_window.as_secs(),
+        "webhooks"
+    );
+    webhooks.start(db.clone(), bus.clone());
     let app = router(AppState {
         db: db.clone(),
         schema,
@@ -127,6 +135,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         options,
         bus,
         reads,
+        webhooks,
     });
     tracing::info!("listening on http://{local}/graphql");
     tracing::info!("progress page at http://{local}/dashboard");

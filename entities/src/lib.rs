@@ -28,5 +28,9 @@ pub mod task_evidence;
 pub mod village;
 pub mod water_quality_result;
 pub mod water_quality_test;
+pub mod webhook;
+pub mod webhook_attempt;
+pub mod webhook_cursor;
+pub mod webhook_delivery;
 
 pub use sea_orm;

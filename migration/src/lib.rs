@@ -9,6 +9,7 @@ mod m20261122_000003_create_workflow;
 mod m20261122_000004_create_persisted_query;
 mod m20261122_000005_create_rollups;
 mod m20261126_000001_create_event_log;
+mod m20261126_000002_create_webhooks;
 mod m20261126_000004_orderings_and_search;
 pub mod rollups;
 pub mod search_key;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_create_persisted_query::Migration),
             Box::new(m20261122_000005_create_rollups::Migration),
             Box::new(m20261126_000001_create_event_log::Migration),
+            Box::new(m20261126_000002_create_webhooks::Migration),
             Box::new(m20261126_000004_orderings_and_search::Migration),
         ]
     }

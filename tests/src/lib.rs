@@ -216,6 +216,8 @@ pub struct TestApp {
     pub bus: api::events::EventBus,
     /// A state administrator over the demo states (LGD 22 and 23), with every scope.
     pub admin_token: String,
+    /// Webhook settings the app registers with; `start_webhooks` runs its workers.
+    pub webhooks: api::webhooks::Webhooks,
 }
 
 /// What a test client is.
@@ -286,7 +288,8 @@ impl TestApp {
         options: HttpOptions,
         settings: AuthSettings,
     ) -> Self {
-        Self::build(t, limits, options, settings, None).await
+        let webhooks = api::webhooks::Webhooks::new(api::webhooks::Settings::for_tests());
+        Self::build(t, limits, options, settings, None, webhooks).await
     }
 
     /// The router over `t` with queries routed to the replica `reads` stands for.
@@ -297,8 +300,20 @@ impl TestApp {
             HttpOptions::default(),
             AuthSettings::embedded(ISSUER),
             Some(reads),
+            api::webhooks::Webhooks::new(api::webhooks::Settings::for_tests()),
         )
         .await
+    }
+
+    /// Like [`TestApp::with`], with these webhook settings.
+    pub async fn with_webhooks(
+        t: TestDb,
+        limits: Limits,
+        options: HttpOptions,
+        settings: AuthSettings,
+        webhooks: api::webhooks::Webhooks,
+    ) -> Self {
+        Self::build(t, limits, options, settings, None, webhooks).await
     }
 
     async fn build(
@@ -307,6 +322,7 @@ impl TestApp {
         options: HttpOptions,
         settings: AuthSettings,
         reads: Option<api::replica::Reads>,
+        webhooks: api::webhooks::Webhooks,
     ) -> Self {
         let auth = Arc::new(
             Authenticator::new(t.db.clone(), settings)
@@ -321,6 +337,7 @@ impl TestApp {
             options,
             bus: bus.clone(),
             reads,
+            webhooks: webhooks.clone(),
         };
         let router = router(state);
         let mut app = Self {
@@ -329,6 +346,7 @@ impl TestApp {
             auth,
             bus,
             admin_token: String::new(),
+            webhooks,
         };
         app.admin_token = app
             .token(ClientSpec::new(Role::StateAdmin).states(&[22, 23]))
@@ -338,6 +356,11 @@ impl TestApp {
 
     pub async fn demo(backend: Backend) -> Self {
         Self::over(TestDb::demo(backend).await).await
+    }
+
+    /// Runs this app's webhook dispatcher and delivery worker in the background.
+    pub fn start_webhooks(&self) {
+        self.webhooks.start(self.t.db.clone(), self.bus.clone());
     }
 
     /// Registers a client and returns its id and secret.

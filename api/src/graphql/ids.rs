@@ -20,10 +20,12 @@ pub enum Kind {
     Task,
     TaskEvent,
     WaterQualityTest,
+    Webhook,
+    WebhookDelivery,
 }
 
 impl Kind {
-    const ALL: [Kind; 12] = [
+    const ALL: [Kind; 14] = [
         Self::State,
         Self::Division,
         Self::District,
@@ -36,6 +38,8 @@ impl Kind {
         Self::Task,
         Self::TaskEvent,
         Self::WaterQualityTest,
+        Self::Webhook,
+        Self::WebhookDelivery,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,6 +56,8 @@ impl Kind {
             Self::Task => "Task",
             Self::TaskEvent => "TaskEvent",
             Self::WaterQualityTest => "WaterQualityTest",
+            Self::Webhook => "Webhook",
+            Self::WebhookDelivery => "WebhookDelivery",
         }
     }
 }

@@ -16,22 +16,35 @@ pub mod query;
 pub mod scalars;
 pub mod subscription;
 pub mod types;
+pub mod webhooks;
 
-use async_graphql::{Request, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, Request, Schema, SchemaBuilder};
 use batches::Batches;
 
 pub use context::Limits;
-use mutation::Mutation;
-use query::Query;
 use subscription::Subscription;
 
 use crate::service::Service;
 
-pub type AppSchema = Schema<Query, Mutation, Subscription>;
+/// The root query: the domain's reads and the caller's webhooks.
+#[derive(MergedObject)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(query::Query, webhooks::WebhookQuery);
+
+/// The root mutation: the domain's writes and webhook registration.
+#[derive(MergedObject)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(mutation::Mutation, webhooks::WebhookMutation);
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, Subscription>;
 
 /// The schema without any data: what `export-schema` prints and the server serves.
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
-    Schema::build(Query, Mutation, Subscription)
+pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, Subscription> {
+    Schema::build(
+        QueryRoot(query::Query, webhooks::WebhookQuery),
+        MutationRoot(mutation::Mutation, webhooks::WebhookMutation),
+        Subscription,
+    )
 }
 
 pub fn schema(limits: Limits) -> AppSchema {

@@ -195,7 +195,7 @@ pub struct VillagePayload {
 
 pub struct Mutation;
 
-#[Object]
+#[Object(name = "DomainMutation")]
 impl Mutation {
     /// Raise a convergence task on a village or a scheme.
     async fn create_task(

@@ -75,7 +75,7 @@ fn eq<C: ColumnTrait>(column: C, value: impl Into<sea_orm::Value>) -> Condition 
 
 // The list resolvers take filter, ordering and four Relay arguments.
 #[allow(clippy::too_many_arguments)]
-#[Object]
+#[Object(name = "DomainQuery")]
 impl Query {
     /// Any object by its global id; null when it does not exist or is outside the caller's reach.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Node>> {
@@ -517,5 +517,7 @@ async fn node(ctx: &Context<'_>, kind: Kind, id: i64) -> ApiResult<Option<Node>>
         Kind::WaterQualityTest => loaders::one::<water_quality_test::Entity>(ctx, id)
             .await?
             .map(|m| Node::WaterQualityTest(WaterQualityTest(m))),
+        // Webhooks are read through `webhooks` and `webhookDeliveries`, not as nodes.
+        Kind::Webhook | Kind::WebhookDelivery => None,
     })
 }

@@ -15,6 +15,7 @@ pub mod search_key;
 pub mod tasks;
 pub mod text;
 pub mod villages;
+pub mod webhooks;
 pub mod workflow;
 pub mod write;
 

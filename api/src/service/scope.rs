@@ -488,6 +488,65 @@ impl Scoped for scheme_village::Entity {
     }
 }
 
+/// A webhook, its deliveries and their attempts belong to the principal that registered it
+/// (ACCESS.md: "a webhook belongs to the client that registered it"), whatever its role.
+impl Reach<'_> {
+    fn own_webhooks(&self) -> SelectStatement {
+        select_where(
+            webhook::Column::Id,
+            Condition::all().add(webhook::Column::OwnerSub.eq(self.who.sub.clone())),
+        )
+    }
+
+    fn own_deliveries(&self) -> SelectStatement {
+        select_where(
+            webhook_delivery::Column::Id,
+            Condition::all()
+                .add(webhook_delivery::Column::WebhookId.in_subquery(self.own_webhooks())),
+        )
+    }
+}
+
+impl Scoped for webhook::Entity {
+    const READ: Scope = Scope::WebhooksWrite;
+    fn id_column() -> Self::Column {
+        webhook::Column::Id
+    }
+    fn row_id(model: &Self::Model) -> i64 {
+        model.id
+    }
+    fn reach(reach: &Reach<'_>) -> Condition {
+        Condition::all().add(webhook::Column::OwnerSub.eq(reach.who.sub.clone()))
+    }
+}
+
+impl Scoped for webhook_delivery::Entity {
+    const READ: Scope = Scope::WebhooksWrite;
+    fn id_column() -> Self::Column {
+        webhook_delivery::Column::Id
+    }
+    fn row_id(model: &Self::Model) -> i64 {
+        model.id
+    }
+    fn reach(reach: &Reach<'_>) -> Condition {
+        Condition::all().add(webhook_delivery::Column::WebhookId.in_subquery(reach.own_webhooks()))
+    }
+}
+
+impl Scoped for webhook_attempt::Entity {
+    const READ: Scope = Scope::WebhooksWrite;
+    fn id_column() -> Self::Column {
+        webhook_attempt::Column::Id
+    }
+    fn row_id(model: &Self::Model) -> i64 {
+        model.id
+    }
+    fn reach(reach: &Reach<'_>) -> Condition {
+        Condition::all()
+            .add(webhook_attempt::Column::DeliveryId.in_subquery(reach.own_deliveries()))
+    }
+}
+
 /// Whether the principal may read personal data (names, phone numbers, free-text comments).
 pub fn sees_personal_data(who: &Principal) -> bool {
     !matches!(who.role, Role::Dashboard | Role::Public)

@@ -38,6 +38,7 @@ async fn demo_app() -> TestApp {
         options,
         bus: app.bus.clone(),
         reads: None,
+        webhooks: api::webhooks::Webhooks::new(api::webhooks::Settings::for_tests()),
     });
     app
 }

@@ -28,5 +28,6 @@ mod rollups;
 mod schema_sdl;
 mod subscriptions;
 mod synthetic;
+mod webhooks;
 mod workflow;
 mod write_checks;

@@ -67,6 +67,19 @@ enum Probe {
     Report,
     /// Record the Gram Sabha's certification of a reported village in reach.
     Certify,
+    /// The deliveries of a webhook the caller registered.
+    Deliveries,
+    /// Register a webhook for village coverage events (what every role, dashboards included,
+    /// may read).
+    CreateWebhook,
+    /// Pause a webhook the caller registered.
+    UpdateWebhook,
+    /// Remove a webhook the caller registered.
+    DeleteWebhook,
+    /// Rotate the secret of a webhook the caller registered.
+    RotateWebhook,
+    /// Queue a delivery of a webhook the caller registered again.
+    Redeliver,
 }
 
 use Probe::*;
@@ -102,6 +115,8 @@ const QUERY: &[(&str, Probe, [Rule; 5])] = &[
     ("waterQualityTests", Read, [Y, Y, Y, Y, Y]),
     ("auditLog", Read, [Y, Y, Y, Y, N]),
     ("progress", Read, [Y, Y, Y, Y, Y]),
+    ("webhooks", Read, [Y, Y, Y, Y, Y]),
+    ("webhookDeliveries", Deliveries, [Y, Y, Y, Y, Y]),
 ];
 
 /// Root mutation fields (ACCESS.md's matrix; editing and evidence follow `service::workflow`).
@@ -122,6 +137,11 @@ const MUTATION: &[(&str, Probe, [Rule; 5])] = &[
     ("updateVillageCoverage", Coverage, [Y, Y, N, N, N]),
     ("reportHarGharJal", Report, [Y, Y, N, N, N]),
     ("certifyHarGharJal", Certify, [Y, Y, N, N, N]),
+    ("createWebhook", CreateWebhook, [Y, Y, Y, Y, Y]),
+    ("updateWebhook", UpdateWebhook, [Y, Y, Y, Y, Y]),
+    ("deleteWebhook", DeleteWebhook, [Y, Y, Y, Y, Y]),
+    ("rotateWebhookSecret", RotateWebhook, [Y, Y, Y, Y, Y]),
+    ("redeliverWebhookEvent", Redeliver, [Y, Y, Y, Y, Y]),
 ];
 
 fn names(fields: &Value) -> BTreeSet<String> {
@@ -504,6 +524,46 @@ fn today() -> String {
     api::service::today_ist().to_string()
 }
 
+const CREATE_WEBHOOK: &str = "mutation($url: String!) { createWebhook(input: { url: $url,
+    eventKinds: [VILLAGE_COVERAGE_UPDATED] }) { webhook { id version } secret } }";
+
+/// A webhook registered with `token`; returns its id.
+async fn webhook(app: &TestApp, token: &str) -> String {
+    let vars = json!({ "url": "https://hooks.example.org/sangam" });
+    let data = write(app, token, CREATE_WEBHOOK, vars, "register a webhook").await;
+    id(&data["createWebhook"]["webhook"])
+}
+
+/// A delivery of a webhook registered with `token` (as the dispatcher would queue it); returns
+/// its id.
+async fn delivery(app: &TestApp, token: &str) -> String {
+    use entities::webhook_delivery::{ActiveModel, WebhookDeliveryStatus};
+    use sea_orm::{ActiveModelTrait, Set};
+    let hook = webhook(app, token).await;
+    let (_, hook_id) = api::graphql::ids::decode("webhook", &hook.clone().into()).expect("id");
+    let now = chrono::Utc::now();
+    let row = ActiveModel {
+        webhook_id: Set(hook_id),
+        event_id: Set(1),
+        event_kind: Set("village.coverage_updated".into()),
+        message_id: Set(format!("msg_1_{hook_id}")),
+        entity: Set("village".into()),
+        entity_id: Set(1),
+        payload: Set("{}".into()),
+        status: Set(WebhookDeliveryStatus::Failed),
+        attempts: Set(1),
+        next_attempt_at: Set(now),
+        retry_until: Set(now),
+        created_at: Set(now),
+        finished_at: Set(Some(now)),
+        ..Default::default()
+    }
+    .insert(&app.t.db)
+    .await
+    .expect("queue a delivery");
+    api::graphql::ids::encode(api::graphql::ids::Kind::WebhookDelivery, row.id).0
+}
+
 /// The query and variables of one cell, after any setup it needs.
 async fn probe(
     app: &TestApp,
@@ -517,6 +577,35 @@ async fn probe(
     let admin = app.admin_token.as_str();
     let (query, vars): (String, Value) = match probe {
         Read => return read(w, field, role),
+        Deliveries => (
+            "query($w: ID!) { webhookDeliveries(webhook: $w, first: 5) { totalCount edges {
+                node { id status attempts { number } } } } }"
+                .into(),
+            json!({ "w": webhook(app, token).await }),
+        ),
+        CreateWebhook => (
+            CREATE_WEBHOOK.into(),
+            json!({ "url": "https://hooks.example.org/sangam" }),
+        ),
+        UpdateWebhook => (
+            "mutation($id: ID!) { updateWebhook(input: { id: $id, expectedVersion: 1,
+                enabled: false }) { webhook { id enabled } } }"
+                .into(),
+            json!({ "id": webhook(app, token).await }),
+        ),
+        DeleteWebhook => (
+            "mutation($id: ID!) { deleteWebhook(id: $id) { deletedId } }".into(),
+            json!({ "id": webhook(app, token).await }),
+        ),
+        RotateWebhook => (
+            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }".into(),
+            json!({ "id": webhook(app, token).await }),
+        ),
+        Redeliver => (
+            "mutation($d: ID!) { redeliverWebhookEvent(delivery: $d) { delivery { status } } }"
+                .into(),
+            json!({ "d": delivery(app, token).await }),
+        ),
         NodeTask => (
             "query($id: ID!) { node(id: $id) { id ... on Task { title } } }".into(),
             json!({ "id": assigned_to(app, w, role).await }),
@@ -723,6 +812,7 @@ fn read(w: &World, field: &str, role: Role) -> (String, Value) {
             "{ auditLog(first: 5) { totalCount edges { node { operation entity } } } }",
             json!({}),
         ),
+        "webhooks" => ("{ webhooks { id url eventKinds enabled } }", json!({})),
         "progress" => (
             "{ progress(level: DISTRICT) { parent { villages tasksOpen } rows { areaId
                 villages } } }",

@@ -1,0 +1,322 @@
+//! Webhooks: signed, at-least-once HTTP deliveries of logged events to systems that do not hold
+//! a WebSocket open (an electricity company's consumer system, Health's laboratory system, an
+//! NGO's MIS).
+//!
+//! - [`dispatch`] reads the event log after the dispatcher's cursor and creates one delivery per
+//!   (webhook, event) the webhook's owner may see, its body built through the owner's own row
+//!   scope and field rules (a GraphQL read as that principal).
+//! - [`deliver`] runs on every instance: it claims due deliveries (`FOR UPDATE SKIP LOCKED` on
+//!   PostgreSQL) under a lease, re-checks the owner's reach, signs and sends them, records every
+//!   attempt, and schedules retries with exponential backoff and jitter until the retry window
+//!   closes.
+//! - [`signing`] is Standard Webhooks; [`ssrf`] keeps deliveries out of private networks.
+
+pub mod deliver;
+pub mod dispatch;
+pub mod owner;
+pub mod payload;
+pub mod signing;
+pub mod ssrf;
+
+use std::{sync::Arc, time::Duration};
+
+use entities::{task, village};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+/// How webhooks are delivered (the `--webhook-*` flags).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub reach: ssrf::Reach,
+    /// Longest one attempt may take.
+    pub timeout: Duration,
+    /// Delay before the first retry; each retry doubles it (with jitter) up to `max_delay`.
+    pub retry_base: Duration,
+    pub max_delay: Duration,
+    /// How long a delivery is retried before it fails (dead letter).
+    pub retry_window: Duration,
+    /// A webhook failing for this long without a success is disabled.
+    pub disable_after: Duration,
+    /// How long an instance holds a claimed delivery; past it, the delivery is due again.
+    pub lease: Duration,
+    /// How often idle workers look for due deliveries and new events.
+    pub poll: Duration,
+    /// Most deliveries one worker sends at once.
+    pub concurrency: usize,
+    /// How long a rotated-out secret keeps signing next to the new one.
+    pub rotation_overlap: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            reach: ssrf::Reach::default(),
+            timeout: Duration::from_secs(10),
+            retry_base: Duration::from_secs(5),
+            max_delay: Duration::from_secs(2 * 3600),
+            retry_window: Duration::from_secs(24 * 3600),
+            disable_after: Duration::from_secs(3 * 24 * 3600),
+            lease: Duration::from_secs(60),
+            poll: Duration::from_millis(500),
+            concurrency: 32,
+            rotation_overlap: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+impl Settings {
+    /// What tests use: receivers on 127.0.0.1 over plain HTTP, quick retries.
+    pub fn for_tests() -> Self {
+        Self {
+            reach: ssrf::Reach {
+                allow_private: true,
+                allow_http: true,
+            },
+            retry_base: Duration::from_millis(100),
+            poll: Duration::from_millis(100),
+            lease: Duration::from_secs(5),
+            ..Self::default()
+        }
+    }
+}
+
+/// What the GraphQL layer and the workers share: the settings, and a bell rung when there may
+/// be work (a committed event, a redelivery).
+#[derive(Clone)]
+pub struct Webhooks {
+    pub settings: Arc<Settings>,
+    pub wake: Arc<Notify>,
+}
+
+impl Webhooks {
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            settings: Arc::new(settings),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Starts the dispatcher and the delivery worker for this instance.
+    pub fn start(&self, db: DatabaseConnection, bus: crate::events::EventBus) {
+        let instance = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        tokio::spawn(dispatch::run(db.clone(), self.clone(), bus));
+        tokio::spawn(deliver::run(db, self.clone(), instance));
+    }
+}
+
+/// The dispatcher's position in the event log: a webhook registered now gets the events after it.
+pub async fn cursor(db: &impl sea_orm::ConnectionTrait) -> Result<i64, sea_orm::DbErr> {
+    use sea_orm::EntityTrait;
+    Ok(entities::webhook_cursor::Entity::find_by_id(1)
+        .one(db)
+        .await?
+        .map_or(0, |c| c.last_event_id))
+}
+
+/// The kinds of events a webhook may ask for, named as in the event log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, async_graphql::Enum)]
+#[graphql(name = "WebhookEventKind")]
+pub enum EventKind {
+    /// `task.created`
+    TaskCreated,
+    /// `task.updated`: title, description, priority or due date edited.
+    TaskUpdated,
+    /// `task.transitioned`: the task moved through its workflow.
+    TaskTransitioned,
+    /// `task.reassigned`
+    TaskReassigned,
+    /// `task.commented`
+    TaskCommented,
+    /// `task.evidence_attached`
+    TaskEvidenceAttached,
+    /// `assignment.created`: a sector partner was assigned to a village.
+    AssignmentCreated,
+    /// `assignment.ended`
+    AssignmentEnded,
+    /// `water_quality.recorded` (the payload says whether the sample was `contaminated`).
+    WaterQualityRecorded,
+    /// `village.coverage_updated`: households or tap connections changed.
+    VillageCoverageUpdated,
+    /// `village.hgj_reported`: the village was reported Har Ghar Jal.
+    VillageHgjReported,
+    /// `village.hgj_certified`: the Gram Sabha certified it.
+    VillageHgjCertified,
+}
+
+/// The row an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Entity {
+    Task,
+    Assignment,
+    WaterQualityTest,
+    Village,
+}
+
+impl Entity {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "task" => Self::Task,
+            "assignment" => Self::Assignment,
+            "water_quality_test" => Self::WaterQualityTest,
+            "village" => Self::Village,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Task => "task",
+            Self::Assignment => "assignment",
+            Self::WaterQualityTest => "water_quality_test",
+            Self::Village => "village",
+        }
+    }
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 12] = [
+        Self::TaskCreated,
+        Self::TaskUpdated,
+        Self::TaskTransitioned,
+        Self::TaskReassigned,
+        Self::TaskCommented,
+        Self::TaskEvidenceAttached,
+        Self::AssignmentCreated,
+        Self::AssignmentEnded,
+        Self::WaterQualityRecorded,
+        Self::VillageCoverageUpdated,
+        Self::VillageHgjReported,
+        Self::VillageHgjCertified,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TaskCreated => "task.created",
+            Self::TaskUpdated => "task.updated",
+            Self::TaskTransitioned => "task.transitioned",
+            Self::TaskReassigned => "task.reassigned",
+            Self::TaskCommented => "task.commented",
+            Self::TaskEvidenceAttached => "task.evidence_attached",
+            Self::AssignmentCreated => "assignment.created",
+            Self::AssignmentEnded => "assignment.ended",
+            Self::WaterQualityRecorded => "water_quality.recorded",
+            Self::VillageCoverageUpdated => "village.coverage_updated",
+            Self::VillageHgjReported => "village.hgj_reported",
+            Self::VillageHgjCertified => "village.hgj_certified",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn entity(self) -> Entity {
+        match self {
+            Self::TaskCreated
+            | Self::TaskUpdated
+            | Self::TaskTransitioned
+            | Self::TaskReassigned
+            | Self::TaskCommented
+            | Self::TaskEvidenceAttached => Entity::Task,
+            Self::AssignmentCreated | Self::AssignmentEnded => Entity::Assignment,
+            Self::WaterQualityRecorded => Entity::WaterQualityTest,
+            Self::VillageCoverageUpdated | Self::VillageHgjReported | Self::VillageHgjCertified => {
+                Entity::Village
+            }
+        }
+    }
+
+    /// Space-separated, as stored.
+    pub fn join(kinds: &[EventKind]) -> String {
+        kinds
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    pub fn split(stored: &str) -> Vec<EventKind> {
+        stored.split_whitespace().filter_map(Self::parse).collect()
+    }
+}
+
+/// Which rows' events a webhook wants, with ids already decoded (as stored, JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filter {
+    /// Only rows within this area (a global id, kept as given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<String>,
+    /// Only this village, and tasks, assignments and tests on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub village: Option<i64>,
+    /// Task events only for this task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<i64>,
+    /// Task events only for tasks now in one of these statuses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Vec<entities::enums::TaskStatus>>,
+}
+
+impl Filter {
+    /// The condition on rows of `entity` (its own table): the same area and id conditions the
+    /// subscriptions use.
+    pub fn condition(&self, entity: Entity) -> crate::error::ApiResult<Condition> {
+        use entities::{assignment, water_quality_test};
+        let mut cond = Condition::all();
+        let area = self
+            .within
+            .as_ref()
+            .map(|w| crate::graphql::inputs::area("filter.within", &async_graphql::ID(w.clone())))
+            .transpose()?;
+        let villages_of = |area: &crate::service::area::Area| {
+            sea_orm::sea_query::Query::select()
+                .column(village::Column::Id)
+                .from(village::Entity)
+                .cond_where(area.villages())
+                .to_owned()
+        };
+        match entity {
+            Entity::Task => {
+                if let Some(a) = &area {
+                    cond = cond.add(a.tasks());
+                }
+                if let Some(v) = self.village {
+                    cond = cond.add(task::Column::VillageId.eq(v));
+                }
+                if let Some(t) = self.task {
+                    cond = cond.add(task::Column::Id.eq(t));
+                }
+                if let Some(s) = &self.status {
+                    cond = cond.add(task::Column::Status.is_in(s.iter().copied()));
+                }
+            }
+            Entity::Village => {
+                if let Some(a) = &area {
+                    cond = cond.add(a.villages());
+                }
+                if let Some(v) = self.village {
+                    cond = cond.add(village::Column::Id.eq(v));
+                }
+            }
+            Entity::Assignment => {
+                if let Some(a) = &area {
+                    cond = cond.add(assignment::Column::VillageId.in_subquery(villages_of(a)));
+                }
+                if let Some(v) = self.village {
+                    cond = cond.add(assignment::Column::VillageId.eq(v));
+                }
+            }
+            Entity::WaterQualityTest => {
+                if let Some(a) = &area {
+                    cond =
+                        cond.add(water_quality_test::Column::VillageId.in_subquery(villages_of(a)));
+                }
+                if let Some(v) = self.village {
+                    cond = cond.add(water_quality_test::Column::VillageId.eq(v));
+                }
+            }
+        }
+        Ok(cond)
+    }
+}
