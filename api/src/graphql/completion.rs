@@ -402,7 +402,10 @@ impl Extension for PerRequest {
         // List items pass through this hook too, but with the element type's nullability lost
         // (async-graphql reports `T!` for `Option<T>` items); the list field itself knows its
         // item types and completes its items.
-        let item = matches!(info.path_node.segment, async_graphql::QueryPathSegment::Index(_));
+        let item = matches!(
+            info.path_node.segment,
+            async_graphql::QueryPathSegment::Index(_)
+        );
         if item || !self.executing.load(Ordering::Acquire) {
             return next.run(ctx, info).await;
         }
