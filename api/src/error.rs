@@ -236,7 +236,14 @@ impl IntoResponse for ApiError {
             )),
             _ => None,
         };
-        let body = async_graphql::Response::from_errors(vec![self.into_server_error()]);
+        // A request error: `errors` only, no `data` entry (GraphQL over HTTP).
+        #[derive(serde::Serialize)]
+        struct Errors {
+            errors: [async_graphql::ServerError; 1],
+        }
+        let body = Errors {
+            errors: [self.into_server_error()],
+        };
         let mut res = (status, Json(body)).into_response();
         let headers = res.headers_mut();
         if let Some(v) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {

@@ -6,11 +6,10 @@ use async_graphql::{
     BatchRequest,
     parser::{parse_query, types::OperationType},
 };
-use async_graphql_axum::GraphQLBatchRequest;
 use axum::{
     Json, Router,
     body::Body,
-    extract::{FromRef, FromRequest, FromRequestParts, State},
+    extract::{FromRef, FromRequestParts, State},
     http::{HeaderMap, HeaderValue, Request, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -179,18 +178,24 @@ impl Outcome {
         }
     }
 
-    fn to_json(&self) -> serde_json::Value {
-        let mut v = serde_json::to_value(&self.res).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot encode response");
-            json!({ "errors": [{ "message": "internal error", "extensions": { "code": code::INTERNAL } }] })
-        });
-        if !self.executed
-            && let Some(map) = v.as_object_mut()
-        {
-            map.remove("data");
+    /// The response as GraphQL over HTTP has it: keys in order, `data` only if execution began.
+    fn body(&self) -> Envelope<'_> {
+        Envelope {
+            data: self.executed.then_some(&self.res.data),
+            errors: &self.res.errors,
+            extensions: &self.res.extensions,
         }
-        v
     }
+}
+
+#[derive(serde::Serialize)]
+struct Envelope<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a async_graphql::Value>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [async_graphql::ServerError],
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
 }
 
 /// Whether the client asked for `application/graphql-response+json` (GraphQL over HTTP), which
@@ -392,17 +397,17 @@ fn graphql_response(headers: &HeaderMap, single: bool, out: Vec<Outcome>) -> Res
         [only] if single && modern && !only.executed => StatusCode::BAD_REQUEST,
         _ => StatusCode::OK,
     };
+    // Serialised straight from async-graphql's ordered maps: through `serde_json::Value` the
+    // keys would come out sorted instead of in selection-set order.
     let body = if single && out.len() == 1 {
-        out[0].to_json()
+        serde_json::to_vec(&out[0].body())
     } else {
-        serde_json::Value::Array(out.iter().map(Outcome::to_json).collect())
+        serde_json::to_vec(&out.iter().map(Outcome::body).collect::<Vec<_>>())
     };
-    (
-        status,
-        [(header::CONTENT_TYPE, media_type(modern))],
-        Json(body),
-    )
-        .into_response()
+    match body {
+        Ok(body) => (status, [(header::CONTENT_TYPE, media_type(modern))], body).into_response(),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
 }
 
 /// Whether a POST body's media type is one this endpoint reads: `application/json` (GraphQL
@@ -431,24 +436,14 @@ async fn graphql_post(State(st): State<AppState>, req: Request<Body>) -> Respons
         Ok(c) => c,
         Err(e) => return reject(&headers, e),
     };
-    let req = Request::from_parts(parts, body);
-    let batch = match GraphQLBatchRequest::<ApiError>::from_request(req, &st).await {
-        Ok(b) => b.into_inner(),
+    let batch = match read_batch(body, st.options.max_body_bytes).await {
+        Ok(b) => b,
         Err(e) => return reject(&headers, e),
     };
     let n = match &batch {
         BatchRequest::Single(_) => 1,
         BatchRequest::Batch(all) => all.len(),
     };
-    if n == 0 {
-        return reject(
-            &headers,
-            ApiError::refused(
-                code::BAD_REQUEST,
-                "the batch is empty: send one operation as an object, or an array of at least one",
-            ),
-        );
-    }
     if n > st.options.max_batch {
         let e = ApiError::Limit {
             code: code::BATCH_TOO_LARGE,
@@ -471,6 +466,38 @@ async fn graphql_post(State(st): State<AppState>, req: Request<Body>) -> Respons
         );
     }
     execute(&st, &headers, caller, batch, false).await
+}
+
+/// Reads a POST body as one GraphQL request (an object) or a batch (an array of objects),
+/// saying what is wrong in the terms of GraphQL over HTTP rather than serde's.
+async fn read_batch(body: axum::body::Body, limit: usize) -> Result<BatchRequest, ApiError> {
+    let bad = |why: &str| ApiError::refused(code::BAD_REQUEST, why);
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let mut cause: Option<&dyn std::error::Error> = Some(&e);
+        while let Some(c) = cause {
+            if c.to_string().contains("length limit exceeded") {
+                return ApiError::refused(code::PAYLOAD_TOO_LARGE, "request body too large");
+            }
+            cause = c.source();
+        }
+        bad("the request body could not be read")
+    })?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|_| bad("malformed GraphQL request: the body is not JSON"))?;
+    let shape = "malformed GraphQL request: the body must be a JSON object with a string `query` \
+                 (and optional `operationName`, `variables` and `extensions`), or a non-empty \
+                 array of such objects";
+    match &value {
+        serde_json::Value::Array(items) if items.is_empty() => {
+            return Err(bad(
+                "the batch is empty: send one operation as an object, or an array of at least one",
+            ));
+        }
+        serde_json::Value::Array(items) if items.iter().all(serde_json::Value::is_object) => {}
+        serde_json::Value::Object(_) => {}
+        _ => return Err(bad(shape)),
+    }
+    serde_json::from_value(value).map_err(|_| bad(shape))
 }
 
 /// The parameters of a GET request (GraphQL over HTTP: `query`, `operationName`, and

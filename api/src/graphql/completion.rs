@@ -202,8 +202,9 @@ fn fill(value: &mut Value, levels: &[bool], holes: &[Hole]) -> bool {
         }
     }
     let mut nulled = false;
+    // A non-null field that ended null: its parent object goes null, and climbs.
     for h in holes.iter().filter(|h| h.non_null) {
-        let Some((PathSegment::Field(_), indexes)) = h.path.split_last() else {
+        let Some((_, indexes)) = h.path.split_last() else {
             continue;
         };
         let Some(indexes) = indexes
@@ -398,7 +399,14 @@ impl Extension for PerRequest {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
-        if !self.executing.load(Ordering::Acquire) {
+        // List items pass through this hook too, but with the element type's nullability lost
+        // (async-graphql reports `T!` for `Option<T>` items); the list field itself knows its
+        // item types and completes its items.
+        let item = matches!(
+            info.path_node.segment,
+            async_graphql::QueryPathSegment::Index(_)
+        );
+        if item || !self.executing.load(Ordering::Acquire) {
             return next.run(ctx, info).await;
         }
         let path_node = info.path_node;

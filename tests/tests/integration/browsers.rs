@@ -173,7 +173,7 @@ async fn responses_are_compressed_and_gzip_bodies_accepted() {
         .expect("request");
     let r = app.send(req).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(r.json()["data"]["viewer"]["role"], "STATE_ADMIN");
+    assert_eq!(r.json()["data"]["viewer"]["role"], "state_admin");
 }
 
 /// A gzip member with stored (uncompressed) deflate blocks: enough for a decoder to read, and
