@@ -1,5 +1,7 @@
 //! The `sangam` command.
 
+pub mod import;
+
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -31,16 +33,20 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => match e.downcast_ref::<import::Exit>() {
+            Some(import::Exit(code)) => ExitCode::from(*code),
+            None => {
+                tracing::error!("{e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => server::serve(*args).await,
+        Command::Import(args) => import::run(*args).await,
         Command::Migrate { action, db } => {
             let conn = db::connect(&db.database_url, 1).await?;
             match action {

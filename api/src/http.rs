@@ -97,7 +97,8 @@ pub fn router(state: AppState) -> Router {
         .route("/schema.graphql", get(sdl))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(|| async { crate::metrics::render() }))
-        .route("/readyz", get(readyz));
+        .route("/readyz", get(readyz))
+        .route("/export/{file}", get(crate::export::download));
     if state.auth.settings.embedded {
         app = app
             .route("/oauth/token", post(endpoints::token))
@@ -173,7 +174,7 @@ fn request_id(headers: &HeaderMap) -> Option<String> {
 }
 
 /// A 401 with an RFC 6750 challenge; `error` is set when a token was sent but refused.
-fn unauthorized(error: Option<(&str, &str)>) -> Response {
+pub(crate) fn unauthorized(error: Option<(&str, &str)>) -> Response {
     let (challenge, message) = match error {
         Some((code, why)) => (
             format!(
@@ -196,7 +197,10 @@ fn unauthorized(error: Option<(&str, &str)>) -> Response {
 }
 
 /// The caller, from its bearer token: `Ok(None)` when it sent none.
-async fn caller(st: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, Response> {
+pub(crate) async fn caller(
+    st: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Principal>, Response> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };

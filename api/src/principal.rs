@@ -42,6 +42,8 @@ impl Role {
                 CertificationWrite,
                 ProgressRead,
                 AuditRead,
+                // Health imports water-quality results.
+                ImportWrite,
             ],
             Self::Partner => &[
                 VillagesRead,
@@ -89,6 +91,7 @@ pub enum Scope {
     CertificationWrite,
     ProgressRead,
     AuditRead,
+    ImportWrite,
 }
 
 impl Scope {
@@ -111,7 +114,7 @@ impl Scope {
             .join(" ")
     }
 
-    pub const ALL: [Scope; 10] = [
+    pub const ALL: [Scope; 11] = [
         Self::VillagesRead,
         Self::TasksRead,
         Self::TasksWrite,
@@ -122,6 +125,7 @@ impl Scope {
         Self::CertificationWrite,
         Self::ProgressRead,
         Self::AuditRead,
+        Self::ImportWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -136,6 +140,7 @@ impl Scope {
             Self::CertificationWrite => "certification:write",
             Self::ProgressRead => "progress:read",
             Self::AuditRead => "audit:read",
+            Self::ImportWrite => "import:write",
         }
     }
 }
