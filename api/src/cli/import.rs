@@ -55,6 +55,13 @@ enum What {
         #[command(flatten)]
         common: Common,
     },
+    /// IMIS schemes: scheme id, name, type (single- or multi-village), status, estimated cost
+    /// and expenditure (rupees), the villages served (LGD codes).
+    Schemes {
+        file: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -79,6 +86,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
         What::Lgd { files, common } => (Kind::Lgd, files, common),
         What::Divisions { file, common } => (Kind::Divisions, vec![file], common),
         What::Coverage { file, common } => (Kind::Coverage, vec![file], common),
+        What::Schemes { file, common } => (Kind::Schemes, vec![file], common),
     };
     let usage = |e: UsageError| {
         eprintln!("sangam import: {e}");

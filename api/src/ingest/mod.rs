@@ -16,6 +16,7 @@ mod coverage;
 pub mod lgd;
 pub mod parse;
 pub mod report;
+mod schemes;
 pub mod seed;
 pub mod table;
 mod villages;
@@ -64,6 +65,8 @@ pub enum Kind {
     Divisions,
     /// IMIS village coverage: households, tap connections, Har Ghar Jal.
     Coverage,
+    /// IMIS schemes and the villages they serve.
+    Schemes,
 }
 
 impl Kind {
@@ -72,6 +75,7 @@ impl Kind {
             Kind::Lgd => "lgd",
             Kind::Divisions => "divisions",
             Kind::Coverage => "coverage",
+            Kind::Schemes => "schemes",
         }
     }
 }
@@ -188,6 +192,11 @@ pub async fn run(
         Kind::Coverage => {
             for f in files {
                 report.files.push(coverage::import(&mut ctx, f).await?);
+            }
+        }
+        Kind::Schemes => {
+            for f in files {
+                report.files.push(schemes::import(&mut ctx, f).await?);
             }
         }
     }

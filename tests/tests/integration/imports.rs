@@ -7,7 +7,10 @@ use api::{
     principal::{Jurisdiction, Principal, Role},
     service::today_ist,
 };
-use entities::{block, district, district_rollup, enums::*, gram_panchayat, state, village};
+use entities::{
+    block, district, district_rollup, district_scheme_rollup, enums::*, gram_panchayat, scheme,
+    scheme_village, state, village,
+};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     TransactionTrait,
@@ -94,12 +97,24 @@ pub async fn assert_rollups_exact(db: &DatabaseConnection) {
             })
             .collect()
     }
+    async fn schemes(txn: &sea_orm::DatabaseTransaction) -> Vec<district_scheme_rollup::Model> {
+        district_scheme_rollup::Entity::find()
+            .order_by_asc(district_scheme_rollup::Column::DistrictId)
+            .order_by_asc(district_scheme_rollup::Column::Status)
+            .all(txn)
+            .await
+            .expect("scheme rollups")
+    }
     let txn = db.begin().await.expect("begin");
-    let kept = read(&txn).await;
+    let (kept, kept_schemes) = (read(&txn).await, schemes(&txn).await);
     migration::rollups::rebuild(&txn).await.expect("rebuild");
-    let fresh = read(&txn).await;
+    let (fresh, fresh_schemes) = (read(&txn).await, schemes(&txn).await);
     txn.rollback().await.expect("rollback");
     assert_eq!(kept, fresh, "rollups differ from a recount");
+    assert_eq!(
+        kept_schemes, fresh_schemes,
+        "scheme rollups differ from a recount"
+    );
 }
 
 fn counts(r: &Report, kind: &str) -> [u64; 4] {
@@ -474,6 +489,78 @@ async fn rows_outside_a_coordinators_districts_are_rejected_by_line() {
         .await;
         assert!(r.written);
         assert_eq!(counts(&r, "coverage"), [0, 60, 0, 0]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn schemes_load_by_id_with_their_villages_and_bad_rows_are_named() {
+    each_backend(|backend: Backend| async move {
+        let t = TestDb::new(backend).await;
+        let db = &t.db;
+        load_samples(db).await;
+        let good = "Scheme ID,Scheme Name,Scheme Type,Status,Estimated Cost (Rs),Expenditure (Rs),Villages\n\
+                    JH-0001,PATEWA SVS,Single Village,Ongoing,1250000,300000,7000001\n\
+                    JH-0002,BERMO MVS,MVS,Completed,\"9,500,000\",9100000,7000002;7000003\n";
+        let bad = format!(
+            "{good}JH-0002,AGAIN,SVS,Ongoing,1,1,7000004\n\
+             JH-0004,X,SVS,Ongoing,abc,1,7000004\n\
+             JH-0005,Y,SVS,Ongoing,1,1,999\n"
+        );
+        let file = |text: &str| Source {
+            name: "schemes.csv".into(),
+            bytes: text.as_bytes().to_vec(),
+        };
+        let r = import(db, Kind::Schemes, vec![file(&bad)]).await;
+        let got: Vec<(u64, &str)> = r.files[0]
+            .rejections
+            .iter()
+            .map(|x| (x.line, x.column.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (4, "Scheme ID"),
+                (5, "Estimated Cost (Rs)"),
+                (6, "Villages")
+            ],
+            "{}",
+            r.summary(10)
+        );
+        assert!(!r.written);
+        assert_eq!(scheme::Entity::find().count(db).await.expect("count"), 0);
+
+        let r = import(db, Kind::Schemes, vec![file(good)]).await;
+        assert_eq!(counts(&r, "scheme"), [2, 0, 0, 0], "{}", r.summary(10));
+        let mvs = scheme::Entity::find()
+            .filter(scheme::Column::Code.eq("JH-0002"))
+            .one(db)
+            .await
+            .expect("read")
+            .expect("JH-0002");
+        assert_eq!(
+            (mvs.scheme_type, mvs.status, mvs.estimated_cost_paise),
+            (SchemeType::Mvs, SchemeStatus::Completed, 950_000_000)
+        );
+        let served = scheme_village::Entity::find()
+            .filter(scheme_village::Column::SchemeId.eq(mvs.id))
+            .count(db)
+            .await
+            .expect("count");
+        assert_eq!(served, 2);
+        assert_rollups_exact(db).await;
+        let again = import(db, Kind::Schemes, vec![file(good)]).await;
+        assert_eq!(counts(&again, "scheme"), [0, 0, 2, 0]);
+        let moved = good.replace("7000002;7000003", "7000002").replace(",Completed,", ",Commissioned,");
+        let r = import(db, Kind::Schemes, vec![file(&moved)]).await;
+        assert_eq!(counts(&r, "scheme"), [0, 1, 1, 0]);
+        let served = scheme_village::Entity::find()
+            .filter(scheme_village::Column::SchemeId.eq(mvs.id))
+            .count(db)
+            .await
+            .expect("count");
+        assert_eq!(served, 1);
+        assert_rollups_exact(db).await;
     })
     .await;
 }
