@@ -564,3 +564,46 @@ async fn schemes_load_by_id_with_their_villages_and_bad_rows_are_named() {
     })
     .await;
 }
+
+/// The command: exit status 0 when every row was accepted, 1 when rows were rejected, 2 for
+/// usage errors; `--report` writes the JSON report.
+#[test]
+fn the_import_command_exits_by_outcome_and_writes_its_report() {
+    let dir = std::env::temp_dir().join(format!("sangam-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let db = format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display());
+    let fixtures = format!("{}/fixtures/lgd", env!("CARGO_MANIFEST_DIR"));
+    let path = |f: &str| format!("{fixtures}/{f}");
+    let report = dir.join("report.json");
+    let report_arg = report.display().to_string();
+    let code = |args: &[&str]| {
+        let out = tests::process::run(args, &[("DATABASE_URL", db.as_str())]);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let mut args = vec!["import", "lgd"];
+    let files: Vec<String> = LGD_FILES
+        .iter()
+        .filter(|f| **f != "villages.csv")
+        .map(|f| path(f))
+        .collect();
+    args.extend(files.iter().map(String::as_str));
+    let (status, out) = code(&args);
+    assert_eq!(status, Some(0), "{out}");
+    let bad = path("villages-bad.csv");
+    let (status, out) = code(&["import", "lgd", &bad, "--report", &report_arg]);
+    assert_eq!(status, Some(1), "{out}");
+    assert!(out.contains("line 5, Village Code"), "{out}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("report written")).expect("JSON");
+    assert_eq!(json["files"][0]["rejected"], 4);
+    assert_eq!(json["files"][0]["rejections"][1]["line"], 6);
+    assert_eq!(json["written"], false);
+    let (status, _) = code(&["import", "lgd", &path("README.md")]);
+    assert_eq!(status, Some(2), "not a CSV or .xlsx");
+    let (status, _) = code(&["import", "coverage", &path("villages.csv")]);
+    assert_eq!(status, Some(2), "no household columns");
+    let _ = std::fs::remove_dir_all(&dir);
+}
