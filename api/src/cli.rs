@@ -1,5 +1,7 @@
 //! The `sangam` command.
 
+pub mod import;
+
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -32,16 +34,20 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => match e.downcast_ref::<import::Exit>() {
+            Some(import::Exit(code)) => ExitCode::from(*code),
+            None => {
+                tracing::error!("{e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => server::serve(*args).await,
+        Command::Import(args) => import::run(*args).await,
         Command::Migrate { action, db } => {
             if let MigrateAction::Status = action
                 && let Some(file) = missing_sqlite_file(&db.database_url)

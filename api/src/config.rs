@@ -44,6 +44,8 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Import LGD geography or IMIS-style data from CSV or .xlsx files.
+    Import(Box<crate::cli::import::ImportArgs>),
     /// Print the GraphQL SDL, or write it to PATH.
     ExportSchema { path: Option<PathBuf> },
     /// Manage clients of the embedded authorization server.

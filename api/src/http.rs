@@ -113,6 +113,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/readyz", get(readyz))
+        .route("/export/{file}", get(crate::export::download))
         .merge(crate::graphiql::routes(&state))
         .merge(crate::dashboard::routes());
     if state.auth.settings.embedded {

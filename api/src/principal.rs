@@ -51,6 +51,8 @@ impl Role {
                 ProgressRead,
                 AuditRead,
                 WebhooksWrite,
+                // Health imports water-quality results.
+                ImportWrite,
             ],
             Self::Partner => &[
                 VillagesRead,
@@ -109,6 +111,7 @@ pub enum Scope {
     AuditRead,
     /// Register webhooks and read their deliveries.
     WebhooksWrite,
+    ImportWrite,
 }
 
 impl Scope {
@@ -131,7 +134,7 @@ impl Scope {
             .join(" ")
     }
 
-    pub const ALL: [Scope; 11] = [
+    pub const ALL: [Scope; 12] = [
         Self::VillagesRead,
         Self::TasksRead,
         Self::TasksWrite,
@@ -143,6 +146,7 @@ impl Scope {
         Self::ProgressRead,
         Self::AuditRead,
         Self::WebhooksWrite,
+        Self::ImportWrite,
     ];
 
     /// What the scope lets a token do, in a line a screen can show.
@@ -163,6 +167,9 @@ impl Scope {
             Self::ProgressRead => "Read progress aggregates for review meetings and dashboards",
             Self::AuditRead => "Read the audit trail",
             Self::WebhooksWrite => "Register webhooks for the events you could read anyway",
+            Self::ImportWrite => {
+                "Import coverage, schemes and water-quality results in your jurisdiction"
+            }
         }
     }
 
@@ -179,6 +186,7 @@ impl Scope {
             Self::ProgressRead => "progress:read",
             Self::AuditRead => "audit:read",
             Self::WebhooksWrite => "webhooks:write",
+            Self::ImportWrite => "import:write",
         }
     }
 }

@@ -15,9 +15,34 @@ pub const NEVER: &str = "1970-01-01";
 
 /// Replaces every rollup row with a fresh count (plain SQL both backends run as written).
 pub async fn rebuild<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    recount_where(db, "").await
+}
+
+/// Recounts the rollups of the districts with these ids (an import's, in its transaction).
+pub async fn recount<C: ConnectionTrait>(db: &C, districts: &[i64]) -> Result<(), DbErr> {
+    for chunk in districts.chunks(1_000) {
+        let list = chunk
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        recount_where(db, &format!(" IN ({list})")).await?;
+    }
+    Ok(())
+}
+
+/// Recounts the districts whose id satisfies `ids` (SQL after `district_id`; empty for all).
+async fn recount_where<C: ConnectionTrait>(db: &C, ids: &str) -> Result<(), DbErr> {
+    let only = |col: &str| {
+        if ids.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {col}{ids}")
+        }
+    };
     let statements = [
-        "DELETE FROM district_scheme_rollup".to_owned(),
-        "DELETE FROM district_rollup".to_owned(),
+        format!("DELETE FROM district_scheme_rollup{}", only("district_id")),
+        format!("DELETE FROM district_rollup{}", only("district_id")),
         format!(
             "INSERT INTO district_rollup (district_id, villages, households, tap_connections, \
              villages_reported, villages_certified, tasks_open, tasks_overdue, overdue_as_of) \
@@ -29,13 +54,22 @@ pub async fn rebuild<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
                SUM(tap_connections) AS taps, \
                SUM(CASE WHEN hgj_status IN ({REPORTED}) THEN 1 ELSE 0 END) AS reported, \
                SUM(CASE WHEN hgj_status = 'CERTIFIED' THEN 1 ELSE 0 END) AS certified \
-               FROM village GROUP BY district_id) v ON v.district_id = d.id \
+               FROM village{} GROUP BY district_id) v ON v.district_id = d.id \
              LEFT JOIN (SELECT district_id, COUNT(*) AS open FROM task \
-               WHERE status IN ({OPEN}) GROUP BY district_id) t ON t.district_id = d.id"
+               WHERE status IN ({OPEN}){} GROUP BY district_id) t ON t.district_id = d.id{}",
+            only("district_id"),
+            if ids.is_empty() {
+                String::new()
+            } else {
+                format!(" AND district_id{ids}")
+            },
+            only("d.id"),
         ),
-        "INSERT INTO district_scheme_rollup (district_id, status, schemes) \
-         SELECT district_id, status, COUNT(*) FROM scheme GROUP BY district_id, status"
-            .to_owned(),
+        format!(
+            "INSERT INTO district_scheme_rollup (district_id, status, schemes) \
+             SELECT district_id, status, COUNT(*) FROM scheme{} GROUP BY district_id, status",
+            only("district_id")
+        ),
     ];
     for sql in statements {
         db.execute_unprepared(&sql).await?;

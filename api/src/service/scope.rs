@@ -547,6 +547,17 @@ impl Scoped for webhook_attempt::Entity {
     }
 }
 
+/// Whether a row in the state and district with these LGD codes is within the principal's
+/// jurisdiction, for writes that name rows by code (imports); `district` is `None` for a row
+/// above the districts (a state, or a district being created).
+pub fn may_write_in(who: &Principal, state: i32, district: Option<i32>) -> bool {
+    match &who.jurisdiction {
+        Jurisdiction::All => true,
+        Jurisdiction::States(s) => s.contains(&state),
+        Jurisdiction::Districts(d) => district.is_some_and(|x| d.contains(&x)),
+    }
+}
+
 /// Whether the principal may read personal data (names, phone numbers, free-text comments).
 pub fn sees_personal_data(who: &Principal) -> bool {
     !matches!(who.role, Role::Dashboard | Role::Public)

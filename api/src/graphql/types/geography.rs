@@ -24,8 +24,10 @@ impl State {
     async fn lgd_code(&self) -> i32 {
         self.0.lgd_code
     }
-    async fn name(&self) -> &str {
-        &self.0.name
+    /// The name in a readable case: LGD's ALL-CAPS names in title case (`EAST SINGHBUM` is
+    /// shown as `East Singhbum`); names with lower-case letters as stored.
+    async fn name(&self) -> String {
+        crate::ingest::parse::display_name(&self.0.name).into_owned()
     }
     /// Name in Hindi (Devanagari).
     async fn name_hi(&self) -> &str {
@@ -62,8 +64,10 @@ impl Division {
     async fn code(&self) -> &str {
         &self.0.code
     }
-    async fn name(&self) -> &str {
-        &self.0.name
+    /// The name in a readable case: LGD's ALL-CAPS names in title case (`EAST SINGHBUM` is
+    /// shown as `East Singhbum`); names with lower-case letters as stored.
+    async fn name(&self) -> String {
+        crate::ingest::parse::display_name(&self.0.name).into_owned()
     }
     async fn name_hi(&self) -> &str {
         &self.0.name_hi
@@ -94,8 +98,10 @@ impl District {
     async fn lgd_code(&self) -> i32 {
         self.0.lgd_code
     }
-    async fn name(&self) -> &str {
-        &self.0.name
+    /// The name in a readable case: LGD's ALL-CAPS names in title case (`EAST SINGHBUM` is
+    /// shown as `East Singhbum`); names with lower-case letters as stored.
+    async fn name(&self) -> String {
+        crate::ingest::parse::display_name(&self.0.name).into_owned()
     }
     async fn name_hi(&self) -> &str {
         &self.0.name_hi
@@ -137,8 +143,10 @@ impl Block {
     async fn lgd_code(&self) -> i32 {
         self.0.lgd_code
     }
-    async fn name(&self) -> &str {
-        &self.0.name
+    /// The name in a readable case: LGD's ALL-CAPS names in title case (`EAST SINGHBUM` is
+    /// shown as `East Singhbum`); names with lower-case letters as stored.
+    async fn name(&self) -> String {
+        crate::ingest::parse::display_name(&self.0.name).into_owned()
     }
     async fn name_hi(&self) -> &str {
         &self.0.name_hi
@@ -180,8 +188,10 @@ impl GramPanchayat {
     async fn lgd_code(&self) -> i32 {
         self.0.lgd_code
     }
-    async fn name(&self) -> &str {
-        &self.0.name
+    /// The name in a readable case: LGD's ALL-CAPS names in title case (`EAST SINGHBUM` is
+    /// shown as `East Singhbum`); names with lower-case letters as stored.
+    async fn name(&self) -> String {
+        crate::ingest::parse::display_name(&self.0.name).into_owned()
     }
     async fn name_hi(&self) -> &str {
         &self.0.name_hi

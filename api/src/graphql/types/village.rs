@@ -34,8 +34,10 @@ impl Village {
     async fn imis_id(&self) -> Option<i64> {
         self.0.imis_id
     }
-    async fn name(&self) -> &str {
-        &self.0.name
+    /// The name in a readable case: LGD's ALL-CAPS names in title case (`EAST SINGHBUM` is
+    /// shown as `East Singhbum`); names with lower-case letters as stored.
+    async fn name(&self) -> String {
+        crate::ingest::parse::display_name(&self.0.name).into_owned()
     }
     async fn name_hi(&self) -> &str {
         &self.0.name_hi

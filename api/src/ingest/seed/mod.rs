@@ -6,7 +6,6 @@
 //! Every id, name and number comes from a seeded generator and dates are relative to `today`,
 //! so two runs (on SQLite or PostgreSQL) give the same data and "overdue" stays meaningful.
 
-mod bulk;
 mod generate;
 pub mod names;
 pub mod synthetic;

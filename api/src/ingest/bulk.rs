@@ -1,5 +1,6 @@
-//! Bulk loading: `COPY … FROM STDIN` on PostgreSQL, large multi-row inserts on SQLite, all in
-//! one transaction, with a progress line per table.
+//! Bulk writes shared by the seeds and the imports: `COPY … FROM STDIN` on PostgreSQL for the
+//! seeds' loader, and large multi-row inserts and updates that run inside any transaction (the
+//! imports', which also write audit records and rollups in it).
 
 use std::{
     io::Write,
@@ -9,7 +10,8 @@ use std::{
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
+    TransactionTrait,
     sea_query::{Alias, Query, Value},
     sqlx::{Postgres, pool::PoolConnection},
 };
@@ -52,7 +54,19 @@ impl Cell {
         }
     }
 
-    fn value(&self) -> Value {
+    /// The cast that types a parameter inside PostgreSQL's `VALUES`.
+    fn pg_cast(&self) -> &'static str {
+        match self {
+            Cell::Int(_) => "::bigint",
+            Cell::Float(_) => "::double precision",
+            Cell::Text(_) | Cell::Null => "::text",
+            Cell::Bool(_) => "::boolean",
+            Cell::Date(_) => "::date",
+            Cell::Time(_) => "::timestamptz",
+        }
+    }
+
+    pub(crate) fn value(&self) -> Value {
         match self {
             Cell::Int(n) => Value::BigInt(Some(*n)),
             Cell::Float(x) => Value::Double(Some(*x)),
@@ -63,6 +77,87 @@ impl Cell {
             Cell::Null => Value::String(None),
         }
     }
+}
+
+/// SQLite binds at most 32,766 parameters a statement (PostgreSQL 65,535).
+const MAX_PARAMS: usize = 32_000;
+
+/// Inserts `rows` into `table` with as few multi-row statements as the bind limit allows.
+pub async fn insert_rows<C: ConnectionTrait>(
+    conn: &C,
+    table: &str,
+    columns: &[&str],
+    rows: &[Vec<Cell>],
+) -> anyhow::Result<()> {
+    let per = (MAX_PARAMS / columns.len().max(1)).max(1);
+    for chunk in rows.chunks(per) {
+        let mut q = Query::insert();
+        q.into_table(Alias::new(table))
+            .columns(columns.iter().map(|c| Alias::new(*c)));
+        for row in chunk {
+            q.values(row.iter().map(|c| c.value().into()).collect::<Vec<_>>())?;
+        }
+        conn.execute(&q).await?;
+    }
+    Ok(())
+}
+
+/// Updates rows of `table` by id, many a statement: `rows` hold the id, then one value for each
+/// of `columns`. `also` are extra assignments in SQL over the old row (e.g. a version bump).
+/// Both backends run `WITH v AS (VALUES …) UPDATE … FROM v` (SQLite since 3.33).
+pub async fn update_rows<C: ConnectionTrait>(
+    conn: &C,
+    table: &str,
+    columns: &[&str],
+    also: &[&str],
+    rows: &[Vec<Cell>],
+) -> anyhow::Result<()> {
+    let backend = conn.get_database_backend();
+    let width = columns.len() + 1;
+    let per = (MAX_PARAMS / width).max(1);
+    let mut set: Vec<String> = columns.iter().map(|c| format!("{c} = v.{c}")).collect();
+    set.extend(also.iter().map(|a| (*a).to_owned()));
+    let set = set.join(", ");
+    let names = std::iter::once("id")
+        .chain(columns.iter().copied())
+        .collect::<Vec<_>>()
+        .join(", ");
+    for chunk in rows.chunks(per) {
+        let mut sql = String::with_capacity(chunk.len() * width * 4 + 128);
+        // A CTE names the VALUES' columns on both backends (SQLite has no `AS v(a, b)`).
+        sql.push_str("WITH v(");
+        sql.push_str(&names);
+        sql.push_str(") AS (VALUES ");
+        let mut values = Vec::with_capacity(chunk.len() * width);
+        for (r, row) in chunk.iter().enumerate() {
+            sql.push_str(if r == 0 { "(" } else { ", (" });
+            for (i, cell) in row.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                values.push(cell.value());
+                match backend {
+                    // VALUES gives PostgreSQL no column types to infer parameters' from.
+                    DbBackend::Postgres => {
+                        use std::fmt::Write as _;
+                        let _ = write!(sql, "${}{}", values.len(), cell.pg_cast());
+                    }
+                    _ => sql.push('?'),
+                }
+            }
+            sql.push(')');
+        }
+        sql.push_str(") UPDATE ");
+        sql.push_str(table);
+        sql.push_str(" SET ");
+        sql.push_str(&set);
+        sql.push_str(" FROM v WHERE ");
+        sql.push_str(table);
+        sql.push_str(".id = v.id");
+        conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
+    Ok(())
 }
 
 enum Target {
@@ -129,19 +224,7 @@ impl Loader {
                 copy.send(text.into_bytes()).await?;
                 copy.finish().await?;
             }
-            Target::Sqlite(txn) => {
-                // SQLite binds at most 32,766 parameters a statement.
-                let per = (32_000 / columns.len()).max(1);
-                for chunk in rows.chunks(per) {
-                    let mut q = Query::insert();
-                    q.into_table(Alias::new(table))
-                        .columns(columns.iter().map(|c| Alias::new(*c)));
-                    for row in chunk {
-                        q.values(row.iter().map(|c| c.value().into()).collect::<Vec<_>>())?;
-                    }
-                    txn.execute(&q).await?;
-                }
-            }
+            Target::Sqlite(txn) => insert_rows(txn, table, columns, rows).await?,
         }
         self.rows += rows.len() as u64;
         self.table_rows += rows.len() as u64;

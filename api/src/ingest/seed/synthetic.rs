@@ -10,8 +10,8 @@ use entities::enums::*;
 use sea_orm::{ActiveEnum, DatabaseConnection};
 
 use super::{
+    super::bulk::{Cell, Loader},
     SeedSummary,
-    bulk::{Cell, Loader},
     generate::Rng,
     is_seeded,
     names::place,
