@@ -32,7 +32,9 @@ pub fn query_key(text: &str) -> String {
         .flat_map(char::to_lowercase)
         .filter(char::is_ascii_lowercase)
         .collect();
-    let folded = fold_consonants(&letters);
+    // Doubled consonants go first too, so a doubled `h` or `m` cannot break a digraph
+    // (`chhota`); doubled vowels are long vowels, folded next.
+    let folded = fold_consonants(&collapse_consonants(&letters));
     let vowels = fold_vowels(&folded);
     collapse_doubles(&vowels).into_iter().collect()
 }
@@ -90,6 +92,16 @@ fn fold_vowels(s: &[char]) -> Vec<char> {
             continue;
         }
         out.push(c);
+    }
+    out
+}
+
+fn collapse_consonants(s: &[char]) -> Vec<char> {
+    let mut out: Vec<char> = Vec::with_capacity(s.len());
+    for &c in s {
+        if out.last() != Some(&c) || "aeiou".contains(c) {
+            out.push(c);
+        }
     }
     out
 }

@@ -118,7 +118,10 @@ impl ReadKey for IntKey {
 
 impl ReadKey for FloatKey {
     fn read(res: &QueryResult, pre: &str) -> Result<KeyValue, DbErr> {
-        res.try_get(pre, KEY_ALIAS).map(KeyValue::Float)
+        // SQLite hands back a whole-number REAL (a coverage of 100) as an INTEGER.
+        res.try_get::<f64>(pre, KEY_ALIAS)
+            .or_else(|_| res.try_get::<i64>(pre, KEY_ALIAS).map(|n| n as f64))
+            .map(KeyValue::Float)
     }
 }
 
