@@ -221,7 +221,8 @@ async fn first_table_with_rows(
         .await?;
     for row in rows {
         let table: String = row.try_get("", "name")?;
-        if table == "seaql_migrations" {
+        // Bookkeeping the migrations write themselves is not data anyone would lose.
+        if matches!(table.as_str(), "seaql_migrations" | "webhook_cursor") {
             continue;
         }
         let quoted = format!("\"{}\"", table.replace('"', "\"\""));

@@ -36,7 +36,21 @@ pub fn query_key(text: &str) -> String {
     // (`chhota`); doubled vowels are long vowels, folded next.
     let folded = fold_consonants(&collapse_consonants(&letters));
     let vowels = fold_vowels(&folded);
-    collapse_doubles(&vowels).into_iter().collect()
+    collapse_doubles(&labial_nasals(&vowels))
+        .into_iter()
+        .collect()
+}
+
+/// Champa / चंपा: an `m` before a labial is the anusvara, written `n` here. Applied once the
+/// inherent vowels are gone, so Rampur and रामपुर (`rāmapur`) fold alike.
+fn labial_nasals(s: &[char]) -> Vec<char> {
+    s.iter()
+        .enumerate()
+        .map(|(i, &c)| match (c, s.get(i + 1)) {
+            ('m', Some('p' | 'b')) => 'n',
+            _ => c,
+        })
+        .collect()
 }
 
 /// Digraphs and interchangeable consonants, read left to right.
@@ -63,8 +77,6 @@ fn fold_consonants(s: &[char]) -> Vec<char> {
                 out.push('k');
                 's'
             }
-            // Champa / चंपा: an `m` before a labial is the anusvara, written `n` here.
-            'm' if matches!(next, Some('p' | 'b')) => 'n',
             c => c,
         };
         out.push(mapped);

@@ -155,6 +155,12 @@ const ROOT: &[(&str, &str, Outcome)] = &[
         "{ progress(level: DISTRICT) { parent { households } rows { villages tasksOpen } } }",
         Read,
     ),
+    ("webhooks", "{ webhooks { id url } }", Refused),
+    (
+        "webhookDeliveries",
+        "{ webhookDeliveries(webhook: $district) { totalCount } }",
+        Refused,
+    ),
 ];
 
 /// What hangs off a village the reader may see: only its areas.

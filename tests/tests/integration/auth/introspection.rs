@@ -121,7 +121,7 @@ async fn opaque_tokens_are_introspected_at_the_provider_and_cached() {
 }
 
 /// An introspection endpoint that answers every token as active for a Chhattisgarh dashboard,
-/// with the `aud` the token's text names: `aud-NAME` for one audience, `auds-A,B` for a list,
+/// with the `aud` the token's text names: `aud-NAME` for one audience, `auds-A.B` for a list (a bearer token has no commas, RFC 6750),
 /// anything else for none.
 async fn provider_of_audiences() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -144,7 +144,7 @@ async fn provider_of_audiences() -> String {
             if let Some(one) = token.strip_prefix("aud-") {
                 answer["aud"] = json!(one);
             } else if let Some(many) = token.strip_prefix("auds-") {
-                answer["aud"] = json!(many.split("%2C").collect::<Vec<_>>());
+                answer["aud"] = json!(many.split('.').collect::<Vec<_>>());
             }
             Json(answer)
         }),
@@ -181,7 +181,7 @@ async fn an_introspected_token_must_name_sangams_audience() {
     viewer(&app, "aud-sangam", "an active token for Sangam").await;
     viewer(
         &app,
-        "auds-account,sangam",
+        "auds-account.sangam",
         "an active token whose audiences include Sangam",
     )
     .await;
