@@ -311,6 +311,19 @@ async fn execute(
                 None if st.options.public_schema && reads_only_the_schema(&req) => {
                     (req.only_introspection(), Batches::when_idle())
                 }
+                // With a public schema, a document that does not parse or validate gets its
+                // request error (GraphQL over HTTP: 400, or 200 with `application/json`) rather
+                // than a 401: it is checked against the public schema and, in introspection-only
+                // mode, no resolver runs. A valid document still needs a token.
+                None if st.options.public_schema => {
+                    let checked =
+                        Outcome::executed(st.schema.execute(req.only_introspection()).await);
+                    if checked.executed {
+                        return Err(ApiError::Unauthenticated);
+                    }
+                    push(&done, checked);
+                    continue;
+                }
                 None => return Err(ApiError::Unauthenticated),
             };
             if let Some(k) = &idempotency {

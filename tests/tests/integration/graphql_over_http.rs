@@ -364,3 +364,54 @@ async fn graceful_shutdown_closes_websockets_with_1001() {
     trigger.start();
     assert_eq!(close_code(&mut s, Duration::from_secs(5)).await, Some(1001));
 }
+
+/// With `--public-schema`, an anonymous document that does not parse or validate gets its
+/// request error by media type (graphql-http's audits 572B, FDE2, 556A, 74FF); a valid one still
+/// needs a token, and nothing but introspection runs to tell the two apart.
+#[tokio::test]
+async fn anonymous_request_errors_follow_the_media_type_when_the_schema_is_public() {
+    let t = TestDb::demo(Backend::Sqlite).await;
+    let options = HttpOptions {
+        public_schema: true,
+        ..HttpOptions::default()
+    };
+    let app = TestApp::with(
+        t,
+        Limits::default(),
+        options,
+        AuthSettings::embedded(ISSUER),
+    )
+    .await;
+    let anonymous = |accept: &str, query: &str| {
+        Request::post("/graphql")
+            .header(header::ACCEPT, accept)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({ "query": query }).to_string()))
+            .expect("request")
+    };
+    for (query, code) in [
+        ("{", "GRAPHQL_PARSE_FAILED"),
+        ("{ noSuchField }", "GRAPHQL_VALIDATION_FAILED"),
+    ] {
+        let modern = app.send(anonymous(MODERN, query)).await;
+        assert_eq!(
+            modern.status,
+            StatusCode::BAD_REQUEST,
+            "{query}: {}",
+            modern.body
+        );
+        let body = modern.json();
+        assert!(
+            body.get("data").is_none(),
+            "{query}: no data entry: {body:#}"
+        );
+        assert_eq!(body["errors"][0]["extensions"]["code"], code, "{body:#}");
+        let legacy = app.send(anonymous("application/json", query)).await;
+        assert_eq!(legacy.status, StatusCode::OK, "{query}: {}", legacy.body);
+    }
+    let valid = app
+        .send(anonymous(MODERN, "{ villages { totalCount } }"))
+        .await;
+    assert_eq!(valid.status, StatusCode::UNAUTHORIZED, "{}", valid.body);
+    assert!(!valid.body.contains("totalCount\":"), "{}", valid.body);
+}
