@@ -156,9 +156,12 @@ def error_code(status, parsed, body):
     """None for success; else what went wrong, as a stable label."""
     if status == 0:
         return "CONNECTION"
-    if status == 503 and parsed and parsed.get("code") == "SERVICE_UNAVAILABLE":
-        # Refused before GraphQL ran: the token could not be checked without the database.
-        return "SERVICE_UNAVAILABLE"
+    if status == 503 and parsed:
+        # Refused before GraphQL ran (the token could not be checked without the database): the
+        # same error shape as every other, with a 503.
+        errs = parsed.get("errors") or [{}]
+        if (errs[0].get("extensions") or {}).get("code") == "SERVICE_UNAVAILABLE":
+            return "SERVICE_UNAVAILABLE"
     if status != 200 or parsed is None:
         return f"HTTP_{status}"
     errs = parsed.get("errors") or []
