@@ -58,8 +58,19 @@ pub async fn validate(document: &str) -> Result<Vec<Option<String>>, String> {
         }
         let res = schema.execute(req).await;
         if !res.errors.is_empty() {
-            let what = name
-                .as_deref()
+            // Validation covers the whole document, whichever operation is named: blame the
+            // operation the first error stands in.
+            let at = res.errors.iter().find_map(|e| e.locations.first().copied());
+            let culprit = match (&doc.operations, at) {
+                (DocumentOperations::Multiple(ops), Some(at)) => ops
+                    .iter()
+                    .filter(|(_, op)| (op.pos.line, op.pos.column) <= (at.line, at.column))
+                    .max_by_key(|(_, op)| (op.pos.line, op.pos.column))
+                    .map(|(n, _)| n.to_string()),
+                _ => None,
+            };
+            let what = culprit
+                .or_else(|| name.clone())
                 .map_or("the operation".to_owned(), |n| format!("operation {n}"));
             return Err(format!("{what} is invalid: {}", describe(&res.errors)));
         }
