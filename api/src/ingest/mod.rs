@@ -132,7 +132,7 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// Queues the event of a village inserted or changed.
-    pub fn changed(&mut self, village_id: i64, _version: i32, change: &str) {
+    pub fn changed(&mut self, village_id: i64, change: &str) {
         self.events.push((village_id, change.to_owned()));
     }
 }
@@ -320,10 +320,9 @@ async fn follow_parents(ctx: &mut Ctx<'_>) -> anyhow::Result<()> {
         .await?;
     for r in moved {
         let id: i64 = r.try_get("", "id")?;
-        let version: i32 = r.try_get("", "version")?;
         ctx.districts.insert(r.try_get("", "was")?);
         ctx.districts.insert(r.try_get("", "now")?);
-        ctx.changed(id, version + 1, "moved with its LGD parent");
+        ctx.changed(id, "moved with its LGD parent");
     }
     Ok(())
 }

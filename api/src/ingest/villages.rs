@@ -191,12 +191,12 @@ pub async fn write(
     ctx.progress.finish();
     for v in &new {
         ctx.districts.insert(v.district_id);
-        ctx.changed(v.id, 1, change);
+        ctx.changed(v.id, change);
     }
     for (was_in, v) in &changed {
         ctx.districts.insert(*was_in);
         ctx.districts.insert(v.district_id);
-        ctx.changed(v.id, v.version + 1, change);
+        ctx.changed(v.id, change);
     }
     Ok(())
 }
