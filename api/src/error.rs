@@ -44,6 +44,9 @@ pub mod code {
     pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
     pub const EXPIRED: &str = "EVENTS_EXPIRED";
+    /// An item of an atomic batch (`createTasks`, `transitionTasks`) that was valid but not
+    /// written, because another item of the batch failed.
+    pub const ROLLED_BACK: &str = "ROLLED_BACK";
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -25,6 +25,7 @@ pub mod state;
 pub mod task;
 pub mod task_event;
 pub mod task_evidence;
+pub mod task_test_link;
 pub mod village;
 pub mod water_quality_result;
 pub mod water_quality_test;

@@ -136,7 +136,7 @@ macro_rules! attach_all {
 pub fn attach(data: &mut Data, svc: Service, batches: &Batches) {
     attach_all!(data, svc, batches;
         by_id: state, division, district, block, gram_panchayat, village, scheme, organisation,
-            assignment, task, task_event, water_quality_test;
+            assignment, task, task_event, task_test_link, water_quality_test;
         children: district, division, block, gram_panchayat, village, scheme_village,
             organisation_theme, assignment, task, task_event, task_evidence, water_quality_test,
             water_quality_result, hgj_report, hgj_certification);

@@ -2,6 +2,7 @@
 
 pub mod allow_list;
 pub mod batches;
+pub mod bulk;
 pub mod completion;
 pub mod connection;
 pub mod context;
@@ -31,10 +32,14 @@ use crate::service::Service;
 #[graphql(name = "Query")]
 pub struct QueryRoot(query::Query, webhooks::WebhookQuery);
 
-/// The root mutation: the domain's writes and webhook registration.
+/// The root mutation: the domain's writes, batches of task writes and webhook registration.
 #[derive(MergedObject)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(mutation::Mutation, webhooks::WebhookMutation);
+pub struct MutationRoot(
+    mutation::Mutation,
+    bulk::BulkMutation,
+    webhooks::WebhookMutation,
+);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, Subscription>;
 
@@ -42,7 +47,11 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, Subscription>;
 pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, Subscription> {
     Schema::build(
         QueryRoot(query::Query, webhooks::WebhookQuery),
-        MutationRoot(mutation::Mutation, webhooks::WebhookMutation),
+        MutationRoot(
+            mutation::Mutation,
+            bulk::BulkMutation,
+            webhooks::WebhookMutation,
+        ),
         Subscription,
     )
 }

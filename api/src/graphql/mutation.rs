@@ -25,13 +25,13 @@ use crate::{
 pub struct IdempotencyHeader(pub String);
 
 /// The key a mutation is deduplicated by: its `clientMutationId`, else the request header.
-fn key(ctx: &Context<'_>, client_mutation_id: &Option<String>) -> Option<String> {
+pub(super) fn key(ctx: &Context<'_>, client_mutation_id: &Option<String>) -> Option<String> {
     client_mutation_id
         .clone()
         .or_else(|| ctx.data_opt::<IdempotencyHeader>().map(|h| h.0.clone()))
 }
 
-fn id_of(field: &str, id: &ID, kind: Kind) -> ApiResult<i64> {
+pub(super) fn id_of(field: &str, id: &ID, kind: Kind) -> ApiResult<i64> {
     decode_one(field, id, kind)
 }
 
@@ -81,6 +81,24 @@ pub struct AttachEvidenceInput {
     pub sha256: String,
     pub caption: Option<String>,
     pub client_mutation_id: Option<String>,
+}
+
+/// The task `input` asks for; ids that do not decode are BAD_USER_INPUT on `at.field`.
+pub(super) fn new_task(input: CreateTaskInput, at: &str) -> ApiResult<NewTask> {
+    Ok(NewTask {
+        kind: input.kind,
+        title: input.title,
+        description: input.description,
+        village: opt_id(&format!("{at}.village"), &input.village, Kind::Village)?,
+        scheme: opt_id(&format!("{at}.scheme"), &input.scheme, Kind::Scheme)?,
+        assignee: opt_id(
+            &format!("{at}.assignee"),
+            &input.assignee,
+            Kind::Organisation,
+        )?,
+        priority: input.priority,
+        due_on: input.due_on,
+    })
 }
 
 /// A changed task.
@@ -149,11 +167,28 @@ pub struct RecordWaterQualityTestInput {
     pub client_mutation_id: Option<String>,
 }
 
+/// What a test meant for the village's open retest tasks.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+pub enum RetestOutcome {
+    /// The village had no open retest task this sample answers.
+    NotARetest,
+    /// A clean retest: the open retest tasks are DONE (`tasksClosed`).
+    Cleared,
+    /// A contaminated retest: the remediation and retest tasks stay open (`tasksKeptOpen`).
+    StillContaminated,
+}
+
 #[derive(SimpleObject)]
 pub struct RecordWaterQualityTestPayload {
     pub test: WaterQualityTest,
     /// Remediation (PHED) and retest (Health) tasks opened because the sample was contaminated.
     pub tasks_opened: Vec<Task>,
+    /// Retest tasks this clean sample moved to DONE (each linked to it by `closedByTest`).
+    pub tasks_closed: Vec<Task>,
+    /// Open remediation and retest tasks this contaminated retest left open (their history
+    /// says so); no new tasks are opened beside them.
+    pub tasks_kept_open: Vec<Task>,
+    pub retest: RetestOutcome,
     pub client_mutation_id: Option<String>,
 }
 
@@ -204,18 +239,10 @@ impl Mutation {
         input: CreateTaskInput,
     ) -> ApiResult<TaskPayload> {
         let k = key(ctx, &input.client_mutation_id);
-        let new = NewTask {
-            kind: input.kind,
-            title: input.title,
-            description: input.description,
-            village: opt_id("input.village", &input.village, Kind::Village)?,
-            scheme: opt_id("input.scheme", &input.scheme, Kind::Scheme)?,
-            assignee: opt_id("input.assignee", &input.assignee, Kind::Organisation)?,
-            priority: input.priority,
-            due_on: input.due_on,
-        };
+        let client_mutation_id = input.client_mutation_id.clone();
+        let new = new_task(input, "input")?;
         let t = ctx.svc()?.create_task(new, k.as_deref()).await?;
-        Ok(task_payload(t, input.client_mutation_id))
+        Ok(task_payload(t, client_mutation_id))
     }
 
     /// Change a task's title, description, priority or due date.
@@ -386,8 +413,9 @@ impl Mutation {
         })
     }
 
-    /// Record a water-quality test; each result is judged against BIS 10500, and a
-    /// contaminated sample opens remediation and retest tasks.
+    /// Record a water-quality test; each result is judged against BIS 10500. A contaminated
+    /// sample opens remediation and retest tasks; a clean retest closes the village's open
+    /// retest tasks; a contaminated retest keeps them and the remediation open.
     async fn record_water_quality_test(
         &self,
         ctx: &Context<'_>,
@@ -415,9 +443,19 @@ impl Mutation {
             .svc()?
             .record_water_quality_test(new, k.as_deref())
             .await?;
+        let retest = if !done.closed.is_empty() {
+            RetestOutcome::Cleared
+        } else if !done.kept_open.is_empty() {
+            RetestOutcome::StillContaminated
+        } else {
+            RetestOutcome::NotARetest
+        };
         Ok(RecordWaterQualityTestPayload {
             test: WaterQualityTest(done.test),
             tasks_opened: done.tasks.into_iter().map(Task).collect(),
+            tasks_closed: done.closed.into_iter().map(Task).collect(),
+            tasks_kept_open: done.kept_open.into_iter().map(Task).collect(),
+            retest,
             client_mutation_id: input.client_mutation_id,
         })
     }
@@ -444,7 +482,8 @@ impl Mutation {
         })
     }
 
-    /// Report a village Har Ghar Jal: only when every household has a tap.
+    /// Report a village Har Ghar Jal: only when every household has a tap and the latest
+    /// water-quality test is not contaminated.
     async fn report_har_ghar_jal(
         &self,
         ctx: &Context<'_>,
@@ -466,7 +505,8 @@ impl Mutation {
         })
     }
 
-    /// Record the Gram Sabha's certification of a reported village.
+    /// Record the Gram Sabha's certification of a reported village (refused while its latest
+    /// water-quality test is contaminated).
     async fn certify_har_ghar_jal(
         &self,
         ctx: &Context<'_>,

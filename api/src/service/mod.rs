@@ -4,6 +4,7 @@
 pub mod area;
 pub mod assignments;
 pub mod bis;
+pub mod bulk;
 pub mod filters;
 pub mod order;
 pub mod page;

@@ -472,6 +472,26 @@ impl Scoped for organisation_theme::Entity {
     }
 }
 
+/// A water-quality task's links to its tests are read with the task.
+impl Scoped for task_test_link::Entity {
+    const READ: Scope = Scope::TasksRead;
+    fn readable_by(role: Role) -> bool {
+        readable("task", role)
+    }
+    fn id_column() -> Self::Column {
+        task_test_link::Column::TaskId
+    }
+    fn row_id(model: &Self::Model) -> i64 {
+        model.task_id
+    }
+    fn reach(reach: &Reach<'_>) -> Condition {
+        Condition::all().add(
+            task_test_link::Column::TaskId
+                .in_subquery(select_where(task::Column::Id, reach.task())),
+        )
+    }
+}
+
 impl Scoped for scheme_village::Entity {
     const READ: Scope = Scope::VillagesRead;
     fn readable_by(role: Role) -> bool {

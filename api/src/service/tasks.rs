@@ -61,7 +61,7 @@ fn check_title(title: &str) -> ApiResult<()> {
 }
 
 /// The caller may write tasks at all (scope and role).
-fn task_writer(svc: &Service) -> ApiResult<()> {
+pub(crate) fn task_writer(svc: &Service) -> ApiResult<()> {
     svc.require(Scope::TasksWrite)?;
     if svc.principal().role == Role::Dashboard {
         return Err(ApiError::Forbidden {
@@ -172,90 +172,133 @@ async fn finish(
     Ok(())
 }
 
+/// Raises a task in `tx`: the body of `createTask`, and of each item of `createTasks`.
+pub(crate) async fn create_in(tx: &mut Tx<'_>, new: NewTask) -> ApiResult<task::Model> {
+    let svc = tx.svc();
+    task_writer(svc)?;
+    check_title(&new.title)?;
+    at_most("input.description", &new.description, text::DESCRIPTION)?;
+    if new.due_on.is_some_and(|d| d < svc.today()) {
+        return Err(ApiError::bad_input(
+            "input.dueOn",
+            "a due date cannot be in the past",
+        ));
+    }
+    let who = svc.principal().clone();
+    let (village_id, scheme_id, district_id, state_id) = match (new.village, new.scheme) {
+        (Some(v), None) => {
+            let v = tx.visible::<village::Entity>(v, "village").await?;
+            (Some(v.id), None, v.district_id, v.state_id)
+        }
+        (None, Some(s)) => {
+            if who.role == Role::Partner {
+                return Err(ApiError::Forbidden {
+                    needs: "a role that raises scheme tasks".into(),
+                });
+            }
+            let s = tx.visible::<scheme::Entity>(s, "scheme").await?;
+            let d = district::Entity::find_by_id(s.district_id)
+                .one(tx.conn())
+                .await?
+                .ok_or(ApiError::NotFound("district"))?;
+            (None, Some(s.id), d.id, d.state_id)
+        }
+        _ => {
+            return Err(ApiError::bad_input(
+                "input.village",
+                "give exactly one of `village` and `scheme`",
+            ));
+        }
+    };
+    let assignee = match (new.assignee, who.role) {
+        (Some(org), _) => organisation_named(tx, "input.assignee", org).await?,
+        (None, Role::Partner) => phed_of(tx, state_id).await?,
+        (None, _) => {
+            return Err(ApiError::bad_input(
+                "input.assignee",
+                "name the organisation that will do the work",
+            ));
+        }
+    };
+    let now = Utc::now();
+    let created = task::ActiveModel {
+        kind: Set(new.kind),
+        title: Set(new.title.trim().to_owned()),
+        description: Set(new.description),
+        village_id: Set(village_id),
+        scheme_id: Set(scheme_id),
+        district_id: Set(district_id),
+        state_id: Set(state_id),
+        assignee_organisation_id: Set(assignee),
+        raised_by_organisation_id: Set(who.organisation_id),
+        status: Set(TaskStatus::Open),
+        priority: Set(new.priority),
+        due_on: Set(new.due_on),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(tx.conn())
+    .await?;
+    assignee_sees(tx, "input.assignee", &created).await?;
+    let entry = Entry {
+        kind: TaskEventKind::Created,
+        moved: None,
+        note: None,
+    };
+    let fields = all_fields(&created);
+    finish(tx, None, &created, entry, "task.created", fields, true).await?;
+    Ok(created)
+}
+
+/// A move through the workflow, asked of task `id` at version `expected`.
+#[derive(Debug, Clone)]
+pub struct Move {
+    pub id: i64,
+    pub expected: i32,
+    pub to: TaskStatus,
+    pub note: Option<String>,
+}
+
+/// Moves a task in `tx`: the body of `transitionTask`, and of each item of `transitionTasks`.
+pub(crate) async fn transition_in(tx: &mut Tx<'_>, m: Move) -> ApiResult<task::Model> {
+    let Move {
+        id,
+        expected,
+        to,
+        note,
+    } = m;
+    task_writer(tx.svc())?;
+    at_most_opt("note", note.as_deref(), text::NOTE)?;
+    let before = tx.visible::<task::Entity>(id, "task").await?;
+    may_move(tx.svc().principal(), &before, to)?;
+    check_move(before.status, to, note.as_deref())?;
+    let set = vec![(task::Column::Status, Expr::value(to))];
+    let after = bump(tx, &before, Some(expected), set).await?;
+    let fields = with(changed_fields(&before, &after), json!({ "note": note }));
+    let entry = Entry {
+        kind: TaskEventKind::StatusChanged,
+        moved: Some((before.status, to)),
+        note,
+    };
+    finish(
+        tx,
+        Some(&before),
+        &after,
+        entry,
+        "task.transitioned",
+        fields,
+        true,
+    )
+    .await?;
+    Ok(after)
+}
+
 impl Service {
     pub async fn create_task(&self, new: NewTask, key: Option<&str>) -> ApiResult<task::Model> {
-        self.write("createTask", key, move |tx| {
-            Box::pin(async move {
-                let svc = tx.svc();
-                task_writer(svc)?;
-                check_title(&new.title)?;
-                at_most("input.description", &new.description, text::DESCRIPTION)?;
-                if new.due_on.is_some_and(|d| d < svc.today()) {
-                    return Err(ApiError::bad_input(
-                        "input.dueOn",
-                        "a due date cannot be in the past",
-                    ));
-                }
-                let who = svc.principal().clone();
-                let (village_id, scheme_id, district_id, state_id) = match (new.village, new.scheme)
-                {
-                    (Some(v), None) => {
-                        let v = tx.visible::<village::Entity>(v, "village").await?;
-                        (Some(v.id), None, v.district_id, v.state_id)
-                    }
-                    (None, Some(s)) => {
-                        if who.role == Role::Partner {
-                            return Err(ApiError::Forbidden {
-                                needs: "a role that raises scheme tasks".into(),
-                            });
-                        }
-                        let s = tx.visible::<scheme::Entity>(s, "scheme").await?;
-                        let d = district::Entity::find_by_id(s.district_id)
-                            .one(tx.conn())
-                            .await?
-                            .ok_or(ApiError::NotFound("district"))?;
-                        (None, Some(s.id), d.id, d.state_id)
-                    }
-                    _ => {
-                        return Err(ApiError::bad_input(
-                            "input.village",
-                            "give exactly one of `village` and `scheme`",
-                        ));
-                    }
-                };
-                let assignee = match (new.assignee, who.role) {
-                    (Some(org), _) => organisation_named(tx, "input.assignee", org).await?,
-                    (None, Role::Partner) => phed_of(tx, state_id).await?,
-                    (None, _) => {
-                        return Err(ApiError::bad_input(
-                            "input.assignee",
-                            "name the organisation that will do the work",
-                        ));
-                    }
-                };
-                let now = Utc::now();
-                let created = task::ActiveModel {
-                    kind: Set(new.kind),
-                    title: Set(new.title.trim().to_owned()),
-                    description: Set(new.description),
-                    village_id: Set(village_id),
-                    scheme_id: Set(scheme_id),
-                    district_id: Set(district_id),
-                    state_id: Set(state_id),
-                    assignee_organisation_id: Set(assignee),
-                    raised_by_organisation_id: Set(who.organisation_id),
-                    status: Set(TaskStatus::Open),
-                    priority: Set(new.priority),
-                    due_on: Set(new.due_on),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    version: Set(1),
-                    ..Default::default()
-                }
-                .insert(tx.conn())
-                .await?;
-                assignee_sees(tx, "input.assignee", &created).await?;
-                let entry = Entry {
-                    kind: TaskEventKind::Created,
-                    moved: None,
-                    note: None,
-                };
-                let fields = all_fields(&created);
-                finish(tx, None, &created, entry, "task.created", fields, true).await?;
-                Ok(created)
-            })
-        })
-        .await
+        self.write("createTask", key, move |tx| Box::pin(create_in(tx, new)))
+            .await
     }
 
     pub async fn update_task(
@@ -321,33 +364,14 @@ impl Service {
         note: Option<String>,
         key: Option<&str>,
     ) -> ApiResult<task::Model> {
+        let m = Move {
+            id,
+            expected,
+            to,
+            note,
+        };
         self.write("transitionTask", key, move |tx| {
-            Box::pin(async move {
-                task_writer(tx.svc())?;
-                at_most_opt("note", note.as_deref(), text::NOTE)?;
-                let before = tx.visible::<task::Entity>(id, "task").await?;
-                may_move(tx.svc().principal(), &before, to)?;
-                check_move(before.status, to, note.as_deref())?;
-                let set = vec![(task::Column::Status, Expr::value(to))];
-                let after = bump(tx, &before, Some(expected), set).await?;
-                let fields = with(changed_fields(&before, &after), json!({ "note": note }));
-                let entry = Entry {
-                    kind: TaskEventKind::StatusChanged,
-                    moved: Some((before.status, to)),
-                    note,
-                };
-                finish(
-                    tx,
-                    Some(&before),
-                    &after,
-                    entry,
-                    "task.transitioned",
-                    fields,
-                    true,
-                )
-                .await?;
-                Ok(after)
-            })
+            Box::pin(transition_in(tx, m))
         })
         .await
     }
@@ -545,4 +569,59 @@ async fn history(tx: &Tx<'_>, task_id: i64, entry: Entry) -> ApiResult<()> {
     .insert(tx.conn())
     .await?;
     Ok(())
+}
+
+/// Moves task `before` to `to` as the system's consequence of another write in `tx` (a clean
+/// retest closing its retest task): checked against the version just read, with history, audit,
+/// counts and event like any transition. Row scope and the role's rights were the triggering
+/// write's to check; the state machine is not consulted, since the work the task asked for is
+/// what the triggering write records.
+pub(crate) async fn moved_by_system(
+    tx: &mut Tx<'_>,
+    before: &task::Model,
+    to: TaskStatus,
+    note: String,
+) -> ApiResult<task::Model> {
+    let set = vec![(task::Column::Status, Expr::value(to))];
+    let after = bump(tx, before, Some(before.version), set).await?;
+    let fields = with(changed_fields(before, &after), json!({ "note": note }));
+    let entry = Entry {
+        kind: TaskEventKind::StatusChanged,
+        moved: Some((before.status, to)),
+        note: Some(note),
+    };
+    finish(
+        tx,
+        Some(before),
+        &after,
+        entry,
+        "task.transitioned",
+        fields,
+        true,
+    )
+    .await?;
+    Ok(after)
+}
+
+/// Adds `note` to task `before`'s history as the system's comment on another write in `tx`
+/// (a contaminated retest that keeps the task open), as `commentOnTask` would.
+pub(crate) async fn noted_by_system(
+    tx: &mut Tx<'_>,
+    before: &task::Model,
+    note: String,
+) -> ApiResult<task::Model> {
+    let after = bump(tx, before, None, Vec::new()).await?;
+    let fields = json!({ "comment": note });
+    let entry = Entry::plain(TaskEventKind::Commented, Some(note));
+    finish(
+        tx,
+        Some(before),
+        &after,
+        entry,
+        "task.commented",
+        fields,
+        false,
+    )
+    .await?;
+    Ok(after)
 }

@@ -4,10 +4,10 @@
 use chrono::{NaiveDate, Utc};
 use entities::{
     enums::{Department, HgjStatus},
-    hgj_certification, hgj_report, village,
+    hgj_certification, hgj_report, village, water_quality_result, water_quality_test,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
     sea_query::{Expr, ExprTrait, SimpleExpr},
 };
 
@@ -73,6 +73,43 @@ fn stale(current: i32) -> ApiError {
         message: format!("the village changed since you read it; it is now at version {current}"),
         current_version: Some(current),
     }
+}
+
+/// BAD_USER_INPUT on `input.village` when the village's latest water-quality test (by sample
+/// date, then the order recorded) was contaminated. Har Ghar Jal means every household has a
+/// tap giving water of the prescribed quality (BIS 10500, DOMAIN.md §2.6), and the Gram Sabha
+/// certifies potable water (§3): neither can be claimed while the latest sample says otherwise.
+/// A village never tested is not refused (there is nothing to contradict the claim).
+async fn potable(tx: &Tx<'_>, village: &village::Model, doing: &str) -> ApiResult<()> {
+    let latest = water_quality_test::Entity::find()
+        .filter(water_quality_test::Column::VillageId.eq(village.id))
+        .order_by_desc(water_quality_test::Column::SampledOn)
+        .order_by_desc(water_quality_test::Column::Id)
+        .one(tx.conn())
+        .await?;
+    let Some(test) = latest.filter(|t| t.contaminated) else {
+        return Ok(());
+    };
+    let exceeded: Vec<String> = water_quality_result::Entity::find()
+        .filter(water_quality_result::Column::TestId.eq(test.id))
+        .filter(water_quality_result::Column::Exceeds.eq(true))
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|r| format!("{:?}", r.parameter))
+        .collect();
+    let what = if exceeded.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", exceeded.join(", "))
+    };
+    Err(ApiError::bad_input(
+        "input.village",
+        format!(
+            "{} cannot be {doing} Har Ghar Jal: its latest water-quality test ({}, sampled on {})              exceeds BIS 10500{what}; record a clean retest first",
+            village.name, test.source_name, test.sampled_on
+        ),
+    ))
 }
 
 impl Service {
@@ -165,6 +202,7 @@ impl Service {
                     "the village is already reported Har Ghar Jal",
                 ));
             }
+            potable(tx, &before, "reported").await?;
             // The coverage checked above must still hold when the status changes.
             let set = vec![(village::Column::HgjStatus, Expr::value(HgjStatus::Reported))];
             let after = bump_village(tx, &before, expected, set).await?;
@@ -214,6 +252,7 @@ impl Service {
                     "only a village reported Har Ghar Jal (and not yet certified) can be certified",
                 ));
             }
+            potable(tx, &before, "certified").await?;
             let report = hgj_report::Entity::find()
                 .filter(hgj_report::Column::VillageId.eq(id))
                 .one(tx.conn())

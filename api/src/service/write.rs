@@ -7,8 +7,8 @@ use chrono::Utc;
 use entities::{audit_log, idempotency_record};
 use futures_util::future::BoxFuture;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set, SqlErr,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    Set, SqlErr, TransactionTrait,
 };
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -28,6 +28,8 @@ pub struct Tx<'s> {
     operation: &'static str,
     key: Option<String>,
     changes: Vec<NewEvent>,
+    /// Set by [`Tx::discard`]: the body's result is returned, but nothing is written.
+    discard: bool,
 }
 
 /// How a write starts: afresh, or as a retry whose first result is returned as it was.
@@ -66,6 +68,10 @@ impl Service {
             Begun::Fresh(tx) => tx,
         };
         match body(&mut tx).await {
+            Ok(out) if tx.discard => {
+                tx.txn.rollback().await?;
+                Ok(out)
+            }
             Ok(out) => {
                 tx.commit(&out).await?;
                 Ok(out)
@@ -85,13 +91,8 @@ impl Service {
         key: Option<&str>,
     ) -> ApiResult<Begun<'_, T>> {
         if let Some(k) = key {
-            if k.is_empty() || k.len() > MAX_KEY {
-                return Err(ApiError::bad_input(
-                    "clientMutationId",
-                    format!("an idempotency key has 1 to {MAX_KEY} characters"),
-                ));
-            }
-            if let Some(done) = self.replay(operation, k).await? {
+            check_key(k)?;
+            if let Some(done) = self.replay(self.db(), operation, k).await? {
                 // The first attempt committed before its result was stored and read here, so
                 // the position now is past its commit: a retry's token is as good as the first.
                 self.note_wal_position().await;
@@ -113,7 +114,7 @@ impl Service {
             if let Err(e) = claim.insert(&txn).await {
                 txn.rollback().await.ok();
                 if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
-                    return match self.replay(operation, k).await? {
+                    return match self.replay(self.db(), operation, k).await? {
                         Some(done) => {
                             self.note_wal_position().await;
                             Ok(Begun::Replay(done))
@@ -134,6 +135,7 @@ impl Service {
             operation,
             key: key.map(str::to_owned),
             changes: Vec::new(),
+            discard: false,
         }))
     }
 
@@ -152,15 +154,17 @@ impl Service {
         }
     }
 
+    /// The stored result of this principal's `operation` under `key`, read on `conn`.
     async fn replay<T: DeserializeOwned>(
         &self,
+        conn: &impl ConnectionTrait,
         operation: &str,
         key: &str,
     ) -> ApiResult<Option<T>> {
         let found = idempotency_record::Entity::find()
             .filter(idempotency_record::Column::Principal.eq(self.principal().sub.as_str()))
             .filter(idempotency_record::Column::IdempotencyKey.eq(key))
-            .one(self.db())
+            .one(conn)
             .await?;
         let Some(found) = found else { return Ok(None) };
         if found.operation != operation {
@@ -175,6 +179,124 @@ impl Service {
             )),
             None => Ok(None),
         }
+    }
+}
+
+/// BAD_USER_INPUT unless `key` is a usable idempotency key.
+fn check_key(key: &str) -> ApiResult<()> {
+    if key.is_empty() || key.len() > MAX_KEY {
+        return Err(ApiError::bad_input(
+            "clientMutationId",
+            format!("an idempotency key has 1 to {MAX_KEY} characters"),
+        ));
+    }
+    Ok(())
+}
+
+impl<'s> Tx<'s> {
+    /// Runs one item of a batch inside this write, as `operation` with its own idempotency
+    /// `key`: a key this principal already used for `operation` returns that first result
+    /// (`true`: replayed) and `body` does not run. Otherwise `body` runs in a savepoint; if it
+    /// fails, what it wrote and the events it emitted are undone and the rest of the write goes
+    /// on. The item's audit records name `operation`. Its key is recorded with the write: if
+    /// the write is discarded or fails, the key stays unused.
+    pub async fn item<T, F>(
+        &mut self,
+        operation: &'static str,
+        key: Option<&str>,
+        body: F,
+    ) -> ApiResult<(T, bool)>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        F: for<'t> FnOnce(&'t mut Tx<'s>) -> BoxFuture<'t, ApiResult<T>> + Send,
+    {
+        if let Some(k) = key {
+            check_key(k)?;
+            if let Some(done) = self.svc.replay(&self.txn, operation, k).await? {
+                return Ok((done, true));
+            }
+        }
+        let savepoint = self.txn.begin().await?;
+        let outer = std::mem::replace(&mut self.txn, savepoint);
+        let outer_operation = std::mem::replace(&mut self.operation, operation);
+        let mark = self.changes.len();
+        let ran = self.run_item(operation, key, body).await;
+        let savepoint = std::mem::replace(&mut self.txn, outer);
+        self.operation = outer_operation;
+        match ran {
+            Ok(out) => {
+                savepoint.commit().await?;
+                Ok((out, false))
+            }
+            Err(e) => {
+                savepoint.rollback().await?;
+                self.changes.truncate(mark);
+                // A concurrent request holding the key may have committed meanwhile.
+                if let Some(k) = key
+                    && let Some(done) = self.svc.replay(&self.txn, operation, k).await?
+                {
+                    return Ok((done, true));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The body of [`Tx::item`], inside its savepoint.
+    async fn run_item<T, F>(
+        &mut self,
+        operation: &'static str,
+        key: Option<&str>,
+        body: F,
+    ) -> ApiResult<T>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        F: for<'t> FnOnce(&'t mut Tx<'s>) -> BoxFuture<'t, ApiResult<T>> + Send,
+    {
+        let principal = self.svc.principal().sub.clone();
+        if let Some(k) = key {
+            let claim = idempotency_record::ActiveModel {
+                principal: Set(principal.clone()),
+                idempotency_key: Set(k.to_owned()),
+                operation: Set(operation.to_owned()),
+                response: Set(None),
+                created_at: Set(Utc::now()),
+                ..Default::default()
+            };
+            if let Err(e) = claim.insert(&self.txn).await {
+                return Err(
+                    if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+                        ApiError::Conflict {
+                            message: "a request with this idempotency key is still in progress"
+                                .into(),
+                            current_version: None,
+                        }
+                    } else {
+                        e.into()
+                    },
+                );
+            }
+        }
+        let out = body(self).await?;
+        if let Some(k) = key {
+            let json = serde_json::to_string(&out).map_err(ApiError::internal)?;
+            idempotency_record::Entity::update_many()
+                .col_expr(
+                    idempotency_record::Column::Response,
+                    sea_orm::sea_query::Expr::value(json),
+                )
+                .filter(idempotency_record::Column::Principal.eq(principal.as_str()))
+                .filter(idempotency_record::Column::IdempotencyKey.eq(k))
+                .exec(&self.txn)
+                .await?;
+        }
+        Ok(out)
+    }
+
+    /// Ends the write without writing anything: the body's result is still returned (not
+    /// recorded for its idempotency key), and no event is appended.
+    pub fn discard(&mut self) {
+        self.discard = true;
     }
 }
 

@@ -80,6 +80,11 @@ enum Probe {
     RotateWebhook,
     /// Queue a delivery of a webhook the caller registered again.
     Redeliver,
+    /// `createTasks`: raise a task on a village in reach, as a batch of one.
+    RaiseMany,
+    /// `transitionTasks`: OPEN → IN_PROGRESS on a task assigned to the caller's organisation,
+    /// as a batch of one.
+    StartMany,
 }
 
 use Probe::*;
@@ -142,6 +147,8 @@ const MUTATION: &[(&str, Probe, [Rule; 5])] = &[
     ("deleteWebhook", DeleteWebhook, [Y, Y, Y, Y, Y]),
     ("rotateWebhookSecret", RotateWebhook, [Y, Y, Y, Y, Y]),
     ("redeliverWebhookEvent", Redeliver, [Y, Y, Y, Y, Y]),
+    ("createTasks", RaiseMany, [Y, Y, Y, Y, N]),
+    ("transitionTasks", StartMany, [Y, Y, Y, Y, N]),
 ];
 
 fn names(fields: &Value) -> BTreeSet<String> {
@@ -630,6 +637,27 @@ async fn probe(
                 .into(),
             json!({ "id": raised_by(app, w, role, token).await }),
         ),
+        RaiseMany => {
+            let assignee = (role != Role::Partner).then_some(&w.phed.id);
+            let input = json!({
+                "kind": "IEC",
+                "title": "Wall painting on water conservation",
+                "village": v["id"],
+                "assignee": assignee,
+            });
+            (
+                "mutation($items: [CreateTaskInput!]!) { createTasks(items: $items) { results {
+                    task { id } error { code message } } } }"
+                    .into(),
+                json!({ "items": [input] }),
+            )
+        }
+        StartMany => (
+            "mutation($id: ID!) { transitionTasks(items: [{ id: $id, expectedVersion: 1,
+                to: IN_PROGRESS }]) { results { task { id status } error { code message } } } }"
+                .into(),
+            json!({ "id": assigned_to(app, w, role).await }),
+        ),
         Start => (
             MOVE.into(),
             json!({ "id": assigned_to(app, w, role).await, "v": 1, "to": "IN_PROGRESS" }),
@@ -857,6 +885,14 @@ fn judge(rule: Rule, res: &Value, field: &str) -> Option<String> {
             "must be allowed and succeed, got {:?}: {res}",
             codes(res)
         )),
+        // A batch reports each item's refusal in its result.
+        (Rule::Allow, _)
+            if res["data"][field]["results"]
+                .as_array()
+                .is_some_and(|items| items.iter().any(|i| !i["error"].is_null())) =>
+        {
+            Some(format!("every item must succeed: {res}"))
+        }
         _ => None,
     }
 }

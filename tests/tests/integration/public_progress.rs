@@ -383,6 +383,31 @@ async fn the_public_reader_cannot_write_or_introspect() {
         "nothing was written"
     );
 
+    // Nor in batches.
+    for (field, query, vars) in [
+        (
+            "createTasks",
+            "mutation($v: ID!) { createTasks(items: [{ kind: IEC, title: \"x\", village: $v }]) { results { index } } }",
+            json!({ "v": v["id"] }),
+        ),
+        (
+            "transitionTasks",
+            "mutation { transitionTasks(items: [{ id: \"VGFzazox\", expectedVersion: 1, to: IN_PROGRESS }]) { results { index } } }",
+            json!({}),
+        ),
+    ] {
+        let (status, body) = anonymous(&app, query, vars).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+            "{field}: {body:#}"
+        );
+        assert!(
+            body["data"].is_null() || body["data"][field].is_null(),
+            "{body:#}"
+        );
+    }
+
     // Without `--public-schema` the schema stays private to token holders.
     let (_, body) = anonymous(&app, "{ __schema { types { name } } }", json!({})).await;
     assert!(body["data"]["__schema"].is_null(), "{body:#}");

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tests::{TestApp, each_backend};
 
 /// The mutations the table covers, in the schema's order.
-const TABLE: [&str; 17] = [
+const TABLE: [&str; 19] = [
     "createTask",
     "updateTask",
     "transitionTask",
@@ -28,6 +28,8 @@ const TABLE: [&str; 17] = [
     "deleteWebhook",
     "rotateWebhookSecret",
     "redeliverWebhookEvent",
+    "createTasks",
+    "transitionTasks",
 ];
 
 /// Mutations of the caller's own webhooks: audited, but no change to the domain, so no event.
@@ -325,6 +327,23 @@ async fn case(app: &TestApp, fx: &Fixture, name: &str) -> (String, Value) {
                 json!({ "d": delivery }),
             )
         }
+        // Not atomic: each item replays by the batch's key and its index.
+        "createTasks" => (
+            q(
+                "mutation($items: [CreateTaskInput!]!) { createTasks(items: $items) { results { index task { id version title } error { code } } } }",
+            ),
+            json!({ "items": [
+                { "kind": "IEC", "title": "Wall painting", "village": fx.villages[0]["id"], "assignee": fx.phed },
+                { "kind": "VAP", "title": "Village action plan", "village": fx.villages[1]["id"], "assignee": fx.phed },
+            ] }),
+        ),
+        // Atomic: the whole result replays by the batch's key.
+        "transitionTasks" => (
+            q(
+                "mutation($a: ID!, $b: ID!) { transitionTasks(atomic: true, items: [{ id: $a, expectedVersion: 1, to: IN_PROGRESS }, { id: $b, expectedVersion: 1, to: IN_PROGRESS }]) { results { index task { id version status } error { code } } } }",
+            ),
+            json!({ "a": fx.task(app, 0).await, "b": fx.task(app, 1).await }),
+        ),
         other => panic!("no replay case for {other}: add one to replay.rs"),
     }
 }

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, NaiveDate, Utc};
 use entities::{enums::*, *};
 
-use super::{District, Organisation, Scheme, Village, personal};
+use super::{District, Organisation, Scheme, Village, WaterQualityTest, personal};
 use crate::{
     error::ApiResult,
     graphql::{
@@ -54,6 +54,27 @@ impl Task {
     /// Row version, for optimistic concurrency on updates.
     async fn version(&self) -> i32 {
         self.0.version
+    }
+    /// For a remediation or retest task a contaminated sample opened: that test.
+    async fn opened_by_test(&self, ctx: &Context<'_>) -> ApiResult<Option<WaterQualityTest>> {
+        let Some(link) = loaders::one::<task_test_link::Entity>(ctx, self.0.id).await? else {
+            return Ok(None);
+        };
+        Ok(
+            loaders::one::<water_quality_test::Entity>(ctx, link.opened_by_test_id)
+                .await?
+                .map(WaterQualityTest),
+        )
+    }
+    /// For a retest task: the clean test that closed it (moved it to DONE).
+    async fn closed_by_test(&self, ctx: &Context<'_>) -> ApiResult<Option<WaterQualityTest>> {
+        let link = loaders::one::<task_test_link::Entity>(ctx, self.0.id).await?;
+        let Some(test) = link.and_then(|l| l.closed_by_test_id) else {
+            return Ok(None);
+        };
+        Ok(loaders::one::<water_quality_test::Entity>(ctx, test)
+            .await?
+            .map(WaterQualityTest))
     }
     async fn village(&self, ctx: &Context<'_>) -> ApiResult<Option<Village>> {
         let Some(id) = self.0.village_id else {

@@ -101,6 +101,8 @@ pub struct Dataset {
     themes: Vec<organisation_theme::Model>,
     assignments: Vec<assignment::Model>,
     tasks: Vec<task::Model>,
+    /// Remediation and retest tasks and the contaminated test that opened each.
+    test_links: Vec<task_test_link::Model>,
     events: Vec<task_event::Model>,
     tests: Vec<water_quality_test::Model>,
     results: Vec<water_quality_result::Model>,
@@ -812,6 +814,7 @@ impl Dataset {
                     phed,
                     Some(health),
                 );
+                self.link_to_test(id);
                 let retest = format!("Retest {source} at {} after remediation", v.name);
                 self.task(
                     r,
@@ -825,8 +828,18 @@ impl Dataset {
                     health,
                     Some(health),
                 );
+                self.link_to_test(id);
             }
         }
+    }
+
+    /// Links the task just made to the contaminated test `test` that opened it.
+    fn link_to_test(&mut self, test: i64) {
+        self.test_links.push(task_test_link::Model {
+            task_id: self.tasks.len() as i64,
+            opened_by_test_id: test,
+            closed_by_test_id: None,
+        });
     }
 
     fn village_tasks(&mut self, r: &mut Rng, today: NaiveDate) {
@@ -1075,6 +1088,7 @@ impl Dataset {
         insert(txn, self.tests).await?;
         insert(txn, self.results).await?;
         insert(txn, self.tasks).await?;
+        insert(txn, self.test_links).await?;
         insert(txn, self.events).await?;
         insert(txn, self.reports).await?;
         insert(txn, self.certs).await?;

@@ -1,0 +1,294 @@
+//! Workflow rules of water quality: a clean retest closes the retest task a contaminated sample
+//! opened (linked to it), a contaminated retest keeps the remediation open and says so, and a
+//! village whose latest sample is contaminated cannot be reported or certified Har Ghar Jal.
+
+use api::principal::Role;
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{Value, json};
+use tests::{ClientSpec, TestApp, each_backend};
+
+const RECORD: &str =
+    "mutation($in: RecordWaterQualityTestInput!) { recordWaterQualityTest(input: $in) {
+    retest test { id contaminated }
+    tasksOpened { id kind status openedByTest { id } closedByTest { id } }
+    tasksClosed { id kind status version openedByTest { id } closedByTest { id }
+        history { kind fromStatus toStatus note } }
+    tasksKeptOpen { id kind status history { kind note } } } }";
+
+/// Chhattisgarh villages with no open water-quality task, not yet saturated.
+async fn untouched_villages(app: &TestApp) -> Vec<Value> {
+    let cg = app.data("{ state(lgdCode: 22) { id } }", json!({})).await["state"]["id"].clone();
+    let data = app
+        .data(
+            "query($s: ID!) { villages(first: 60, filter: { within: $s, hgjStatus: [NOT_SATURATED] }) { nodes {
+                id version households tasks(status: [OPEN, IN_PROGRESS, BLOCKED]) { kind } } } }",
+            json!({ "s": cg }),
+        )
+        .await;
+    let picked: Vec<Value> = data["villages"]["nodes"]
+        .as_array()
+        .expect("villages")
+        .iter()
+        .filter(|v| v["households"].as_i64().is_some_and(|h| h > 0))
+        .filter(|v| {
+            v["tasks"].as_array().expect("tasks").iter().all(|t| {
+                t["kind"] != "WATER_QUALITY_TEST" && t["kind"] != "WATER_QUALITY_REMEDIATION"
+            })
+        })
+        .cloned()
+        .collect();
+    assert!(
+        picked.len() >= 3,
+        "enough villages without water-quality work: {data:#}"
+    );
+    picked
+}
+
+fn sample(village: &Value, parameter: &str, value: f64) -> Value {
+    json!({ "in": { "village": village["id"], "sourceName": "Handpump near the school", "sourceType": "HANDPUMP",
+                    "sampledOn": api::service::today_ist().to_string(), "method": "LAB",
+                    "results": [{ "parameter": parameter, "value": value }] } })
+}
+
+async fn health_token(app: &TestApp) -> String {
+    let data = app
+        .data(
+            "{ organisations(filter: { department: HEALTH }, first: 50) { nodes { code state { lgdCode } } } }",
+            json!({}),
+        )
+        .await;
+    let code = data["organisations"]["nodes"]
+        .as_array()
+        .expect("orgs")
+        .iter()
+        .find(|o| o["state"]["lgdCode"] == 22)
+        .expect("Health in Chhattisgarh")["code"]
+        .as_str()
+        .expect("code")
+        .to_owned();
+    app.token(ClientSpec::new(Role::Department).org(&code).states(&[22]))
+        .await
+}
+
+async fn events_of_kind(app: &TestApp, kind: &str) -> i64 {
+    let row = app
+        .t
+        .db
+        .query_one_raw(Statement::from_string(
+            app.t.db.get_database_backend(),
+            format!("SELECT count(*) AS n FROM event_log WHERE kind = '{kind}'"),
+        ))
+        .await
+        .expect("count")
+        .expect("row");
+    row.try_get("", "n").expect("n")
+}
+
+async fn task_now(app: &TestApp, id: &Value) -> Value {
+    app.data(
+        "query($id: ID!) { node(id: $id) { ... on Task { status version history { kind note } } }
+         auditLog(filter: { entity: \"task\", entityId: $id }, first: 20) { totalCount nodes { operation } } }",
+        json!({ "id": id }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_clean_retest_closes_the_retest_task_and_links_the_test() {
+    each_backend(|backend| async move {
+        let app = TestApp::demo(backend).await;
+        let health = health_token(&app).await;
+        let v = untouched_villages(&app).await[0].clone();
+        let dirty = app
+            .post_as(&health, RECORD, sample(&v, "E_COLI", 3.0))
+            .await;
+        assert!(dirty.get("errors").is_none(), "{dirty:#}");
+        let dirty = &dirty["data"]["recordWaterQualityTest"];
+        assert_eq!(dirty["retest"], "NOT_A_RETEST");
+        let opened = dirty["tasksOpened"].as_array().expect("opened").clone();
+        assert_eq!(opened.len(), 2);
+        assert!(
+            opened
+                .iter()
+                .all(|t| t["openedByTest"]["id"] == dirty["test"]["id"]
+                    && t["closedByTest"].is_null())
+        );
+        let retest = opened
+            .iter()
+            .find(|t| t["kind"] == "WATER_QUALITY_TEST")
+            .expect("retest task")
+            .clone();
+        let remediation = opened
+            .iter()
+            .find(|t| t["kind"] == "WATER_QUALITY_REMEDIATION")
+            .expect("remediation")
+            .clone();
+
+        let moves = events_of_kind(&app, "task.transitioned").await;
+        let clean = app
+            .post_as(&health, RECORD, sample(&v, "NITRATE", 10.0))
+            .await;
+        assert!(clean.get("errors").is_none(), "{clean:#}");
+        let clean = &clean["data"]["recordWaterQualityTest"];
+        assert_eq!(clean["retest"], "CLEARED");
+        assert_eq!(clean["tasksOpened"], json!([]));
+        let closed = clean["tasksClosed"].as_array().expect("closed");
+        assert_eq!(closed.len(), 1, "only the retest task: {clean:#}");
+        let t = &closed[0];
+        assert_eq!(t["id"], retest["id"]);
+        assert_eq!(t["status"], "DONE");
+        assert_eq!(t["version"], 2);
+        assert_eq!(t["openedByTest"]["id"], dirty["test"]["id"]);
+        assert_eq!(t["closedByTest"]["id"], clean["test"]["id"]);
+        let last = t["history"]
+            .as_array()
+            .expect("history")
+            .last()
+            .expect("entry")
+            .clone();
+        assert_eq!(last["kind"], "STATUS_CHANGED");
+        assert_eq!(last["fromStatus"], "OPEN");
+        assert_eq!(last["toStatus"], "DONE");
+        assert!(
+            last["note"]
+                .as_str()
+                .expect("note")
+                .contains("clean retest"),
+            "{last:#}"
+        );
+        assert_eq!(
+            events_of_kind(&app, "task.transitioned").await,
+            moves + 1,
+            "an event like any move"
+        );
+        let audited = task_now(&app, &retest["id"]).await;
+        assert_eq!(
+            audited["auditLog"]["totalCount"], 2,
+            "created and moved: {audited:#}"
+        );
+        assert_eq!(
+            task_now(&app, &remediation["id"]).await["node"]["status"],
+            "OPEN",
+            "the remediation is PHED's to close"
+        );
+
+        // Nothing left to close: the next clean sample is not a retest.
+        let again = app
+            .post_as(&health, RECORD, sample(&v, "NITRATE", 11.0))
+            .await;
+        assert_eq!(
+            again["data"]["recordWaterQualityTest"]["retest"], "NOT_A_RETEST",
+            "{again:#}"
+        );
+        assert_eq!(
+            again["data"]["recordWaterQualityTest"]["tasksClosed"],
+            json!([])
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_contaminated_retest_keeps_the_remediation_open_and_says_so() {
+    each_backend(|backend| async move {
+        let app = TestApp::demo(backend).await;
+        let health = health_token(&app).await;
+        let v = untouched_villages(&app).await[1].clone();
+        let first = app
+            .post_as(&health, RECORD, sample(&v, "ARSENIC", 0.2))
+            .await;
+        let opened = first["data"]["recordWaterQualityTest"]["tasksOpened"]
+            .as_array()
+            .expect("opened")
+            .clone();
+        assert_eq!(opened.len(), 2, "{first:#}");
+        let created = events_of_kind(&app, "task.created").await;
+
+        let second = app
+            .post_as(&health, RECORD, sample(&v, "ARSENIC", 0.1))
+            .await;
+        assert!(second.get("errors").is_none(), "{second:#}");
+        let second = &second["data"]["recordWaterQualityTest"];
+        assert_eq!(second["test"]["contaminated"], true);
+        assert_eq!(second["retest"], "STILL_CONTAMINATED");
+        assert_eq!(second["tasksOpened"], json!([]), "no second pair of tasks");
+        assert_eq!(events_of_kind(&app, "task.created").await, created);
+        let kept = second["tasksKeptOpen"].as_array().expect("kept");
+        let mut kept_ids: Vec<&Value> = kept.iter().map(|t| &t["id"]).collect();
+        let mut opened_ids: Vec<&Value> = opened.iter().map(|t| &t["id"]).collect();
+        kept_ids.sort_by_key(|v| v.to_string());
+        opened_ids.sort_by_key(|v| v.to_string());
+        assert_eq!(kept_ids, opened_ids);
+        for t in kept {
+            assert_eq!(t["status"], "OPEN");
+            let last = t["history"]
+                .as_array()
+                .expect("history")
+                .last()
+                .expect("entry")
+                .clone();
+            assert_eq!(last["kind"], "COMMENTED");
+            let note = last["note"].as_str().expect("note");
+            assert!(
+                note.contains("Still contaminated") && note.contains("Arsenic"),
+                "{note}"
+            );
+        }
+
+        let clean = app
+            .post_as(&health, RECORD, sample(&v, "ARSENIC", 0.001))
+            .await;
+        let clean = &clean["data"]["recordWaterQualityTest"];
+        assert_eq!(clean["retest"], "CLEARED", "{clean:#}");
+        assert_eq!(clean["tasksClosed"][0]["kind"], "WATER_QUALITY_TEST");
+        assert_eq!(
+            clean["tasksClosed"][0]["closedByTest"]["id"],
+            clean["test"]["id"]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn har_ghar_jal_is_refused_while_the_latest_sample_is_contaminated() {
+    each_backend(|backend| async move {
+        let app = TestApp::demo(backend).await;
+        let health = health_token(&app).await;
+        let v = untouched_villages(&app).await[2].clone();
+        let coverage = "mutation($v: ID!, $ver: Int!, $hh: Int!) { updateVillageCoverage(input: {
+            village: $v, expectedVersion: $ver, households: $hh, tapConnections: $hh }) { village { version } } }";
+        let full = app.data(coverage, json!({ "v": v["id"], "ver": v["version"], "hh": v["households"] })).await;
+        let ver = full["updateVillageCoverage"]["village"]["version"].clone();
+        let dirty = app.post_as(&health, RECORD, sample(&v, "FLUORIDE", 2.4)).await;
+        assert!(dirty.get("errors").is_none(), "{dirty:#}");
+
+        let report = "mutation($v: ID!, $ver: Int!) { reportHarGharJal(input: { village: $v, expectedVersion: $ver }) { village { hgjStatus version } } }";
+        let refused = app.error(report, json!({ "v": v["id"], "ver": ver })).await;
+        assert_eq!(refused["extensions"]["code"], "BAD_USER_INPUT", "{refused:#}");
+        assert_eq!(refused["extensions"]["argument"], "input.village");
+        let message = refused["message"].as_str().expect("message");
+        assert!(message.contains("Fluoride") && message.contains("BIS 10500"), "{message}");
+        let now = app
+            .data("query($id: ID!) { node(id: $id) { ... on Village { hgjStatus version } } }", json!({ "id": v["id"] }))
+            .await;
+        assert_eq!(now["node"]["hgjStatus"], "NOT_SATURATED", "nothing written");
+        assert_eq!(now["node"]["version"], ver);
+
+        app.post_as(&health, RECORD, sample(&v, "FLUORIDE", 0.5)).await;
+        let reported = app.data(report, json!({ "v": v["id"], "ver": ver })).await;
+        assert_eq!(reported["reportHarGharJal"]["village"]["hgjStatus"], "REPORTED");
+        let ver = reported["reportHarGharJal"]["village"]["version"].clone();
+
+        app.post_as(&health, RECORD, sample(&v, "TOTAL_COLIFORM", 5.0)).await;
+        let certify = "mutation($v: ID!, $ver: Int!, $d: NaiveDate!) { certifyHarGharJal(input: { village: $v, expectedVersion: $ver,
+            gramSabhaResolutionDate: $d }) { village { hgjStatus } } }";
+        let today = api::service::today_ist().to_string();
+        let refused = app.error(certify, json!({ "v": v["id"], "ver": ver, "d": today })).await;
+        assert_eq!(refused["extensions"]["code"], "BAD_USER_INPUT", "{refused:#}");
+        assert_eq!(refused["extensions"]["argument"], "input.village");
+        app.post_as(&health, RECORD, sample(&v, "TOTAL_COLIFORM", 0.0)).await;
+        let certified = app.data(certify, json!({ "v": v["id"], "ver": ver, "d": today })).await;
+        assert_eq!(certified["certifyHarGharJal"]["village"]["hgjStatus"], "CERTIFIED");
+    })
+    .await;
+}
