@@ -292,3 +292,69 @@ async fn har_ghar_jal_is_refused_while_the_latest_sample_is_contaminated() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_demo_retest_tasks_name_their_test_and_a_clean_sample_closes_them() {
+    each_backend(|backend| async move {
+        let app = TestApp::demo(backend).await;
+        let health = health_token(&app).await;
+        let cg = app.data("{ state(lgdCode: 22) { id } }", json!({})).await["state"]["id"].clone();
+        let data = app
+            .data(
+                "query($s: ID!) { tasks(first: 100, filter: { within: $s, kind: [WATER_QUALITY_TEST], status: [OPEN, IN_PROGRESS, BLOCKED] }) { nodes {
+                    id status openedByTest { id contaminated village { id } } village { id } } } }",
+                json!({ "s": cg }),
+            )
+            .await;
+        let linked = data["tasks"]["nodes"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .find(|t| !t["openedByTest"].is_null())
+            .unwrap_or_else(|| panic!("the demo has an open retest task with its test: {data:#}"))
+            .clone();
+        assert_eq!(linked["openedByTest"]["contaminated"], true);
+        assert_eq!(linked["openedByTest"]["village"]["id"], linked["village"]["id"]);
+        let clean = app.post_as(&health, RECORD, sample(&linked["village"], "NITRATE", 10.0)).await;
+        let closed = clean["data"]["recordWaterQualityTest"]["tasksClosed"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{clean:#}"))
+            .clone();
+        assert!(
+            closed.iter().any(|t| t["id"] == linked["id"] && t["status"] == "DONE"),
+            "{clean:#}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tasks_opened_before_the_links_existed_are_linked_by_the_migration() {
+    use migration::{Migrator, MigratorTrait};
+    each_backend(|backend| async move {
+        let app = TestApp::demo(backend).await;
+        let health = health_token(&app).await;
+        let v = untouched_villages(&app).await[0].clone();
+        let dirty = app.post_as(&health, RECORD, sample(&v, "IRON", 1.4)).await;
+        let dirty = &dirty["data"]["recordWaterQualityTest"];
+        let opened = dirty["tasksOpened"].as_array().expect("opened").clone();
+        assert_eq!(opened.len(), 2, "{dirty:#}");
+        // Back to before the links (the table goes), then up again: the links come back from
+        // the tasks' descriptions.
+        Migrator::down(&app.t.db, Some(1)).await.expect("down");
+        Migrator::up(&app.t.db, None).await.expect("up");
+        for t in opened {
+            let now = app
+                .data(
+                    "query($id: ID!) { node(id: $id) { ... on Task { openedByTest { id } } } }",
+                    json!({ "id": t["id"] }),
+                )
+                .await;
+            assert_eq!(
+                now["node"]["openedByTest"]["id"], dirty["test"]["id"],
+                "{now:#}"
+            );
+        }
+    })
+    .await;
+}
