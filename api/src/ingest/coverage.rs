@@ -2,8 +2,9 @@
 //! Har Ghar Jal flag, keyed by the village's LGD code. The rules are the API's
 //! (`updateVillageCoverage`, `reportHarGharJal`): a village is reported only when every
 //! household has a tap, and one that no longer has (new households) is no longer reported. A
-//! "reported" flag the coverage does not bear out is accepted with a note and not applied; a
-//! "not reported" flag never withdraws a report (only coverage or a person does).
+//! "reported" flag the coverage does not bear out, or that a contaminated latest water-quality
+//! test contradicts, is accepted with a note and not applied; a "not reported" flag never
+//! withdraws a report (only coverage or a person does).
 
 use std::collections::HashMap;
 
@@ -12,6 +13,8 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
     Statement,
 };
+
+use crate::service::villages::latest_contamination;
 
 use super::{
     Ctx, Opened,
@@ -201,7 +204,21 @@ pub(super) async fn import(ctx: &mut Ctx<'_>, f: Opened) -> Result<FileReport, s
         if !saturated && after.hgj_status != HgjStatus::NotSaturated {
             after.hgj_status = HgjStatus::NotSaturated;
         }
+        let unsafe_water = match reported {
+            Some(_) if saturated && after.hgj_status == HgjStatus::NotSaturated => {
+                latest_contamination(ctx.txn, v.id).await?
+            }
+            _ => None,
+        };
         match reported {
+            Some(_) if unsafe_water.is_some() => checks.warn(
+                line,
+                hgj_name,
+                format!(
+                    "reported Har Ghar Jal, but {}: not applied (as reportHarGharJal)",
+                    unsafe_water.unwrap_or_default()
+                ),
+            ),
             Some(on) if saturated && after.hgj_status == HgjStatus::NotSaturated => {
                 after.hgj_status = HgjStatus::Reported;
                 newly_reported.push((v.id, on));

@@ -7,7 +7,8 @@ use entities::{
     hgj_certification, hgj_report, village, water_quality_result, water_quality_test,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, Set,
     sea_query::{Expr, ExprTrait, SimpleExpr},
 };
 
@@ -75,25 +76,29 @@ fn stale(current: i32) -> ApiError {
     }
 }
 
-/// BAD_USER_INPUT on `input.village` when the village's latest water-quality test (by sample
-/// date, then the order recorded) was contaminated. Har Ghar Jal means every household has a
-/// tap giving water of the prescribed quality (BIS 10500, DOMAIN.md §2.6), and the Gram Sabha
-/// certifies potable water (§3): neither can be claimed while the latest sample says otherwise.
-/// A village never tested is not refused (there is nothing to contradict the claim).
-async fn potable(tx: &Tx<'_>, village: &village::Model, doing: &str) -> ApiResult<()> {
+/// Why a village's water is not potable now: its latest water-quality test (by sample date,
+/// then the order recorded) was contaminated; `None` when it was clean or there is none.
+/// Har Ghar Jal means every household has a tap giving water of the prescribed quality (BIS
+/// 10500, DOMAIN.md §2.6), and the Gram Sabha certifies potable water (§3): neither reporting
+/// nor certifying may claim it while the latest sample says otherwise. Imports of Har Ghar Jal
+/// flags ask the same question.
+pub async fn latest_contamination<C: ConnectionTrait>(
+    conn: &C,
+    village: i64,
+) -> Result<Option<String>, DbErr> {
     let latest = water_quality_test::Entity::find()
-        .filter(water_quality_test::Column::VillageId.eq(village.id))
+        .filter(water_quality_test::Column::VillageId.eq(village))
         .order_by_desc(water_quality_test::Column::SampledOn)
         .order_by_desc(water_quality_test::Column::Id)
-        .one(tx.conn())
+        .one(conn)
         .await?;
     let Some(test) = latest.filter(|t| t.contaminated) else {
-        return Ok(());
+        return Ok(None);
     };
     let exceeded: Vec<String> = water_quality_result::Entity::find()
         .filter(water_quality_result::Column::TestId.eq(test.id))
         .filter(water_quality_result::Column::Exceeds.eq(true))
-        .all(tx.conn())
+        .all(conn)
         .await?
         .into_iter()
         .map(|r| format!("{:?}", r.parameter))
@@ -103,13 +108,26 @@ async fn potable(tx: &Tx<'_>, village: &village::Model, doing: &str) -> ApiResul
     } else {
         format!(" ({})", exceeded.join(", "))
     };
-    Err(ApiError::bad_input(
-        "input.village",
-        format!(
-            "{} cannot be {doing} Har Ghar Jal: its latest water-quality test ({}, sampled on {})              exceeds BIS 10500{what}; record a clean retest first",
-            village.name, test.source_name, test.sampled_on
-        ),
-    ))
+    Ok(Some(format!(
+        "its latest water-quality test ({}, sampled on {}) exceeds BIS 10500{what}",
+        test.source_name, test.sampled_on
+    )))
+}
+
+/// BAD_USER_INPUT on `input.village` while the village's latest water-quality test is
+/// contaminated ([`latest_contamination`]). A village never tested is not refused (nothing
+/// contradicts the claim).
+async fn potable(tx: &Tx<'_>, village: &village::Model, doing: &str) -> ApiResult<()> {
+    match latest_contamination(tx.conn(), village.id).await? {
+        None => Ok(()),
+        Some(why) => Err(ApiError::bad_input(
+            "input.village",
+            format!(
+                "{} cannot be {doing} Har Ghar Jal: {why}; record a clean retest first",
+                village.name
+            ),
+        )),
+    }
 }
 
 impl Service {

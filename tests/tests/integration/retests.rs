@@ -358,3 +358,122 @@ async fn tasks_opened_before_the_links_existed_are_linked_by_the_migration() {
     })
     .await;
 }
+
+/// A Har Ghar Jal flag in a coverage import follows `reportHarGharJal`: not applied, with a
+/// note, while the village's latest water-quality test is contaminated.
+#[tokio::test]
+async fn an_imported_har_ghar_jal_flag_is_not_applied_over_a_contaminated_test() {
+    use api::ingest::{self, Kind, Options, Silent, Source};
+    use entities::{enums::*, village, water_quality_result, water_quality_test};
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+    each_backend(|backend| async move {
+        let t = tests::TestDb::new(backend).await;
+        let db = &t.db;
+        let fixture = |name: &str| {
+            let path = format!("{}/fixtures/lgd/{name}", env!("CARGO_MANIFEST_DIR"));
+            Source {
+                name: name.to_owned(),
+                bytes: std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")),
+            }
+        };
+        let who = api::principal::Principal::all_access();
+        let today = api::service::today_ist();
+        let run = |kind: Kind, sources: Vec<Source>| {
+            let who = who.clone();
+            async move {
+                ingest::run(
+                    db,
+                    kind,
+                    sources,
+                    &Options::default(),
+                    &who,
+                    today,
+                    None,
+                    &Silent,
+                    None,
+                )
+                .await
+                .unwrap_or_else(|e| panic!("import failed: {e:#}"))
+            }
+        };
+        let lgd = [
+            "villages.csv",
+            "states.csv",
+            "gram-panchayats.csv",
+            "districts-jharkhand.csv",
+            "blocks-jharkhand.csv",
+        ];
+        run(Kind::Lgd, lgd.iter().map(|f| fixture(f)).collect()).await;
+        let find = |code: i32| async move {
+            village::Entity::find()
+                .filter(village::Column::LgdCode.eq(code))
+                .one(db)
+                .await
+                .expect("read")
+                .expect("village")
+        };
+        let dirty = find(7000001).await;
+        let test = water_quality_test::ActiveModel {
+            village_id: Set(dirty.id),
+            source_name: Set("Handpump".into()),
+            source_type: Set(WaterSourceType::Handpump),
+            sampled_on: Set(today),
+            method: Set(WqMethod::Lab),
+            contaminated: Set(true),
+            created_at: Set(chrono::Utc::now()),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .expect("test");
+        water_quality_result::ActiveModel {
+            test_id: Set(test.id),
+            parameter: Set(WqParameter::Nitrate),
+            value: Set(64.0),
+            unit: Set("mg/L".into()),
+            exceeds: Set(true),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .expect("result");
+
+        let text = String::from_utf8(fixture("coverage.csv").bytes)
+            .expect("utf-8")
+            .replace("7000001,PATEWA A,84,79,No", "7000001,PATEWA A,84,84,Yes")
+            .replace(
+                "7000003,BELGAON C,1314,1283,No",
+                "7000003,BELGAON C,1314,1314,Yes",
+            );
+        let r = run(
+            Kind::Coverage,
+            vec![Source {
+                name: "coverage.csv".into(),
+                bytes: text.into_bytes(),
+            }],
+        )
+        .await;
+        assert!(r.written, "{}", r.summary(20));
+        let warned = r.files[0]
+            .warnings
+            .iter()
+            .find(|w| w.line == 2)
+            .unwrap_or_else(|| panic!("a note on line 2: {}", r.summary(20)));
+        assert!(
+            warned.reason.contains("BIS 10500") && warned.reason.contains("Nitrate"),
+            "{}",
+            warned.reason
+        );
+        let dirty = find(7000001).await;
+        assert_eq!(
+            (dirty.tap_connections, dirty.hgj_status),
+            (84, HgjStatus::NotSaturated)
+        );
+        assert_eq!(
+            find(7000003).await.hgj_status,
+            HgjStatus::Reported,
+            "a village never tested is reported"
+        );
+    })
+    .await;
+}
