@@ -227,6 +227,13 @@ async fn rollups_follow_every_kind_of_write() {
         let opened = app.post_as(&health, record, json!({ "v": v["id"] })).await;
         assert_eq!(ok(&opened)["recordWaterQualityTest"]["tasksOpened"].as_array().map(Vec::len), Some(2));
         assert_exact(&app, &cg, "recordWaterQualityTest").await;
+        // A clean retest closes the retest task (a counted move) and lets the village be
+        // reported Har Ghar Jal (refused while its latest sample is contaminated).
+        let retest = "mutation($v: ID!, $d: NaiveDate!) { recordWaterQualityTest(input: { village: $v, sourceName: \"Handpump\",
+            sourceType: HANDPUMP, sampledOn: $d, method: LAB, results: [{ parameter: ARSENIC, value: 0.001 }] }) { tasksClosed { id } } }";
+        let closed = app.post_as(&health, retest, json!({ "v": v["id"], "d": today_ist() })).await;
+        assert!(ok(&closed)["recordWaterQualityTest"]["tasksClosed"].as_array().is_some_and(|c| !c.is_empty()), "{closed:#}");
+        assert_exact(&app, &cg, "a clean retest").await;
 
         // Coverage, then Har Ghar Jal reported and certified.
         let hh = v["households"].as_i64().expect("households");
