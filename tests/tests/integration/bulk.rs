@@ -425,3 +425,54 @@ async fn a_hundred_items_fit_in_one_batch() {
     assert!(results.iter().all(|r| r["error"].is_null()));
     assert_eq!(written(&app).await.0, before.0 + 100);
 }
+
+/// Not a check: times 100 task creations as one batch (not atomic, atomic) and as two requests
+/// of 50 aliased `createTask`s, side by side, 5 rounds; prints the medians (BENCHMARKS.md).
+#[tokio::test]
+#[ignore = "a measurement: cargo test -p tests --test integration bulk::batch_timings -- --ignored --nocapture"]
+async fn batch_timings() {
+    each_backend(|backend| async move {
+        let app = TestApp::demo(backend).await;
+        let (phed, _) = department(&app, "PHED").await;
+        let raipur = village_in(&app, 387).await;
+        let item = |n: usize| json!({ "kind": "IEC", "title": format!("Wall painting {n}"), "village": raipur, "assignee": phed });
+        let items: Vec<Value> = (0..100).map(item).collect();
+        let aliased: String = (0..50)
+            .map(|n| format!("t{n}: createTask(input: $i{n}) {{ task {{ id }} }}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let params: String = (0..50).map(|n| format!("$i{n}: CreateTaskInput!")).collect::<Vec<_>>().join(", ");
+        let aliased = format!("mutation({params}) {{ {aliased} }}");
+        let vars50: serde_json::Map<String, Value> = (0..50).map(|n| (format!("i{n}"), item(n))).collect();
+        let mut times: [Vec<f64>; 3] = Default::default();
+        for _ in 0..5 {
+            for (k, times) in times.iter_mut().enumerate() {
+                let start = std::time::Instant::now();
+                match k {
+                    0 | 1 => {
+                        let res = app.post(CREATE_MANY, json!({ "items": items, "atomic": k == 1 })).await;
+                        assert!(res.get("errors").is_none(), "{res:#}");
+                    }
+                    _ => {
+                        for _ in 0..2 {
+                            let res = app.post(&aliased, Value::Object(vars50.clone())).await;
+                            assert!(res.get("errors").is_none(), "{res:#}");
+                        }
+                    }
+                }
+                times.push(start.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let [a, b, c] = &mut times;
+        let (a, b, c) = (median(a), median(b), median(c));
+        println!(
+            "[{}] 100 tasks: createTasks {a:.0} ms, createTasks atomic {b:.0} ms, 2 x 50 aliased createTask {c:.0} ms (medians of 5)",
+            app.t.backend.name()
+        );
+    })
+    .await;
+}
