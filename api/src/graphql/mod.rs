@@ -17,6 +17,7 @@ pub mod scalars;
 pub mod subscription;
 pub mod types;
 pub mod webhooks;
+pub mod works;
 
 use async_graphql::{MergedObject, Request, Schema, SchemaBuilder};
 use batches::Batches;
@@ -34,7 +35,11 @@ pub struct QueryRoot(query::Query, webhooks::WebhookQuery);
 /// The root mutation: the domain's writes and webhook registration.
 #[derive(MergedObject)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(mutation::Mutation, webhooks::WebhookMutation);
+pub struct MutationRoot(
+    mutation::Mutation,
+    webhooks::WebhookMutation,
+    works::WorksMutation,
+);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, Subscription>;
 
@@ -42,7 +47,11 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, Subscription>;
 pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, Subscription> {
     Schema::build(
         QueryRoot(query::Query, webhooks::WebhookQuery),
-        MutationRoot(mutation::Mutation, webhooks::WebhookMutation),
+        MutationRoot(
+            mutation::Mutation,
+            webhooks::WebhookMutation,
+            works::WorksMutation,
+        ),
         Subscription,
     )
 }

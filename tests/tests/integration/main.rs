@@ -30,6 +30,7 @@ mod replay;
 mod replica_reads;
 mod rollups;
 mod schema_sdl;
+mod scheme_works;
 mod search;
 mod subscriptions;
 mod synthetic;
