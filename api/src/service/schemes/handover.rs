@@ -235,3 +235,18 @@ impl Service {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vwsc_has_ten_to_fifteen_members_at_least_half_women() {
+        assert!(check_vwsc(10, 5).is_ok());
+        assert!(check_vwsc(15, 8).is_ok());
+        assert!(check_vwsc(15, 7).is_err());
+        assert!(check_vwsc(9, 9).is_err());
+        assert!(check_vwsc(16, 16).is_err());
+        assert!(check_vwsc(12, 13).is_err());
+    }
+}

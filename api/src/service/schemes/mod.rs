@@ -313,3 +313,30 @@ impl Service {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::Iterable;
+
+    use super::*;
+
+    #[test]
+    fn holds_and_cancellations_need_a_reason_and_closed_schemes_do_not_move() {
+        use SchemeStatus::*;
+        assert!(check_move(InProgress, OnHold, None).is_err());
+        assert!(check_move(InProgress, OnHold, Some("  ")).is_err());
+        assert!(check_move(InProgress, OnHold, Some("monsoon")).is_ok());
+        assert!(check_move(Tendered, Cancelled, Some("no bids")).is_ok());
+        assert!(check_move(Completed, Cancelled, Some("late")).is_err());
+        assert!(check_move(Commissioned, HandedOverToGp, None).is_err());
+        for to in SchemeStatus::iter() {
+            assert!(check_move(HandedOverToGp, to, Some("x")).is_err());
+            assert!(check_move(Cancelled, to, Some("x")).is_err());
+        }
+        // Every open state may be cancelled; none after completion.
+        for from in SchemeStatus::iter() {
+            let open = rollup::BUILDING.contains(&from);
+            assert_eq!(legal_next(from).contains(&Cancelled), open, "{from:?}");
+        }
+    }
+}
