@@ -15,6 +15,9 @@ pub enum Role {
     Department,
     Partner,
     Dashboard,
+    /// A third-party agency inspecting scheme works: reaches only the schemes it is assigned
+    /// to inspect (`scheme_inspector`).
+    InspectionAgency,
     /// Anyone, without a token, when `--public-progress` is on: progress aggregates and area
     /// names only. Never held by a token: it is not in [`Role::ALL`], so no client or claim
     /// can name it.
@@ -23,12 +26,13 @@ pub enum Role {
 
 impl Role {
     /// The roles a client or a token may hold.
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Self::StateAdmin,
         Self::DistrictCoordinator,
         Self::Department,
         Self::Partner,
         Self::Dashboard,
+        Self::InspectionAgency,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -53,6 +57,9 @@ impl Role {
                 WebhooksWrite,
                 // Health imports water-quality results.
                 ImportWrite,
+                // PHED moves schemes and inspects them; Panchayati Raj records handovers.
+                SchemesWrite,
+                InspectionsWrite,
             ],
             Self::Partner => &[
                 VillagesRead,
@@ -71,6 +78,7 @@ impl Role {
                 ProgressRead,
                 WebhooksWrite,
             ],
+            Self::InspectionAgency => &[VillagesRead, TasksRead, InspectionsWrite, AuditRead],
             Self::Public => &[VillagesRead, ProgressRead],
         }
     }
@@ -91,6 +99,7 @@ impl Role {
             Self::Department => "department",
             Self::Partner => "partner",
             Self::Dashboard => "dashboard",
+            Self::InspectionAgency => "inspection_agency",
             Self::Public => "public",
         }
     }
@@ -112,6 +121,10 @@ pub enum Scope {
     /// Register webhooks and read their deliveries.
     WebhooksWrite,
     ImportWrite,
+    /// Move schemes through their lifecycle, record physical progress and hand schemes over.
+    SchemesWrite,
+    /// Record quality inspections of scheme works.
+    InspectionsWrite,
 }
 
 impl Scope {
@@ -134,7 +147,7 @@ impl Scope {
             .join(" ")
     }
 
-    pub const ALL: [Scope; 12] = [
+    pub const ALL: [Scope; 14] = [
         Self::VillagesRead,
         Self::TasksRead,
         Self::TasksWrite,
@@ -147,6 +160,8 @@ impl Scope {
         Self::AuditRead,
         Self::WebhooksWrite,
         Self::ImportWrite,
+        Self::SchemesWrite,
+        Self::InspectionsWrite,
     ];
 
     /// What the scope lets a token do, in a line a screen can show.
@@ -170,6 +185,10 @@ impl Scope {
             Self::ImportWrite => {
                 "Import coverage, schemes and water-quality results in your jurisdiction"
             }
+            Self::SchemesWrite => {
+                "Move schemes through their lifecycle, record physical progress and hand schemes over"
+            }
+            Self::InspectionsWrite => "Record quality inspections of scheme works",
         }
     }
 
@@ -187,6 +206,8 @@ impl Scope {
             Self::AuditRead => "audit:read",
             Self::WebhooksWrite => "webhooks:write",
             Self::ImportWrite => "import:write",
+            Self::SchemesWrite => "schemes:write",
+            Self::InspectionsWrite => "inspections:write",
         }
     }
 }
@@ -258,6 +279,7 @@ impl Principal {
         let role = match org.kind {
             OrganisationKind::Department => Role::Department,
             OrganisationKind::SectorPartner => Role::Partner,
+            OrganisationKind::InspectionAgency => Role::InspectionAgency,
         };
         Self {
             sub: format!("organisation:{}", org.code),

@@ -128,6 +128,9 @@ pub enum OrganisationKind {
     Department,
     #[sea_orm(string_value = "SECTOR_PARTNER")]
     SectorPartner,
+    /// A third-party agency inspecting the quality of scheme works.
+    #[sea_orm(string_value = "INSPECTION_AGENCY")]
+    InspectionAgency,
 }
 
 /// Line departments that converge on JJM.

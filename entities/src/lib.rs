@@ -33,5 +33,15 @@ pub mod webhook;
 pub mod webhook_attempt;
 pub mod webhook_cursor;
 pub mod webhook_delivery;
+// Scheme works and handover.
+pub mod district_scheme_due_rollup;
+pub mod district_works_rollup;
+pub mod inspection_finding;
+pub mod scheme_component;
+pub mod scheme_handover;
+pub mod scheme_inspection;
+pub mod scheme_inspector;
+pub mod scheme_progress;
+pub mod works;
 
 pub use sea_orm;

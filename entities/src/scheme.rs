@@ -25,6 +25,16 @@ pub struct Model {
     pub completed_on: Option<Date>,
     pub fhtc_target: i32,
     pub version: i32,
+    pub work_order_on: Option<Date>,
+    pub commissioned_on: Option<Date>,
+    pub handed_over_on: Option<Date>,
+    /// Why the scheme is on hold or cancelled.
+    pub status_reason: Option<String>,
+    /// Physical progress in basis points (10000 = complete); null without components.
+    pub physical_progress_bp: Option<i32>,
+    pub open_findings_minor: i32,
+    pub open_findings_major: i32,
+    pub open_findings_critical: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

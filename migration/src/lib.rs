@@ -12,8 +12,10 @@ mod m20261126_000001_create_event_log;
 mod m20261126_000002_create_webhooks;
 mod m20261126_000004_orderings_and_search;
 mod m20261126_000005_task_test_links;
+mod m20261126_000006_scheme_works;
 pub mod rollups;
 pub mod search_key;
+pub mod works_rollups;
 
 pub struct Migrator;
 
@@ -30,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_create_webhooks::Migration),
             Box::new(m20261126_000004_orderings_and_search::Migration),
             Box::new(m20261126_000005_task_test_links::Migration),
+            Box::new(m20261126_000006_scheme_works::Migration),
         ]
     }
 }

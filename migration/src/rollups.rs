@@ -74,5 +74,5 @@ async fn recount_where<C: ConnectionTrait>(db: &C, ids: &str) -> Result<(), DbEr
     for sql in statements {
         db.execute_unprepared(&sql).await?;
     }
-    Ok(())
+    crate::works_rollups::recount_where(db, ids).await
 }

@@ -115,7 +115,11 @@ pub async fn principal(
         ),
         None => None,
     };
-    if matches!(role, Role::Department | Role::Partner) && org.is_none() {
+    if matches!(
+        role,
+        Role::Department | Role::Partner | Role::InspectionAgency
+    ) && org.is_none()
+    {
         return Err(AuthError::invalid("the token names no organisation"));
     }
     let department = match lookup(claims, &names.department) {

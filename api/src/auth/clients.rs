@@ -100,7 +100,11 @@ pub async fn add(
         bail!("a district coordinator needs --districts");
     }
     let (organisation_id, department) = match &new.organisation {
-        None if matches!(new.role, Role::Department | Role::Partner) => {
+        None if matches!(
+            new.role,
+            Role::Department | Role::Partner | Role::InspectionAgency
+        ) =>
+        {
             bail!("role {} needs --org", new.role.as_str())
         }
         None => (None, None),
@@ -113,6 +117,7 @@ pub async fn add(
             match (new.role, org.kind) {
                 (Role::Partner, OrganisationKind::SectorPartner)
                 | (Role::Department, OrganisationKind::Department)
+                | (Role::InspectionAgency, OrganisationKind::InspectionAgency)
                 | (Role::StateAdmin | Role::DistrictCoordinator | Role::Dashboard, _) => {}
                 (role, kind) => bail!(
                     "role {} does not fit organisation {code} ({kind:?})",

@@ -38,7 +38,8 @@ async fn first_org(
 pub async fn ensure_clients(db: &DatabaseConnection) -> anyhow::Result<Vec<DemoClient>> {
     let health = first_org(db, OrganisationKind::Department, Some(Department::Health)).await?;
     let partner = first_org(db, OrganisationKind::SectorPartner, None).await?;
-    let plans = [
+    let agency = first_org(db, OrganisationKind::InspectionAgency, None).await?;
+    let mut plans = vec![
         (
             "demo-state-admin",
             Role::StateAdmin,
@@ -63,6 +64,16 @@ pub async fn ensure_clients(db: &DatabaseConnection) -> anyhow::Result<Vec<DemoC
         ("demo-partner", Role::Partner, partner, vec![], vec![]),
         ("demo-dashboard", Role::Dashboard, None, vec![], vec![]),
     ];
+    // A database seeded before scheme works has no inspection agency to name.
+    if agency.is_some() {
+        plans.push((
+            "demo-inspection-agency",
+            Role::InspectionAgency,
+            agency,
+            vec![],
+            vec![],
+        ));
+    }
     let mut out = Vec::new();
     for (client_id, role, org, states, districts) in plans {
         let secret = match clients::find(db, client_id).await? {

@@ -445,6 +445,7 @@ async fn plan(
                 villages: true,
                 schemes: false,
                 tasks: true,
+                works: false,
             };
             let report = svc
                 .progress(level, within, parts)

@@ -22,10 +22,12 @@ pub enum Kind {
     WaterQualityTest,
     Webhook,
     WebhookDelivery,
+    SchemeComponent,
+    SchemeInspection,
 }
 
 impl Kind {
-    const ALL: [Kind; 14] = [
+    const ALL: [Kind; 16] = [
         Self::State,
         Self::Division,
         Self::District,
@@ -40,6 +42,8 @@ impl Kind {
         Self::WaterQualityTest,
         Self::Webhook,
         Self::WebhookDelivery,
+        Self::SchemeComponent,
+        Self::SchemeInspection,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,6 +62,8 @@ impl Kind {
             Self::WaterQualityTest => "WaterQualityTest",
             Self::Webhook => "Webhook",
             Self::WebhookDelivery => "WebhookDelivery",
+            Self::SchemeComponent => "SchemeComponent",
+            Self::SchemeInspection => "SchemeInspection",
         }
     }
 }

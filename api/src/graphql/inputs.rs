@@ -223,6 +223,17 @@ pub struct SchemeFilterInput {
     pub scheme_type: Option<Vec<SchemeType>>,
     /// Part of the scheme name (English or Hindi) or code.
     pub search: Option<String>,
+    /// Physical progress at least this many percent.
+    pub physical_progress_at_least: Option<f64>,
+    /// Physical progress below this many percent.
+    pub physical_progress_below: Option<f64>,
+    /// Only schemes past their target completion date and not yet completed (true), or only
+    /// those that are not (false).
+    pub overdue: Option<bool>,
+    /// Only schemes with an open inspection finding (true), or with none (false).
+    pub has_open_findings: Option<bool>,
+    /// Only schemes with an open finding of one of these severities.
+    pub open_finding_severity: Option<Vec<entities::works::FindingSeverity>>,
 }
 
 impl SchemeFilterInput {
@@ -232,6 +243,13 @@ impl SchemeFilterInput {
             status: self.status.unwrap_or_default(),
             scheme_type: self.scheme_type.unwrap_or_default(),
             search: search(self.search)?,
+            works: crate::service::schemes::filter::WorksFilter {
+                progress_at_least: self.physical_progress_at_least,
+                progress_below: self.physical_progress_below,
+                overdue: self.overdue,
+                has_open_findings: self.has_open_findings,
+                open_finding_severity: self.open_finding_severity.unwrap_or_default(),
+            },
         })
     }
 }
@@ -447,4 +465,5 @@ order_input! {
     AssignmentOrderInput, "AssignmentOrder", AssignmentOrderField, "assignments";
     WaterQualityTestOrderInput, "WaterQualityTestOrder", WaterQualityTestOrderField, "water-quality tests";
     OrganisationOrderInput, "OrganisationOrder", OrganisationOrderField, "organisations";
+    SchemeOrderInput, "SchemeOrder", SchemeOrderField, "schemes";
 }

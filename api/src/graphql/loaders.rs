@@ -136,10 +136,12 @@ macro_rules! attach_all {
 pub fn attach(data: &mut Data, svc: Service, batches: &Batches) {
     attach_all!(data, svc, batches;
         by_id: state, division, district, block, gram_panchayat, village, scheme, organisation,
-            assignment, task, task_event, task_test_link, water_quality_test;
+            assignment, task, task_event, task_test_link, water_quality_test, scheme_component;
         children: district, division, block, gram_panchayat, village, scheme_village,
             organisation_theme, assignment, task, task_event, task_evidence, water_quality_test,
-            water_quality_result, hgj_report, hgj_certification);
+            water_quality_result, hgj_report, hgj_certification, scheme_component,
+            scheme_progress, scheme_inspection, inspection_finding, scheme_handover,
+            scheme_inspector);
     data.insert(loader(batches, LatestTest(svc.clone())));
     data.insert(loader(batches, VillageSchemes(svc.clone())));
     data.insert(svc);

@@ -18,6 +18,7 @@ pub mod scalars;
 pub mod subscription;
 pub mod types;
 pub mod webhooks;
+pub mod works;
 
 use async_graphql::{MergedObject, Request, Schema, SchemaBuilder};
 use batches::Batches;
@@ -39,6 +40,7 @@ pub struct MutationRoot(
     mutation::Mutation,
     bulk::BulkMutation,
     webhooks::WebhookMutation,
+    works::WorksMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, Subscription>;
@@ -51,6 +53,7 @@ pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, Subscription> 
             mutation::Mutation,
             bulk::BulkMutation,
             webhooks::WebhookMutation,
+            works::WorksMutation,
         ),
         Subscription,
     )

@@ -307,22 +307,27 @@ impl Query {
         .await
     }
 
+    /// Schemes, in id order unless `orderBy` says otherwise.
     #[graphql(complexity = "limits::page(first, last, child_complexity)")]
     async fn schemes(
         &self,
         ctx: &Context<'_>,
         filter: Option<SchemeFilterInput>,
+        #[graphql(desc = "Order of the rows (id order when omitted).")] order_by: Option<
+            crate::graphql::inputs::SchemeOrderInput,
+        >,
         after: Option<String>,
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
     ) -> ApiResult<Conn<Scheme>> {
-        let c = filter.unwrap_or_default().into_filter()?.condition();
+        let today = ctx.svc()?.today();
+        let c = filter.unwrap_or_default().into_filter()?.condition(today)?;
         list::<scheme::Entity, _>(
             ctx,
             c,
             PageArgs::new(after, before, first, last),
-            Ordering::by_id(),
+            crate::graphql::inputs::SchemeOrderInput::ordering(order_by),
             Scheme,
         )
         .await
@@ -519,5 +524,6 @@ async fn node(ctx: &Context<'_>, kind: Kind, id: i64) -> ApiResult<Option<Node>>
             .map(|m| Node::WaterQualityTest(WaterQualityTest(m))),
         // Webhooks are read through `webhooks` and `webhookDeliveries`, not as nodes.
         Kind::Webhook | Kind::WebhookDelivery => None,
+        Kind::SchemeComponent | Kind::SchemeInspection => None,
     })
 }

@@ -225,11 +225,13 @@ pub struct SchemeFilter {
     pub status: Vec<SchemeStatus>,
     pub scheme_type: Vec<SchemeType>,
     pub search: Option<String>,
+    /// Physical progress, overdue and open findings (`schemes::filter`).
+    pub works: super::schemes::filter::WorksFilter,
 }
 
 impl SchemeFilter {
-    pub fn condition(&self) -> Condition {
-        let mut c = Condition::all();
+    pub fn condition(&self, today: NaiveDate) -> crate::error::ApiResult<Condition> {
+        let mut c = self.works.condition(today)?;
         if let Some(area) = self.within {
             c = c.add(area.schemes());
         }
@@ -244,7 +246,7 @@ impl SchemeFilter {
             let by_code = name_search(scheme::Column::Code, None, text);
             c = c.add(Condition::any().add(by_name).add(by_code));
         }
-        c
+        Ok(c)
     }
 }
 

@@ -11,6 +11,7 @@ pub mod page;
 pub mod progress;
 pub mod quality;
 pub mod rollup;
+pub mod schemes;
 pub mod scope;
 pub mod search_key;
 pub mod tasks;

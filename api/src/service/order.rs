@@ -163,6 +163,32 @@ impl OrganisationOrderField {
     }
 }
 
+/// Orderings of schemes by their works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum SchemeOrderField {
+    /// Database id (the default).
+    Id,
+    /// Physical progress; schemes without components sort first ascending.
+    PhysicalProgress,
+    /// Target completion date; schemes without one sort after every dated scheme ascending
+    /// (ascending, the most overdue come first).
+    TargetDate,
+    /// Number of open inspection findings.
+    OpenFindings,
+}
+
+impl SchemeOrderField {
+    pub fn ordering(self, dir: OrderDirection) -> Ordering {
+        let (name, column, kind) = match self {
+            Self::Id => return id_order(dir),
+            Self::PhysicalProgress => ("PHYSICAL_PROGRESS", "progress_key", KeyKind::Int),
+            Self::TargetDate => ("TARGET_DATE", "target_key", KeyKind::Date),
+            Self::OpenFindings => ("OPEN_FINDINGS", "open_findings_key", KeyKind::Int),
+        };
+        Ordering::by(name, col::<scheme::Entity>(column), kind, dir.desc())
+    }
+}
+
 fn id_order(dir: OrderDirection) -> Ordering {
     match dir {
         OrderDirection::Asc => Ordering::by_id(),

@@ -31,6 +31,8 @@ pub struct Totals {
     pub schemes_by_status: HashMap<SchemeStatus, i64>,
     pub tasks_open: i64,
     pub tasks_overdue: i64,
+    /// Scheme works (`schemes::progress`), counted when `Parts::works`.
+    pub works: super::schemes::progress::WorksTotals,
 }
 
 impl Totals {
@@ -61,6 +63,8 @@ pub struct Parts {
     pub villages: bool,
     pub schemes: bool,
     pub tasks: bool,
+    /// Scheme works: physical progress, overdue schemes, open findings, handovers.
+    pub works: bool,
 }
 
 pub struct ProgressReport {
@@ -184,6 +188,10 @@ impl Service {
             parent.tasks_open = own.tasks_open;
             parent.tasks_overdue = own.tasks_overdue;
         }
+        let mut rows = rows;
+        if parts.works {
+            super::schemes::progress::fill(self, level, within, &mut rows, &mut parent).await?;
+        }
         Ok(Some(ProgressReport {
             level,
             parent,
@@ -261,6 +269,7 @@ impl Service {
                 villages: false,
                 schemes: false,
                 tasks: true,
+                works: false,
             };
             for (key, t) in self.live_totals(group, within, tasks_only).await? {
                 let slot = out.entry(key).or_default();

@@ -110,15 +110,23 @@ impl<'a> Reach<'a> {
         self.who.role == Role::Partner
     }
 
+    /// An inspection agency reaches the schemes it is assigned to inspect, and no village.
+    fn inspector(&self) -> bool {
+        self.who.role == Role::InspectionAgency
+    }
+
     /// Whether the principal reaches whole districts: every village and scheme of each
     /// district it reaches, so per-district rollups can answer for it.
     pub fn whole_districts(&self) -> bool {
-        !self.partner()
+        !self.partner() && !self.inspector()
     }
 
     /// Whether it also sees every task of those districts (a department sees only its own).
     pub fn all_tasks_of_districts(&self) -> bool {
-        !matches!(self.who.role, Role::Department | Role::Partner)
+        !matches!(
+            self.who.role,
+            Role::Department | Role::Partner | Role::InspectionAgency
+        )
     }
 
     /// Villages covered today by an active assignment of the partner's organisation.
@@ -161,6 +169,9 @@ impl<'a> Reach<'a> {
         if self.partner() {
             cond = cond.add(self.assigned_villages());
         }
+        if self.inspector() {
+            cond = nothing();
+        }
         cond
     }
 
@@ -190,6 +201,10 @@ impl<'a> Reach<'a> {
     fn districts(&self) -> Condition {
         if self.partner() {
             return self.area_via_villages(district::Column::Id, village::Column::DistrictId);
+        }
+        if self.inspector() {
+            let of_schemes = select_where(scheme::Column::DistrictId, self.inspected_schemes());
+            return Condition::all().add(district::Column::Id.in_subquery(of_schemes));
         }
         match &self.who.jurisdiction {
             Jurisdiction::All => Condition::all(),
@@ -223,7 +238,7 @@ impl<'a> Reach<'a> {
         };
         let org = self.who.organisation_id;
         match (self.who.role, org) {
-            (Role::Department, Some(org)) => {
+            (Role::Department | Role::InspectionAgency, Some(org)) => {
                 cond = cond.add(
                     Condition::any()
                         .add(task::Column::AssigneeOrganisationId.eq(org))
@@ -238,7 +253,7 @@ impl<'a> Reach<'a> {
                         .add(task::Column::VillageId.in_subquery(on_assigned)),
                 );
             }
-            (Role::Department | Role::Partner, None) => cond = nothing(),
+            (Role::Department | Role::Partner | Role::InspectionAgency, None) => cond = nothing(),
             _ => {}
         }
         cond
@@ -283,6 +298,12 @@ keyed!(
     hgj_report: VillagesRead,
     hgj_certification: VillagesRead,
     audit_log: AuditRead,
+    scheme_component: VillagesRead,
+    scheme_progress: VillagesRead,
+    scheme_inspection: VillagesRead,
+    inspection_finding: VillagesRead,
+    scheme_handover: VillagesRead,
+    scheme_inspector: VillagesRead,
 );
 
 /// Dashboards read aggregates and public facts: task rows (they get counts), who works where,
@@ -293,11 +314,30 @@ fn readable(table: &str, role: Role) -> bool {
     match role {
         Role::Dashboard => !matches!(
             table,
-            "task" | "task_event" | "task_evidence" | "assignment" | "audit_log"
+            "task"
+                | "task_event"
+                | "task_evidence"
+                | "assignment"
+                | "audit_log"
+                | "scheme_inspector"
         ),
         Role::Public => matches!(
             table,
             "state" | "division" | "district" | "block" | "gram_panchayat" | "village"
+        ),
+        // An inspection agency reads its schemes, their works and the tasks it raised; no
+        // village, test, report or partner assignment.
+        Role::InspectionAgency => !matches!(
+            table,
+            "block"
+                | "gram_panchayat"
+                | "village"
+                | "scheme_village"
+                | "assignment"
+                | "water_quality_test"
+                | "water_quality_result"
+                | "hgj_report"
+                | "hgj_certification"
         ),
         _ => true,
     }
@@ -308,6 +348,12 @@ impl Reach<'_> {
     fn state(&self) -> Condition {
         if self.partner() {
             return self.area_via_villages(state::Column::Id, village::Column::StateId);
+        }
+        if self.inspector() {
+            return Condition::all().add(
+                state::Column::Id
+                    .in_subquery(select_where(district::Column::StateId, self.districts())),
+            );
         }
         match &self.who.jurisdiction {
             Jurisdiction::All => Condition::all(),
@@ -322,7 +368,7 @@ impl Reach<'_> {
     }
 
     fn division(&self) -> Condition {
-        match (&self.who.jurisdiction, self.partner()) {
+        match (&self.who.jurisdiction, self.partner() || self.inspector()) {
             (Jurisdiction::All, false) => Condition::all(),
             (Jurisdiction::States(s), false) => {
                 Condition::all().add(division::Column::StateId.in_subquery(state_ids(s)))
@@ -364,6 +410,9 @@ impl Reach<'_> {
     }
 
     fn scheme(&self) -> Condition {
+        if self.inspector() {
+            return self.inspected_schemes();
+        }
         if self.partner() {
             let links = select_where(
                 scheme_village::Column::SchemeId,
@@ -452,6 +501,85 @@ impl Reach<'_> {
             }
             _ => Condition::all().add(audit_log::Column::ActorSub.eq(self.who.sub.clone())),
         }
+    }
+}
+
+/// Scheme works (components, progress, inspections, findings, handover) hang off their scheme;
+/// an inspection agency reaches the schemes of its active inspection assignments.
+impl Reach<'_> {
+    /// Schemes the inspection agency is assigned to inspect today, within its jurisdiction.
+    fn inspected_schemes(&self) -> Condition {
+        let Some(org) = self.who.organisation_id else {
+            return nothing();
+        };
+        let active = Condition::all()
+            .add(scheme_inspector::Column::OrganisationId.eq(org))
+            .add(scheme_inspector::Column::StartsOn.lte(self.today))
+            .add(
+                Condition::any()
+                    .add(scheme_inspector::Column::EndsOn.is_null())
+                    .add(scheme_inspector::Column::EndsOn.gte(self.today)),
+            );
+        let mut cond = Condition::all().add(
+            scheme::Column::Id
+                .in_subquery(select_where(scheme_inspector::Column::SchemeId, active)),
+        );
+        match &self.who.jurisdiction {
+            Jurisdiction::All => {}
+            Jurisdiction::States(s) => {
+                let in_states = select_where(
+                    district::Column::Id,
+                    Condition::all().add(district::Column::StateId.in_subquery(state_ids(s))),
+                );
+                cond = cond.add(scheme::Column::DistrictId.in_subquery(in_states));
+            }
+            Jurisdiction::Districts(d) => {
+                cond = cond.add(scheme::Column::DistrictId.in_subquery(district_ids(d)));
+            }
+        }
+        cond
+    }
+
+    /// `column` names a reachable scheme (no condition when every scheme is reachable).
+    fn via_schemes<C: ColumnTrait>(&self, column: C) -> Condition {
+        let schemes = self.scheme();
+        if schemes.is_empty() {
+            return Condition::all();
+        }
+        exists_where(column, scheme::Column::Id, schemes)
+    }
+
+    fn scheme_component(&self) -> Condition {
+        self.via_schemes(scheme_component::Column::SchemeId)
+    }
+
+    fn scheme_progress(&self) -> Condition {
+        self.via_schemes(scheme_progress::Column::SchemeId)
+    }
+
+    fn scheme_inspection(&self) -> Condition {
+        self.via_schemes(scheme_inspection::Column::SchemeId)
+    }
+
+    fn inspection_finding(&self) -> Condition {
+        self.via_schemes(inspection_finding::Column::SchemeId)
+    }
+
+    fn scheme_handover(&self) -> Condition {
+        self.via_schemes(scheme_handover::Column::SchemeId)
+    }
+
+    /// Who inspects a scheme: everyone who reads the scheme, except that an agency sees only
+    /// its own assignments.
+    fn scheme_inspector(&self) -> Condition {
+        let mut cond = self.via_schemes(scheme_inspector::Column::SchemeId);
+        if self.inspector() {
+            cond = cond.add(match self.who.organisation_id {
+                Some(org) => scheme_inspector::Column::OrganisationId.eq(org),
+                None => Expr::val(1).eq(0),
+            });
+        }
+        cond
     }
 }
 

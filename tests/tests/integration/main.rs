@@ -32,6 +32,7 @@ mod replica_reads;
 mod retests;
 mod rollups;
 mod schema_sdl;
+mod scheme_works;
 mod search;
 mod subscriptions;
 mod synthetic;

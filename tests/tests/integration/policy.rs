@@ -85,6 +85,18 @@ enum Probe {
     /// `transitionTasks`: OPEN → IN_PROGRESS on a task assigned to the caller's organisation,
     /// as a batch of one.
     StartMany,
+    /// Put a Raipur scheme on hold (or resume it).
+    SchemeMove,
+    /// Add a component to an in-progress Raipur scheme.
+    SchemeComponent,
+    /// Record progress of a component of an in-progress Raipur scheme.
+    SchemeProgress,
+    /// Assign the Chhattisgarh inspection agency to a Raipur scheme.
+    SchemeInspector,
+    /// A passing inspection of an in-progress Raipur scheme the agency is assigned to.
+    SchemeInspection,
+    /// Hand a commissioned Raipur scheme over to its Gram Panchayat.
+    SchemeHandover,
 }
 
 use Probe::*;
@@ -149,6 +161,75 @@ const MUTATION: &[(&str, Probe, [Rule; 5])] = &[
     ("redeliverWebhookEvent", Redeliver, [Y, Y, Y, Y, Y]),
     ("createTasks", RaiseMany, [Y, Y, Y, Y, N]),
     ("transitionTasks", StartMany, [Y, Y, Y, Y, N]),
+    // Scheme works: PHED (administrators, coordinators, PHED officers) moves schemes; the
+    // department column is HEALTH, which does none of it.
+    ("transitionScheme", SchemeMove, [Y, Y, N, N, N]),
+    ("addSchemeComponent", SchemeComponent, [Y, Y, N, N, N]),
+    ("recordSchemeProgress", SchemeProgress, [Y, Y, N, N, N]),
+    ("assignSchemeInspector", SchemeInspector, [Y, Y, N, N, N]),
+    ("recordInspection", SchemeInspection, [Y, Y, N, N, N]),
+    ("handOverScheme", SchemeHandover, [Y, Y, N, N, N]),
+];
+
+/// The `inspection_agency` role's column (ACCESS.md, "Scheme works"), for every row of the two
+/// tables above: it reads the schemes it is assigned to inspect, their districts and states,
+/// organisations and the tasks it raised, and records inspections; nothing about villages.
+const AGENCY: &[(&str, Probe, Rule)] = &[
+    ("node", Read, N),
+    ("node", NodeTask, Y),
+    ("node", NodeAssignment, N),
+    ("nodes", Read, N),
+    ("viewer", Read, Y),
+    ("state", Read, Y),
+    ("division", Read, Y),
+    ("district", Read, Y),
+    ("block", Read, N),
+    ("gramPanchayat", Read, N),
+    ("village", Read, N),
+    ("scheme", Read, Y),
+    ("organisation", Read, Y),
+    ("states", Read, Y),
+    ("divisions", Read, Y),
+    ("districts", Read, Y),
+    ("blocks", Read, N),
+    ("gramPanchayats", Read, N),
+    ("villages", Read, N),
+    ("schemes", Read, Y),
+    ("organisations", Read, Y),
+    ("assignments", Read, N),
+    ("tasks", Read, Y),
+    ("waterQualityTests", Read, N),
+    ("auditLog", Read, Y),
+    ("progress", Read, N),
+    ("webhooks", Read, N),
+    ("webhookDeliveries", Deliveries, N),
+    ("createTask", Raise, N),
+    ("updateTask", Edit, N),
+    ("transitionTask", Start, N),
+    ("transitionTask", Cancel, N),
+    ("transitionTask", Verify, N),
+    ("reassignTask", Reassign, N),
+    ("commentOnTask", Comment, N),
+    ("attachEvidence", Evidence, N),
+    ("assignPartner", Assign, N),
+    ("endAssignment", EndAssignment, N),
+    ("recordWaterQualityTest", RecordTest, N),
+    ("updateVillageCoverage", Coverage, N),
+    ("reportHarGharJal", Report, N),
+    ("certifyHarGharJal", Certify, N),
+    ("createWebhook", CreateWebhook, N),
+    ("updateWebhook", UpdateWebhook, N),
+    ("deleteWebhook", DeleteWebhook, N),
+    ("rotateWebhookSecret", RotateWebhook, N),
+    ("redeliverWebhookEvent", Redeliver, N),
+    ("transitionScheme", SchemeMove, N),
+    ("addSchemeComponent", SchemeComponent, N),
+    ("recordSchemeProgress", SchemeProgress, N),
+    ("assignSchemeInspector", SchemeInspector, N),
+    ("recordInspection", SchemeInspection, Y),
+    ("handOverScheme", SchemeHandover, N),
+    ("createTasks", RaiseMany, N),
+    ("transitionTasks", StartMany, N),
 ];
 
 fn names(fields: &Value) -> BTreeSet<String> {
@@ -226,6 +307,10 @@ struct World {
     scheme: String,
     /// Raipur villages not yet saturated, for Har Ghar Jal reports and certifications.
     unsaturated: Mutex<Vec<Value>>,
+    /// The Chhattisgarh inspection agency.
+    agency: Org,
+    /// Raipur schemes, taken in turn by the scheme-works probes.
+    raipur_schemes: Mutex<std::collections::VecDeque<Value>>,
 }
 
 const VILLAGE_FIELDS: &str = "id lgdCode name version households tapConnections hgjStatus \
@@ -396,6 +481,20 @@ impl World {
             .expect("the demo data has schemes")
             .to_owned();
 
+        let agency = org(app, json!({ "kind": "INSPECTION_AGENCY" }), Some(22)).await;
+        let listed = app
+            .data(
+                "query($d: ID!) { schemes(filter: { within: $d }, first: 40) { edges { node { id } } } }",
+                json!({ "d": raipur }),
+            )
+            .await;
+        let raipur_schemes = listed["schemes"]["edges"]
+            .as_array()
+            .expect("schemes")
+            .iter()
+            .map(|e| e["node"]["id"].clone())
+            .collect();
+
         Self {
             cg,
             health,
@@ -407,7 +506,46 @@ impl World {
             division,
             scheme,
             unsaturated: Mutex::new(unsaturated),
+            agency,
+            raipur_schemes: Mutex::new(raipur_schemes),
         }
+    }
+
+    /// The next Raipur scheme, put in `status` with no open finding (probe setup writes the
+    /// row directly; the policy is what is probed, not the lifecycle); returns its id and
+    /// version.
+    async fn scheme_in(&self, app: &TestApp, status: &str) -> (Value, i64) {
+        use sea_orm::ConnectionTrait;
+        let id = {
+            let mut pool = self.raipur_schemes.lock().expect("lock");
+            let id = pool.pop_front().expect("Raipur schemes");
+            pool.push_back(id.clone());
+            id
+        };
+        let (_, n) = api::graphql::ids::decode("id", &id.as_str().expect("id").to_owned().into())
+            .expect("scheme id");
+        let db = &app.t.db;
+        db.execute_unprepared(&format!(
+            "UPDATE scheme SET status = '{status}', open_findings_minor = 0, \
+             open_findings_major = 0, open_findings_critical = 0, commissioned_on = NULL, \
+             target_completion_on = NULL, sanctioned_on = NULL WHERE id = {n}"
+        ))
+        .await
+        .expect("put the scheme in place");
+        db.execute_unprepared(&format!(
+            "UPDATE inspection_finding SET open = FALSE WHERE scheme_id = {n}"
+        ))
+        .await
+        .expect("close findings");
+        let v = app
+            .data(
+                "query($id: ID!) { node(id: $id) { ... on Scheme { version } } }",
+                json!({ "id": id }),
+            )
+            .await["node"]["version"]
+            .as_i64()
+            .expect("version");
+        (id, v)
     }
 
     fn spec(&self, role: Role) -> ClientSpec {
@@ -417,6 +555,7 @@ impl World {
             Role::DistrictCoordinator => spec.districts(&[387]),
             Role::Department => spec.org(&self.health.code).states(&[22]),
             Role::Partner => spec.org(&self.partner.code),
+            Role::InspectionAgency => spec.org(&self.agency.code),
             // The public reader holds no token (public_progress.rs probes it).
             Role::Dashboard | Role::Public => spec,
         }
@@ -530,6 +669,11 @@ async fn saturated(app: &TestApp, w: &World) -> Value {
 fn today() -> String {
     api::service::today_ist().to_string()
 }
+
+const ADD_COMPONENT: &str = "mutation($in: AddSchemeComponentInput!) {
+    addSchemeComponent(input: $in) { component { id } } }";
+const ASSIGN_INSPECTOR: &str = "mutation($s: ID!, $o: ID!) { assignSchemeInspector(input: {
+    scheme: $s, organisation: $o }) { assignment { isActive } } }";
 
 const CREATE_WEBHOOK: &str = "mutation($url: String!) { createWebhook(input: { url: $url,
     eventKinds: [VILLAGE_COVERAGE_UPDATED] }) { webhook { id version } secret } }";
@@ -755,6 +899,63 @@ async fn probe(
                 json!({ "v": target["id"], "ver": target["version"] }),
             )
         }
+        SchemeMove => {
+            let (s, v) = w.scheme_in(app, "IN_PROGRESS").await;
+            (
+                "mutation($id: ID!, $v: Int!) { transitionScheme(id: $id, expectedVersion: $v,
+                    to: ON_HOLD, note: \"Monsoon\") { scheme { id status } } }"
+                    .into(),
+                json!({ "id": s, "v": v }),
+            )
+        }
+        SchemeComponent => {
+            let (s, v) = w.scheme_in(app, "IN_PROGRESS").await;
+            (
+                ADD_COMPONENT.into(),
+                json!({ "in": { "scheme": s, "expectedVersion": v, "kind": "PUMP_HOUSE",
+                    "plannedQuantity": 1.0, "estimatedCost": "300000.00" } }),
+            )
+        }
+        SchemeProgress => {
+            let (s, v) = w.scheme_in(app, "IN_PROGRESS").await;
+            let vars = json!({ "in": { "scheme": s, "expectedVersion": v, "kind": "RISING_MAIN",
+                "plannedQuantity": 3.0, "estimatedCost": "900000.00" } });
+            let made = write(app, admin, ADD_COMPONENT, vars, "add a component").await;
+            (
+                "mutation($s: ID!, $c: ID!, $d: NaiveDate!) { recordSchemeProgress(input: {
+                    scheme: $s, component: $c, quantityDone: 1.5, asOf: $d }) { scheme { id } } }"
+                    .into(),
+                json!({ "s": s, "c": made["addSchemeComponent"]["component"]["id"], "d": today() }),
+            )
+        }
+        SchemeInspector => {
+            let (s, _) = w.scheme_in(app, "IN_PROGRESS").await;
+            (ASSIGN_INSPECTOR.into(), json!({ "s": s, "o": w.agency.id }))
+        }
+        SchemeInspection => {
+            let (s, _) = w.scheme_in(app, "IN_PROGRESS").await;
+            let vars = json!({ "s": s, "o": w.agency.id });
+            write(app, admin, ASSIGN_INSPECTOR, vars, "assign the agency").await;
+            (
+                "mutation($s: ID!, $d: NaiveDate!) { recordInspection(input: { scheme: $s,
+                    inspectedOn: $d, stage: CONSTRUCTION, verdict: PASS }) { inspection { id } } }"
+                    .into(),
+                json!({ "s": s, "d": today() }),
+            )
+        }
+        SchemeHandover => {
+            let (s, v) = w.scheme_in(app, "COMMISSIONED").await;
+            (
+                "mutation($s: ID!, $v: Int!, $d: NaiveDate!) { handOverScheme(input: { id: $s,
+                    expectedVersion: $v, handedOverOn: $d, gramPanchayatResolution: { date: $d,
+                    number: \"GP/14\" }, vwsc: { members: 12, womenMembers: 6 }, operator: {
+                    trained: true, name: \"Dilip Kumar Sahu\" }, omArrangement: {
+                    userChargePerHouseholdPerMonth: \"50.00\", fundsSource: USER_CHARGES } })
+                    { scheme { id status } } }"
+                    .into(),
+                json!({ "s": s, "v": v, "d": today() }),
+            )
+        }
         Certify => {
             let target = if matches!(role, Role::StateAdmin | Role::DistrictCoordinator) {
                 let s = saturated(app, w).await;
@@ -926,6 +1127,82 @@ async fn every_role_may_do_exactly_what_the_policy_matrix_says_on(backend: Backe
     assert!(
         wrong.is_empty(),
         "[{db}] {} cells of the policy matrix are wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn the_inspection_agency_column_covers_every_row() {
+    let mut rows: Vec<(&str, Probe)> = QUERY
+        .iter()
+        .chain(MUTATION)
+        .map(|(f, p, _)| (*f, *p))
+        .collect();
+    let mut column: Vec<(&str, Probe)> = AGENCY.iter().map(|(f, p, _)| (*f, *p)).collect();
+    let key = |r: &(&str, Probe)| format!("{} {:?}", r.0, r.1);
+    rows.sort_by_key(key);
+    column.sort_by_key(key);
+    assert_eq!(
+        rows, column,
+        "AGENCY needs one cell per row of QUERY and MUTATION"
+    );
+}
+
+#[tokio::test]
+async fn an_inspection_agency_may_do_exactly_what_its_column_says() {
+    each_backend(an_inspection_agency_may_do_exactly_what_its_column_says_on).await;
+}
+
+async fn an_inspection_agency_may_do_exactly_what_its_column_says_on(backend: Backend) {
+    let app = TestApp::demo(backend).await;
+    let db = app.t.backend.name();
+    let w = World::discover(&app).await;
+    let role = Role::InspectionAgency;
+    let token = app.token(w.spec(role)).await;
+    use api::graphql::ids::{Kind, encode};
+    let bogus = encode(Kind::Webhook, 999_999).0;
+    let bogus_delivery = encode(Kind::WebhookDelivery, 999_999).0;
+    let mut wrong = Vec::new();
+    for (field, which, rule) in AGENCY {
+        // It holds no `webhooks:write`, so it has no webhook of its own to set up: the probe
+        // names one that does not exist, and the scope is checked first.
+        let (query, vars) = match which {
+            Deliveries => (
+                "query($w: ID!) { webhookDeliveries(webhook: $w, first: 5) { totalCount } }".into(),
+                json!({ "w": bogus }),
+            ),
+            UpdateWebhook => (
+                "mutation($id: ID!) { updateWebhook(input: { id: $id, expectedVersion: 1,
+                    enabled: false }) { webhook { id } } }"
+                    .into(),
+                json!({ "id": bogus }),
+            ),
+            DeleteWebhook => (
+                "mutation($id: ID!) { deleteWebhook(id: $id) { deletedId } }".into(),
+                json!({ "id": bogus }),
+            ),
+            RotateWebhook => (
+                "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }".into(),
+                json!({ "id": bogus }),
+            ),
+            Redeliver => (
+                "mutation($d: ID!) { redeliverWebhookEvent(delivery: $d) { delivery { status } } }"
+                    .into(),
+                json!({ "d": bogus_delivery }),
+            ),
+            _ => probe(&app, &w, field, *which, role, &token).await,
+        };
+        let res = app.post_as(&token, &query, vars).await;
+        if let Some(problem) = judge(*rule, &res, field) {
+            wrong.push(format!(
+                "{field} ({which:?}) as inspection_agency: {problem}"
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "[{db}] {} cells of the agency's column are wrong:\n{}",
         wrong.len(),
         wrong.join("\n")
     );

@@ -155,6 +155,13 @@ const ROOT: &[(&str, &str, Outcome)] = &[
         "{ progress(level: DISTRICT) { parent { households } rows { villages tasksOpen } } }",
         Read,
     ),
+    (
+        "progress",
+        "{ progress(level: BLOCK, within: $district) { parent { works { schemesMeasured
+            physicalProgressAverage schemesOverdue openFindings { total } schemesHandedOver } }
+            rows { works { schemesBelowHalf } } } }",
+        Read,
+    ),
     ("webhooks", "{ webhooks { id url } }", Refused),
     (
         "webhookDeliveries",

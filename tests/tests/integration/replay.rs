@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tests::{TestApp, each_backend};
 
 /// The mutations the table covers, in the schema's order.
-const TABLE: [&str; 19] = [
+const TABLE: [&str; 25] = [
     "createTask",
     "updateTask",
     "transitionTask",
@@ -30,7 +30,25 @@ const TABLE: [&str; 19] = [
     "redeliverWebhookEvent",
     "createTasks",
     "transitionTasks",
+    "transitionScheme",
+    "addSchemeComponent",
+    "recordSchemeProgress",
+    "assignSchemeInspector",
+    "recordInspection",
+    "handOverScheme",
 ];
+
+/// Scheme `n` of those in `status` with no open finding, with its components.
+async fn scheme(app: &TestApp, status: &str, n: usize) -> Value {
+    let data = app
+        .data(
+            "query($s: [SchemeStatus!]) { schemes(first: 20, filter: { status: $s, hasOpenFindings: false }) {
+                edges { node { id version components { id quantityDone } } } } }",
+            json!({ "s": [status] }),
+        )
+        .await;
+    data["schemes"]["edges"][n]["node"].clone()
+}
 
 /// Mutations of the caller's own webhooks: audited, but no change to the domain, so no event.
 fn is_webhook_admin(name: &str) -> bool {
@@ -344,6 +362,68 @@ async fn case(app: &TestApp, fx: &Fixture, name: &str) -> (String, Value) {
             ),
             json!({ "a": fx.task(app, 0).await, "b": fx.task(app, 1).await }),
         ),
+        "transitionScheme" => {
+            let s = scheme(app, "IN_PROGRESS", 0).await;
+            (
+                q(
+                    "mutation($id: ID!, $v: Int!) { transitionScheme(id: $id, expectedVersion: $v, to: ON_HOLD, note: \"Monsoon\") { scheme { id version status } } }",
+                ),
+                json!({ "id": s["id"], "v": s["version"] }),
+            )
+        }
+        "addSchemeComponent" => {
+            let s = scheme(app, "IN_PROGRESS", 1).await;
+            (
+                q(
+                    "mutation($id: ID!, $v: Int!) { addSchemeComponent(input: { scheme: $id, expectedVersion: $v, kind: PUMP_HOUSE, plannedQuantity: 1, estimatedCost: \"250000.00\" }) { scheme { id version physicalProgress } component { id } } }",
+                ),
+                json!({ "id": s["id"], "v": s["version"] }),
+            )
+        }
+        "recordSchemeProgress" => {
+            let s = scheme(app, "IN_PROGRESS", 2).await;
+            let c = &s["components"][0];
+            (
+                q(
+                    "mutation($s: ID!, $c: ID!, $q: Float!, $d: NaiveDate!) { recordSchemeProgress(input: { scheme: $s, component: $c, quantityDone: $q, asOf: $d }) { scheme { id version physicalProgress } component { id version } } }",
+                ),
+                json!({ "s": s["id"], "c": c["id"], "q": c["quantityDone"], "d": api::service::today_ist().to_string() }),
+            )
+        }
+        "assignSchemeInspector" => {
+            let s = scheme(app, "IN_PROGRESS", 3).await;
+            let agency = app
+                .data(
+                    "{ organisations(filter: { kind: INSPECTION_AGENCY }, first: 1) { edges { node { id } } } }",
+                    json!({}),
+                )
+                .await["organisations"]["edges"][0]["node"]["id"]
+                .clone();
+            (
+                q(
+                    "mutation($s: ID!, $o: ID!) { assignSchemeInspector(input: { scheme: $s, organisation: $o }) { assignment { startsOn } scheme { id } } }",
+                ),
+                json!({ "s": s["id"], "o": agency }),
+            )
+        }
+        "recordInspection" => {
+            let s = scheme(app, "IN_PROGRESS", 4).await;
+            (
+                q(
+                    "mutation($s: ID!, $d: NaiveDate!) { recordInspection(input: { scheme: $s, inspectedOn: $d, stage: CONSTRUCTION, verdict: RECTIFY, findings: [{ parameter: \"Trench depth\", observation: \"0.6 m cover\", severity: MINOR }] }) { inspection { id } rectificationTask { id status } scheme { id version } } }",
+                ),
+                json!({ "s": s["id"], "d": api::service::today_ist().to_string() }),
+            )
+        }
+        "handOverScheme" => {
+            let s = scheme(app, "COMMISSIONED", 0).await;
+            (
+                q(
+                    "mutation($s: ID!, $v: Int!, $d: NaiveDate!) { handOverScheme(input: { id: $s, expectedVersion: $v, handedOverOn: $d, gramPanchayatResolution: { date: $d, number: \"GP/7\" }, vwsc: { members: 10, womenMembers: 5 }, operator: { trained: false }, omArrangement: { userChargePerHouseholdPerMonth: \"30.00\", fundsSource: FINANCE_COMMISSION_GRANT } }) { scheme { id version status } handover { handedOverOn } } }",
+                ),
+                json!({ "s": s["id"], "v": s["version"], "d": api::service::today_ist().to_string() }),
+            )
+        }
         other => panic!("no replay case for {other}: add one to replay.rs"),
     }
 }

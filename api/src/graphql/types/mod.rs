@@ -10,6 +10,7 @@ pub mod scheme;
 pub mod task;
 pub mod viewer;
 pub mod village;
+pub mod works;
 
 use async_graphql::{Context, Interface, Union};
 

@@ -34,6 +34,7 @@ pub fn parts_selected(ctx: &Context<'_>) -> Parts {
         villages: true,
         schemes: asks(&SCHEME_FIELDS),
         tasks: asks(&TASK_FIELDS),
+        works: asks(&["works"]),
     }
 }
 
@@ -239,6 +240,10 @@ impl ProgressRow {
     /// Open tasks past their due date.
     async fn tasks_overdue(&self) -> i64 {
         self.totals.tasks_overdue
+    }
+    /// Scheme works: physical progress, overdue schemes, open inspection findings, handovers.
+    async fn works(&self) -> super::works::SchemeWorksProgress {
+        super::works::SchemeWorksProgress(self.totals.works.clone())
     }
     /// Coverage minus the parent's coverage, in percentage points: negative means below the
     /// parent's average. Null on the parent row itself.

@@ -97,4 +97,60 @@ impl Scheme {
             loaders::children::<task::Entity>(ctx, task::Column::SchemeId, self.0.id).await?;
         Ok(rows.into_iter().map(Task).collect())
     }
+    /// Day the work order was issued.
+    async fn work_order_on(&self) -> Option<NaiveDate> {
+        self.0.work_order_on
+    }
+    async fn commissioned_on(&self) -> Option<NaiveDate> {
+        self.0.commissioned_on
+    }
+    async fn handed_over_on(&self) -> Option<NaiveDate> {
+        self.0.handed_over_on
+    }
+    /// Why the scheme is on hold or cancelled (free text, personal data).
+    async fn status_reason(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        super::personal(ctx, self.0.status_reason.clone())
+    }
+    /// Physical progress in percent: the cost-weighted share of the components done; null
+    /// for a scheme without components.
+    async fn physical_progress(&self) -> Option<f64> {
+        self.0.physical_progress_bp.map(|bp| f64::from(bp) / 100.0)
+    }
+    /// Past its target completion date and not yet completed.
+    async fn overdue(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        let today = crate::graphql::context::CtxExt::svc(ctx)?.today();
+        Ok(
+            crate::service::schemes::rollup::BUILDING.contains(&self.0.status)
+                && self.0.target_completion_on.is_some_and(|t| t < today),
+        )
+    }
+    /// Open inspection findings by severity.
+    async fn open_findings(&self) -> super::works::FindingCounts {
+        self.open_findings_counts()
+    }
+    /// Physical components with planned quantities and the latest progress.
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
+    async fn components(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::works::SchemeComponent>> {
+        self.works_components(ctx).await
+    }
+    /// Quality inspections, oldest first.
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
+    async fn inspections(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Vec<super::works::SchemeInspection>> {
+        self.works_inspections(ctx).await
+    }
+    /// Inspection agencies assigned to inspect the scheme (an agency sees its own).
+    #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
+    async fn inspectors(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Vec<super::works::SchemeInspectorAssignment>> {
+        self.works_inspectors(ctx).await
+    }
+    /// The handover to the Gram Panchayat, once made.
+    async fn handover(&self, ctx: &Context<'_>) -> ApiResult<Option<super::works::SchemeHandover>> {
+        self.works_handover(ctx).await
+    }
 }

@@ -10,8 +10,10 @@ use super::{
 };
 use crate::service::{bis, search_key::search_key};
 
+mod works;
+
 /// Tables with an `id` column (for PostgreSQL's identity sequences).
-pub const TABLES: [&str; 15] = [
+pub const TABLES: [&str; 21] = [
     "state",
     "division",
     "district",
@@ -27,6 +29,12 @@ pub const TABLES: [&str; 15] = [
     "water_quality_result",
     "hgj_report",
     "hgj_certification",
+    "scheme_component",
+    "scheme_progress",
+    "scheme_inspector",
+    "scheme_inspection",
+    "inspection_finding",
+    "scheme_handover",
 ];
 
 /// Indian number units, in rupees.
@@ -108,6 +116,12 @@ pub struct Dataset {
     results: Vec<water_quality_result::Model>,
     reports: Vec<hgj_report::Model>,
     certs: Vec<hgj_certification::Model>,
+    components: Vec<scheme_component::Model>,
+    progress: Vec<scheme_progress::Model>,
+    inspectors: Vec<scheme_inspector::Model>,
+    inspections: Vec<scheme_inspection::Model>,
+    findings: Vec<inspection_finding::Model>,
+    handovers: Vec<scheme_handover::Model>,
 }
 
 /// (department, code suffix, Chhattisgarh name, Madhya Pradesh name)
@@ -274,6 +288,7 @@ impl Dataset {
         d.assignments(&mut r, today);
         d.quality(&mut r, today);
         d.village_tasks(&mut r, today);
+        d.works(today);
         d
     }
 
@@ -624,6 +639,14 @@ impl Dataset {
                 .map(|s| days_after(s, r.between(300, 800)).min(today)),
             fhtc_target: villages.iter().map(|v| v.households).sum(),
             version: 1,
+            work_order_on: None,
+            commissioned_on: None,
+            handed_over_on: None,
+            status_reason: None,
+            physical_progress_bp: None,
+            open_findings_minor: 0,
+            open_findings_major: 0,
+            open_findings_critical: 0,
         });
         for v in villages {
             self.links.push(scheme_village::Model {
@@ -1092,6 +1115,12 @@ impl Dataset {
         insert(txn, self.events).await?;
         insert(txn, self.reports).await?;
         insert(txn, self.certs).await?;
+        insert(txn, self.components).await?;
+        insert(txn, self.progress).await?;
+        insert(txn, self.inspectors).await?;
+        insert(txn, self.inspections).await?;
+        insert(txn, self.findings).await?;
+        insert(txn, self.handovers).await?;
         Ok(summary)
     }
 }
