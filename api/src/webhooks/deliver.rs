@@ -89,38 +89,57 @@ pub async fn run(db: DatabaseConnection, hooks: Webhooks, instance: String) {
         instance.clone(),
         done_rx,
     ));
-    loop {
-        // Claim only what can be sent at once: a claimed delivery's lease runs from the claim.
-        if slots.available_permits() == 0 {
-            match slots.clone().acquire_owned().await {
-                Ok(permit) => drop(permit),
-                Err(_) => return,
+    // Claimed deliveries wait here for a sending slot: the claimer fetches the next batch while
+    // the last one is being sent, so claims are large and their statements off the send path.
+    let queue = settings.concurrency.clamp(BATCH / 4, BATCH);
+    let (ready_tx, mut ready_rx) = mpsc::channel::<Ready>(queue);
+    {
+        let settings = settings.clone();
+        tokio::spawn(async move {
+            while let Some((d, hook)) = ready_rx.recv().await {
+                let Ok(permit) = slots.clone().acquire_owned().await else {
+                    return;
+                };
+                let (client, settings, done) = (client.clone(), settings.clone(), done_tx.clone());
+                tokio::spawn(async move {
+                    let started = Utc::now();
+                    let clock = std::time::Instant::now();
+                    let outcome = send(&client, &settings, &hook, &d).await;
+                    // The recorder outlives every sender; if it is gone the process is stopping
+                    // and the lease will bring the delivery back.
+                    let _ = done.send(Done {
+                        delivery: d,
+                        hook,
+                        started,
+                        took: clock.elapsed(),
+                        outcome,
+                    });
+                    drop(permit);
+                });
             }
+        });
+    }
+    loop {
+        // Claim only what the queue can take; wait for a quarter of it to be free (or all of it,
+        // when sending outpaces claiming) rather than claiming one at a time.
+        let Ok(first) = ready_tx.reserve().await else {
+            return;
+        };
+        drop(first);
+        for _ in 0..20 {
+            let room = ready_tx.capacity();
+            if room >= queue / 4 || room == queue {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        let limit = slots.available_permits().clamp(1, BATCH);
+        let limit = ready_tx.capacity().clamp(1, BATCH);
         match claim_ready(&db, &settings, limit).await {
             Ok((claimed, sends)) => {
-                for (d, hook) in sends {
-                    let Ok(permit) = slots.clone().acquire_owned().await else {
+                for ready in sends {
+                    if ready_tx.send(ready).await.is_err() {
                         return;
-                    };
-                    let (client, settings, done) =
-                        (client.clone(), settings.clone(), done_tx.clone());
-                    tokio::spawn(async move {
-                        let started = Utc::now();
-                        let clock = std::time::Instant::now();
-                        let outcome = send(&client, &settings, &hook, &d).await;
-                        // The recorder outlives every sender; if it is gone the process is
-                        // stopping and the lease will bring the delivery back.
-                        let _ = done.send(Done {
-                            delivery: d,
-                            hook,
-                            started,
-                            took: clock.elapsed(),
-                            outcome,
-                        });
-                        drop(permit);
-                    });
+                    }
                 }
                 // A full claim: there may be more due right now.
                 if claimed >= limit {
@@ -555,6 +574,13 @@ async fn record_in(
     for (code, rows) in delivered {
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             // (id, attempts) pairs as literals: both are integers read from the database.
+            // The plain id list lets the database find the rows by primary key; the pairs
+            // then keep only those still on the attempt we made.
+            let ids = chunk
+                .iter()
+                .map(|(id, _)| id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
             let pairs = chunk
                 .iter()
                 .map(|(id, attempts)| format!("({id}, {attempts})"))
@@ -563,7 +589,8 @@ async fn record_in(
             let sql = format!(
                 "UPDATE webhook_delivery SET status = 'DELIVERED', finished_at = {}, \
                  lease_until = NULL, last_status_code = {code}, last_error = NULL \
-                 WHERE status = 'PENDING' AND (id, attempts) IN (VALUES {pairs})",
+                 WHERE id IN ({ids}) AND status = 'PENDING' \
+                   AND (id, attempts) IN (VALUES {pairs})",
                 param(1)
             );
             db.execute_raw(Statement::from_sql_and_values(backend, sql, [now.into()]))

@@ -1023,6 +1023,43 @@ mod instances {
             pct(0.99),
             pct(1.0),
         );
+        // Where the time went: event -> delivery row (dispatch), row -> recorded as delivered.
+        use sea_orm::ConnectionTrait;
+        let conn = sea_orm::Database::connect(&url).await.expect("connect");
+        let rows = conn
+            .query_all_raw(sea_orm::Statement::from_string(
+                conn.get_database_backend(),
+                "SELECT e.at AS at, d.created_at AS created_at, d.finished_at AS finished_at \
+                 FROM webhook_delivery d JOIN event_log e ON e.id = d.event_id",
+            ))
+            .await
+            .expect("deliveries");
+        let (mut dispatch, mut send) = (Vec::new(), Vec::new());
+        for r in &rows {
+            let at: chrono::DateTime<chrono::Utc> = r.try_get("", "at").expect("at");
+            let created: chrono::DateTime<chrono::Utc> =
+                r.try_get("", "created_at").expect("created_at");
+            let finished: Option<chrono::DateTime<chrono::Utc>> =
+                r.try_get("", "finished_at").expect("finished_at");
+            dispatch.push((created - at).num_milliseconds() as f64);
+            if let Some(f) = finished {
+                send.push((f - created).num_milliseconds() as f64);
+            }
+        }
+        let pct_of = |v: &mut Vec<f64>, p: f64| {
+            v.sort_by(f64::total_cmp);
+            v.get(((v.len() as f64 - 1.0) * p).round() as usize)
+                .copied()
+                .unwrap_or(f64::NAN)
+        };
+        println!(
+            "webhook bench [{db}]: event->delivery row p50 {:.0} ms, p99 {:.0} ms; \
+             row->recorded delivered p50 {:.0} ms, p99 {:.0} ms",
+            pct_of(&mut dispatch, 0.5),
+            pct_of(&mut dispatch, 0.99),
+            pct_of(&mut send, 0.5),
+            pct_of(&mut send, 0.99),
+        );
         assert_eq!(distinct.len(), expected, "every delivery arrived");
     }
 
