@@ -21,6 +21,8 @@ PIDS=()
 OUT=$(mktemp)
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 2
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
   for i in 0 1; do psql "$PGURL_ADMIN" -qc "DROP DATABASE IF EXISTS sangam_s5s6_$i WITH (FORCE)" >/dev/null 2>&1 || true; done
 }
 trap cleanup EXIT
