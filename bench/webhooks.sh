@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Webhook delivery bench: writes at BENCH_RATE/s (default 100) for BENCH_SECS (default 10) to
-# BENCH_WEBHOOKS (default 50) webhooks on one receiver; prints p50/p99 from commit (the event's
-# time) to receipt. BENCH_DATABASE=postgres runs it on TEST_DATABASE_URL's server.
-#   bench/webhooks.sh                      # SQLite (in memory)
+# Webhook delivery bench: the real `sangam serve` binary (BENCH_INSTANCES, default 1), writes at
+# BENCH_RATE/s (default 100) for BENCH_SECS (default 10) to BENCH_WEBHOOKS (default 50) webhooks
+# on one receiver; prints p50/p90/p99 from commit (the event's time) to receipt.
+# BENCH_DATABASE=postgres runs it on TEST_DATABASE_URL's server (a database of its own);
+# BENCH_CONCURRENCY sets --webhook-concurrency.
+#   bench/webhooks.sh                      # SQLite (a file)
 #   BENCH_DATABASE=postgres TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres bench/webhooks.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,4 +12,4 @@ cd "$(dirname "$0")/.."
 profile=()
 [ "${BENCH_PROFILE:-dev}" = release ] && profile=(--release)
 cargo test "${profile[@]}" -p tests --test integration -- --ignored --exact \
-  webhooks::webhook_delivery_bench --nocapture 2>&1 | grep -E "webhook bench|panicked|FAILED|error" || true
+  webhooks::instances::webhook_delivery_bench --nocapture 2>&1 | grep -E "webhook bench|panicked|FAILED|error" || true

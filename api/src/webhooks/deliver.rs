@@ -1,17 +1,33 @@
 //! The delivery worker every instance runs.
 //!
-//! A delivery is claimed by setting its lease (and counting the attempt) in one statement; on
-//! PostgreSQL the candidates are locked with `FOR UPDATE SKIP LOCKED`, so two instances never
-//! claim the same attempt, and a claimed row is not due again until its lease runs out. SQLite
-//! serves one process, whose single worker claims alone. An instance that stops mid-delivery
-//! leaves its lease to expire: the delivery is then due again and another instance (or the same
-//! one, restarted) sends it. Receivers see the same `webhook-id` and drop the repeat.
+//! A delivery is claimed by setting its lease (and counting the attempt) in one statement that
+//! takes many due deliveries at once; on PostgreSQL the candidates are locked with `FOR UPDATE
+//! SKIP LOCKED`, so two instances never claim the same attempt, and a claimed row is not due
+//! again until its lease runs out. On SQLite the claim is one `UPDATE … RETURNING`, which SQLite
+//! runs under its single write lock, so two processes on one file cannot claim the same row
+//! either. An instance that stops mid-delivery leaves its lease to expire: the delivery is then
+//! due again and another instance (or the same one, restarted) sends it. Receivers see the same
+//! `webhook-id` and drop the repeat.
+//!
+//! The worker is a pipeline, so that one slow receiver does not hold up the others:
+//! - the claimer takes as many due deliveries as it has free sending slots (`concurrency`),
+//!   checks their owners' reach once per owner and kind of row, and starts each send as its own
+//!   task on one shared HTTP client (connections kept alive and reused);
+//! - each finished send hands its outcome to the recorder, which writes every outcome waiting
+//!   in one go: the attempts in one multi-row insert, the delivered ones in one update per
+//!   status code, failures one by one (each has its own next time), and each webhook's failure
+//!   run once.
 //!
 //! Outcomes are written back only while the claim is still ours (the attempt count is the
 //! fencing token): an attempt that outlived its lease is recorded but does not overwrite the
-//! newer claim's result.
+//! newer claim's result. A delivery is leased until its outcome is written, so however far the
+//! recorder falls behind, the same attempt is not claimed again before the lease runs out.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap, HashSet, hash_map::Entry},
+    sync::Arc,
+    time::Duration,
+};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use entities::{
@@ -21,10 +37,11 @@ use entities::{
 use futures_util::{StreamExt, stream};
 use rand::Rng;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
-    Set, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    Set, Statement, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
+use tokio::sync::{Semaphore, mpsc};
 
 use super::{
     Entity, Settings, Webhooks,
@@ -33,10 +50,27 @@ use super::{
 };
 use crate::service::Service;
 
-/// Most deliveries claimed at once.
-const BATCH: u64 = 64;
+/// Most deliveries claimed by one statement.
+const BATCH: usize = 500;
+/// Most outcomes written by one round of the recorder.
+const RECORD_BATCH: usize = 1000;
+/// Most rows one statement writes (keeps under both databases' parameter limits).
+const ROWS_PER_STATEMENT: usize = 500;
 /// Most of a response body kept with an attempt.
 pub const MAX_RESPONSE: usize = 1024;
+
+/// A delivery ready to send, with its webhook.
+type Ready = (webhook_delivery::Model, webhook::Model);
+
+/// One finished attempt, waiting to be recorded.
+#[derive(Debug)]
+pub struct Done {
+    pub delivery: webhook_delivery::Model,
+    pub hook: webhook::Model,
+    pub started: DateTime<Utc>,
+    pub took: Duration,
+    pub outcome: Outcome,
+}
 
 pub async fn run(db: DatabaseConnection, hooks: Webhooks, instance: String) {
     let settings = hooks.settings.clone();
@@ -47,12 +81,72 @@ pub async fn run(db: DatabaseConnection, hooks: Webhooks, instance: String) {
             return;
         }
     };
+    let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+    let (done_tx, done_rx) = mpsc::unbounded_channel::<Done>();
+    tokio::spawn(recorder(
+        db.clone(),
+        settings.clone(),
+        instance.clone(),
+        done_rx,
+    ));
+    // Claimed deliveries wait here for a sending slot: the claimer fetches the next batch while
+    // the last one is being sent, so claims are large and their statements off the send path.
+    let queue = settings.concurrency.clamp(BATCH / 4, BATCH);
+    let (ready_tx, mut ready_rx) = mpsc::channel::<Ready>(queue);
+    {
+        let settings = settings.clone();
+        tokio::spawn(async move {
+            while let Some((d, hook)) = ready_rx.recv().await {
+                let Ok(permit) = slots.clone().acquire_owned().await else {
+                    return;
+                };
+                let (client, settings, done) = (client.clone(), settings.clone(), done_tx.clone());
+                tokio::spawn(async move {
+                    let started = Utc::now();
+                    let clock = std::time::Instant::now();
+                    let outcome = send(&client, &settings, &hook, &d).await;
+                    // The recorder outlives every sender; if it is gone the process is stopping
+                    // and the lease will bring the delivery back.
+                    let _ = done.send(Done {
+                        delivery: d,
+                        hook,
+                        started,
+                        took: clock.elapsed(),
+                        outcome,
+                    });
+                    drop(permit);
+                });
+            }
+        });
+    }
     loop {
-        match round(&db, &settings, &client, &instance).await {
-            // A full batch: there may be more due right now.
-            Ok(n) if n as u64 >= BATCH => continue,
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "webhook delivery round failed"),
+        // Claim only what the queue can take; wait for a quarter of it to be free (or all of it,
+        // when sending outpaces claiming) rather than claiming one at a time.
+        let Ok(first) = ready_tx.reserve().await else {
+            return;
+        };
+        drop(first);
+        for _ in 0..20 {
+            let room = ready_tx.capacity();
+            if room >= queue / 4 || room == queue {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let limit = ready_tx.capacity().clamp(1, BATCH);
+        match claim_ready(&db, &settings, limit).await {
+            Ok((claimed, sends)) => {
+                for ready in sends {
+                    if ready_tx.send(ready).await.is_err() {
+                        return;
+                    }
+                }
+                // A full claim: there may be more due right now.
+                if claimed >= limit {
+                    continue;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "claiming webhook deliveries failed"),
         }
         tokio::select! {
             () = hooks.wake.notified() => {}
@@ -61,9 +155,34 @@ pub async fn run(db: DatabaseConnection, hooks: Webhooks, instance: String) {
     }
 }
 
+/// Writes outcomes as they come, as many at a time as are waiting.
+async fn recorder(
+    db: DatabaseConnection,
+    settings: Arc<Settings>,
+    instance: String,
+    mut rx: mpsc::UnboundedReceiver<Done>,
+) {
+    let mut buf = Vec::new();
+    while rx.recv_many(&mut buf, RECORD_BATCH).await > 0 {
+        // A database that is away for a moment (a restart) should not cost the outcomes: they
+        // would be sent again once their leases run out. Try a few times, then let the leases
+        // do their work (at least once, never lost).
+        let mut tries = 0;
+        while let Err(e) = record(&db, &settings, &instance, &buf).await {
+            tries += 1;
+            if tries >= 5 {
+                tracing::warn!(error = %e, outcomes = buf.len(), "recording webhook attempts failed; their deliveries will be retried");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+        }
+        buf.clear();
+    }
+}
+
 /// Claims due deliveries for `lease`, counting the attempt.
 pub async fn claim(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     lease: Duration,
     limit: u64,
@@ -104,19 +223,20 @@ pub async fn claim(
         .await
 }
 
-/// One round: claim, check, send, record. Returns how many deliveries it claimed.
-async fn round(
+/// Claims up to `limit` due deliveries and keeps those whose owner may still act and still
+/// reaches the row; the rest are ended (owner stopped) or dropped (row out of reach). Returns
+/// how many were claimed and what to send.
+async fn claim_ready(
     db: &DatabaseConnection,
     settings: &Settings,
-    client: &reqwest::Client,
-    instance: &str,
-) -> anyhow::Result<usize> {
-    let claimed = claim(db, Utc::now(), settings.lease, BATCH).await?;
-    if claimed.is_empty() {
-        return Ok(0);
-    }
+    limit: usize,
+) -> anyhow::Result<(usize, Vec<Ready>)> {
+    let claimed = claim(db, Utc::now(), settings.lease, limit as u64).await?;
     let n = claimed.len();
-    let hook_ids: Vec<i64> = claimed.iter().map(|d| d.webhook_id).collect();
+    if claimed.is_empty() {
+        return Ok((0, Vec::new()));
+    }
+    let hook_ids: HashSet<i64> = claimed.iter().map(|d| d.webhook_id).collect();
     let hooks: HashMap<i64, webhook::Model> = webhook::Entity::find()
         .filter(webhook::Column::Id.is_in(hook_ids))
         .all(db)
@@ -125,77 +245,71 @@ async fn round(
         .map(|w| (w.id, w))
         .collect();
 
-    // Who each webhook acts as, and which of its rows that principal still reaches: one
-    // statement per webhook and kind of row.
-    let mut owners: HashMap<i64, Acting> = HashMap::new();
-    let mut visible: HashMap<(i64, Entity), Vec<i64>> = HashMap::new();
-    let mut wanted: HashMap<(i64, Entity), Vec<i64>> = HashMap::new();
+    // Who each owner acts as, and which of the claimed rows that principal still reaches: one
+    // statement per owner, and one per owner and kind of row (webhooks of one owner share them).
+    let mut owners: HashMap<&str, Acting> = HashMap::new();
+    for hook in hooks.values() {
+        if let Entry::Vacant(e) = owners.entry(hook.owner.as_str()) {
+            e.insert(acting(db, &hook.owner).await?);
+        }
+    }
+    let mut wanted: HashMap<(&str, Entity), Vec<i64>> = HashMap::new();
     for d in &claimed {
-        if let Some(e) = Entity::parse(&d.entity) {
+        if let (Some(hook), Some(e)) = (hooks.get(&d.webhook_id), Entity::parse(&d.entity)) {
             wanted
-                .entry((d.webhook_id, e))
+                .entry((hook.owner.as_str(), e))
                 .or_default()
                 .push(d.entity_id);
         }
     }
-    for ((hook_id, entity), ids) in wanted {
-        let Some(hook) = hooks.get(&hook_id) else {
+    let mut visible: HashMap<(&str, Entity), HashSet<i64>> = HashMap::new();
+    for ((owner, entity), mut ids) in wanted {
+        let Some(Acting::As(who)) = owners.get(owner) else {
             continue;
         };
-        if let std::collections::hash_map::Entry::Vacant(e) = owners.entry(hook_id) {
-            e.insert(acting(db, &hook.owner).await?);
-        }
-        let Some(Acting::As(who)) = owners.get(&hook_id) else {
-            continue;
-        };
+        ids.sort_unstable();
+        ids.dedup();
         let svc = Service::new(db.clone(), who.clone());
         let seen = reachable(&svc, entity, &ids).await?;
-        visible.insert((hook_id, entity), seen);
+        visible.insert((owner, entity), seen.into_iter().collect());
     }
 
-    let mut sends = Vec::new();
+    let mut sends = Vec::with_capacity(n);
+    let mut out_of_reach = Vec::new();
     for d in claimed {
         let Some(hook) = hooks.get(&d.webhook_id) else {
+            // Deleted since the claim: its deliveries go with it.
             continue;
         };
-        match owners.get(&d.webhook_id) {
+        match owners.get(hook.owner.as_str()) {
             Some(Acting::As(_)) => {}
             Some(Acting::Stopped(why)) => {
                 give_up(db, &d, why).await?;
                 continue;
             }
-            None => {
-                give_up(db, &d, "the event names an unknown kind of row").await?;
-                continue;
-            }
+            None => continue,
         }
-        let in_reach = Entity::parse(&d.entity)
-            .and_then(|e| visible.get(&(d.webhook_id, e)))
+        let Some(entity) = Entity::parse(&d.entity) else {
+            give_up(db, &d, "the event names an unknown kind of row").await?;
+            continue;
+        };
+        let in_reach = visible
+            .get(&(hook.owner.as_str(), entity))
             .is_some_and(|ids| ids.contains(&d.entity_id));
         if !in_reach {
             // The owner can no longer read the row: the event is not theirs to receive.
-            webhook_delivery::Entity::delete_by_id(d.id)
-                .exec(db)
-                .await?;
+            out_of_reach.push(d.id);
             continue;
         }
         sends.push((d, hook.clone()));
     }
-
-    let results: Vec<_> = stream::iter(sends)
-        .map(|(d, hook)| async move {
-            let started = Utc::now();
-            let clock = std::time::Instant::now();
-            let outcome = send(client, settings, &hook, &d).await;
-            (d, hook, started, clock.elapsed(), outcome)
-        })
-        .buffer_unordered(settings.concurrency.max(1))
-        .collect()
-        .await;
-    for (d, hook, started, took, outcome) in results {
-        record(db, settings, instance, &hook, &d, started, took, outcome).await?;
+    for chunk in out_of_reach.chunks(ROWS_PER_STATEMENT) {
+        webhook_delivery::Entity::delete_many()
+            .filter(webhook_delivery::Column::Id.is_in(chunk.iter().copied()))
+            .exec(db)
+            .await?;
     }
-    Ok(n)
+    Ok((n, sends))
 }
 
 /// Which of `ids` the service's principal reaches (row scope, `service::scope`).
@@ -361,33 +475,66 @@ async fn give_up(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn record(
+/// Writes finished attempts: every attempt row, then each delivery's new state while the claim
+/// is still ours, then each webhook's run of failures.
+/// One transaction, so that a failed batch can be written again whole.
+pub async fn record(
     db: &DatabaseConnection,
     settings: &Settings,
     instance: &str,
-    hook: &webhook::Model,
-    d: &webhook_delivery::Model,
-    started: DateTime<Utc>,
-    took: Duration,
-    outcome: Outcome,
+    done: &[Done],
+) -> Result<(), DbErr> {
+    if done.is_empty() {
+        return Ok(());
+    }
+    let txn = db.begin().await?;
+    record_in(&txn, settings, instance, done).await?;
+    txn.commit().await
+}
+
+async fn record_in(
+    db: &impl ConnectionTrait,
+    settings: &Settings,
+    instance: &str,
+    done: &[Done],
 ) -> Result<(), DbErr> {
     let now = Utc::now();
-    webhook_attempt::ActiveModel {
-        delivery_id: Set(d.id),
-        attempt: Set(d.attempts),
-        instance: Set(instance.to_owned()),
-        started_at: Set(started),
-        duration_ms: Set(took.as_millis().min(i32::MAX as u128) as i32),
-        status_code: Set(outcome.status.map(i32::from)),
-        error: Set(outcome.error.clone()),
-        response: Set(outcome.response.clone()),
-        ..Default::default()
+    for chunk in done.chunks(ROWS_PER_STATEMENT) {
+        webhook_attempt::Entity::insert_many(chunk.iter().map(|x| webhook_attempt::ActiveModel {
+            delivery_id: Set(x.delivery.id),
+            attempt: Set(x.delivery.attempts),
+            instance: Set(instance.to_owned()),
+            started_at: Set(x.started),
+            duration_ms: Set(x.took.as_millis().min(i32::MAX as u128) as i32),
+            status_code: Set(x.outcome.status.map(i32::from)),
+            error: Set(x.outcome.error.clone()),
+            response: Set(x.outcome.response.clone()),
+            ..Default::default()
+        }))
+        .exec_without_returning(db)
+        .await?;
     }
-    .insert(db)
-    .await?;
-    let ours = || {
-        webhook_delivery::Entity::update_many()
+
+    // Delivered: one statement per status code (nearly always one: 200).
+    let mut delivered: BTreeMap<u16, Vec<(i64, i32)>> = BTreeMap::new();
+    // Per webhook: whether any attempt succeeded, else the last error.
+    let mut hooks: HashMap<i64, (&webhook::Model, bool, Option<&str>)> = HashMap::new();
+    for x in done {
+        let ok = x.outcome.ok();
+        let entry = hooks.entry(x.hook.id).or_insert((&x.hook, false, None));
+        if ok {
+            entry.1 = true;
+            if let Some(code) = x.outcome.status {
+                delivered
+                    .entry(code)
+                    .or_default()
+                    .push((x.delivery.id, x.delivery.attempts));
+            }
+            continue;
+        }
+        entry.2 = x.outcome.error.as_deref().or(entry.2);
+        let d = &x.delivery;
+        let ours = webhook_delivery::Entity::update_many()
             .filter(webhook_delivery::Column::Id.eq(d.id))
             .filter(webhook_delivery::Column::Attempts.eq(d.attempts))
             .filter(webhook_delivery::Column::Status.eq(Status::Pending))
@@ -397,58 +544,82 @@ async fn record(
             )
             .col_expr(
                 webhook_delivery::Column::LastStatusCode,
-                Expr::value(outcome.status.map(i32::from)),
+                Expr::value(x.outcome.status.map(i32::from)),
             )
             .col_expr(
                 webhook_delivery::Column::LastError,
-                Expr::value(outcome.error.clone()),
-            )
-    };
-    if outcome.ok() {
-        ours()
-            .col_expr(
-                webhook_delivery::Column::Status,
-                Expr::value(Status::Delivered),
-            )
-            .col_expr(webhook_delivery::Column::FinishedAt, Expr::value(now))
-            .exec(db)
-            .await?;
-        if hook.failing_since.is_some() {
-            webhook::Entity::update_many()
-                .col_expr(
-                    webhook::Column::FailingSince,
-                    Expr::value(None::<DateTime<Utc>>),
-                )
-                .filter(webhook::Column::Id.eq(hook.id))
-                .exec(db)
-                .await?;
-        }
-        return Ok(());
-    }
-    let next =
-        now + TimeDelta::from_std(backoff(settings, d.attempts)).unwrap_or(TimeDelta::hours(1));
-    if next > d.retry_until {
-        ours()
-            .col_expr(
+                Expr::value(x.outcome.error.clone()),
+            );
+        let next =
+            now + TimeDelta::from_std(backoff(settings, d.attempts)).unwrap_or(TimeDelta::hours(1));
+        if next > d.retry_until {
+            ours.col_expr(
                 webhook_delivery::Column::Status,
                 Expr::value(Status::Failed),
             )
             .col_expr(webhook_delivery::Column::FinishedAt, Expr::value(now))
             .exec(db)
             .await?;
-    } else {
-        ours()
-            .col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(next))
-            .exec(db)
-            .await?;
+        } else {
+            ours.col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(next))
+                .exec(db)
+                .await?;
+        }
     }
-    note_failure(db, settings, hook, now, outcome.error.as_deref()).await
+    let backend = db.get_database_backend();
+    let param = |n: usize| match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    };
+    for (code, rows) in delivered {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            // (id, attempts) pairs as literals: both are integers read from the database.
+            // The plain id list lets the database find the rows by primary key; the pairs
+            // then keep only those still on the attempt we made.
+            let ids = chunk
+                .iter()
+                .map(|(id, _)| id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let pairs = chunk
+                .iter()
+                .map(|(id, attempts)| format!("({id}, {attempts})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "UPDATE webhook_delivery SET status = 'DELIVERED', finished_at = {}, \
+                 lease_until = NULL, last_status_code = {code}, last_error = NULL \
+                 WHERE id IN ({ids}) AND status = 'PENDING' \
+                   AND (id, attempts) IN (VALUES {pairs})",
+                param(1)
+            );
+            db.execute_raw(Statement::from_sql_and_values(backend, sql, [now.into()]))
+                .await?;
+        }
+    }
+    for (hook, succeeded, error) in hooks.into_values() {
+        if succeeded {
+            if hook.failing_since.is_some() {
+                webhook::Entity::update_many()
+                    .col_expr(
+                        webhook::Column::FailingSince,
+                        Expr::value(None::<DateTime<Utc>>),
+                    )
+                    .filter(webhook::Column::Id.eq(hook.id))
+                    .exec(db)
+                    .await?;
+            }
+        } else {
+            note_failure(db, settings, hook, now, error).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Starts or extends the webhook's run of failures, and disables it once the run is longer than
 /// `disable_after`, saying why.
 async fn note_failure(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     settings: &Settings,
     hook: &webhook::Model,
     now: DateTime<Utc>,
@@ -489,12 +660,33 @@ async fn note_failure(
     Ok(())
 }
 
-/// Sends every due delivery once, now (tests and the bench drive rounds themselves).
+/// Sends every due delivery once, now, and records the outcomes (tests drive rounds themselves).
 pub async fn drain(
     db: &DatabaseConnection,
     settings: &Settings,
     instance: &str,
 ) -> anyhow::Result<usize> {
     let client = ssrf::client(settings.reach, settings.timeout)?;
-    round(db, settings, &client, instance).await
+    let (claimed, sends) = claim_ready(db, settings, BATCH).await?;
+    let done: Vec<Done> = stream::iter(sends)
+        .map(|(d, hook)| {
+            let client = &client;
+            async move {
+                let started = Utc::now();
+                let clock = std::time::Instant::now();
+                let outcome = send(client, settings, &hook, &d).await;
+                Done {
+                    delivery: d,
+                    hook,
+                    started,
+                    took: clock.elapsed(),
+                    outcome,
+                }
+            }
+        })
+        .buffer_unordered(settings.concurrency.max(1))
+        .collect()
+        .await;
+    record(db, settings, instance, &done).await?;
+    Ok(claimed)
 }

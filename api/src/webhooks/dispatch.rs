@@ -2,23 +2,23 @@
 //!
 //! The dispatcher reads the log after its cursor (`events::log::read_after`, which returns only
 //! events safe to consume in order) and creates one delivery per (webhook, event) whose owner
-//! may see the row, with the body fixed then, as the owner reads it. Reads happen before the
-//! short write transaction (in-memory SQLite has a single connection). Instances may dispatch
+//! may see the row, with the body fixed then, as the owner reads it. The work is per batch of
+//! events, not per webhook: each owner's bodies are read together (one GraphQL request per
+//! forty events), and the deliveries are created by one `INSERT … SELECT` that sends each body
+//! once and joins it with the webhooks that get it. Reads happen before the short write
+//! transaction (in-memory SQLite has a single connection). Instances may dispatch
 //! the same events at the same time: a delivery is unique per (webhook, event), so the second
 //! insert is a no-op, and the cursor only moves forward.
 
 use std::collections::{HashMap, hash_map::Entry};
 
-use chrono::{TimeDelta, Utc};
-use entities::{
-    assignment, task, village, water_quality_test, webhook, webhook_cursor,
-    webhook_delivery::{self, WebhookDeliveryStatus as Status},
-};
+use chrono::{DateTime, TimeDelta, Utc};
+use entities::{assignment, task, village, water_quality_test, webhook, webhook_cursor};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait,
-    sea_query::{Expr, OnConflict},
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    Statement, TransactionTrait, sea_query::Expr,
 };
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::{
     Entity, EventKind, Filter, Settings, Webhooks, cursor,
@@ -52,8 +52,11 @@ pub async fn run(db: DatabaseConnection, hooks: Webhooks, bus: EventBus) {
         // Any committed event (on any instance) is a reason to look; the poll covers events
         // whose wake-up was missed.
         tokio::select! {
-            got = rx.recv() => if let Err(RecvError::Closed) = got {
-                tokio::time::sleep(hooks.settings.poll).await;
+            got = rx.recv() => match got {
+                Err(RecvError::Closed) => tokio::time::sleep(hooks.settings.poll).await,
+                // The next step reads every event committed so far: wake-ups already queued
+                // need no step of their own.
+                _ => while !matches!(rx.try_recv(), Err(TryRecvError::Empty | TryRecvError::Closed)) {},
             },
             () = tokio::time::sleep(hooks.settings.poll) => {}
         }
@@ -71,96 +74,107 @@ pub async fn step(
     let Some(last) = events.last().map(|e| e.id) else {
         return Ok((0, 0));
     };
+    let read = events.len();
     let hooks = webhook::Entity::find()
         .filter(webhook::Column::Enabled.eq(true))
         .all(db)
         .await?;
     let now = Utc::now();
     let until = now + TimeDelta::from_std(settings.retry_window).unwrap_or(TimeDelta::days(1));
+    let events: Vec<EventRef> = events
+        .iter()
+        .filter_map(|logged| {
+            Some(EventRef {
+                id: logged.id,
+                kind: EventKind::parse(&logged.kind)?,
+                entity: Entity::parse(&logged.entity)?,
+                entity_id: logged.entity_id,
+                version: logged.version,
+                at: logged.at,
+                changes: logged.payload.clone(),
+            })
+        })
+        .collect();
+    let wants = |hook: &webhook::Model, event: &EventRef| {
+        hook.after_event < event.id && EventKind::split(&hook.event_kinds).contains(&event.kind)
+    };
+
+    // Who each owner acts as, and the events some webhook of theirs wants.
     let mut owners: HashMap<&str, Acting> = HashMap::new();
-    let mut rows = Vec::new();
-    for logged in &events {
-        let (Some(kind), Some(entity)) = (
-            EventKind::parse(&logged.kind),
-            Entity::parse(&logged.entity),
-        ) else {
+    let mut wanted: HashMap<&str, Vec<usize>> = HashMap::new();
+    for hook in &hooks {
+        if let Entry::Vacant(e) = owners.entry(hook.owner.as_str()) {
+            e.insert(acting(db, &hook.owner).await?);
+        }
+    }
+    for (i, event) in events.iter().enumerate() {
+        let mut owners_of_event: Vec<&str> = hooks
+            .iter()
+            .filter(|h| wants(h, event))
+            .map(|h| h.owner.as_str())
+            .collect();
+        owners_of_event.sort_unstable();
+        owners_of_event.dedup();
+        for owner in owners_of_event {
+            wanted.entry(owner).or_default().push(i);
+        }
+    }
+
+    // Each body once per (event, owner), read together per owner; then the (webhook, body)
+    // pairs that fan them out.
+    let mut bodies: Vec<Body> = Vec::new();
+    let mut body_of: HashMap<(&str, usize), usize> = HashMap::new();
+    for (owner, indexes) in &wanted {
+        let Some(Acting::As(who)) = owners.get(owner) else {
             continue;
         };
-        let event = EventRef {
-            id: logged.id,
-            kind,
-            entity,
-            entity_id: logged.entity_id,
-            version: logged.version,
-            at: logged.at,
-            changes: logged.payload.clone(),
-        };
-        // The body is read once per owner, the filter checked once per owner and filter.
-        let mut bodies: HashMap<&str, Option<String>> = HashMap::new();
-        let mut passes: HashMap<(&str, &str), bool> = HashMap::new();
+        let svc = Service::new(db.clone(), who.clone());
+        let refs: Vec<&EventRef> = indexes.iter().map(|&i| &events[i]).collect();
+        let read = payload::bodies(schema, svc, &refs).await?;
+        for (&i, body) in indexes.iter().zip(read) {
+            let Some(body) = body else { continue };
+            let event = &events[i];
+            body_of.insert((*owner, i), bodies.len());
+            bodies.push(Body {
+                event_id: event.id,
+                kind: event.kind.as_str(),
+                entity: event.entity.as_str(),
+                entity_id: event.entity_id,
+                body,
+            });
+        }
+    }
+    let mut pairs: Vec<(i64, usize)> = Vec::new();
+    // The filter checked once per owner, filter and event.
+    let mut passes: HashMap<(&str, &str, usize), bool> = HashMap::new();
+    for (i, event) in events.iter().enumerate() {
         for hook in &hooks {
-            if hook.after_event >= event.id || !EventKind::split(&hook.event_kinds).contains(&kind)
-            {
+            if !wants(hook, event) {
                 continue;
             }
-            if let Entry::Vacant(e) = owners.entry(hook.owner.as_str()) {
-                e.insert(acting(db, &hook.owner).await?);
-            }
-            let Some(Acting::As(who)) = owners.get(hook.owner.as_str()) else {
-                continue;
-            };
-            let svc = Service::new(db.clone(), who.clone());
-            if let Entry::Vacant(e) = bodies.entry(hook.owner.as_str()) {
-                e.insert(payload::body(schema, svc.clone(), &event).await?);
-            }
-            let Some(Some(body)) = bodies.get(hook.owner.as_str()) else {
+            let owner = hook.owner.as_str();
+            let Some(&body) = body_of.get(&(owner, i)) else {
                 continue;
             };
             if let Some(filter) = hook.filter.as_deref() {
-                let key = (hook.owner.as_str(), filter);
+                let key = (owner, filter, i);
                 if let Entry::Vacant(e) = passes.entry(key) {
-                    e.insert(matches(&svc, filter, &event).await?);
+                    let Some(Acting::As(who)) = owners.get(owner) else {
+                        continue;
+                    };
+                    let svc = Service::new(db.clone(), who.clone());
+                    e.insert(matches(&svc, filter, event).await?);
                 }
                 if passes.get(&key) != Some(&true) {
                     continue;
                 }
             }
-            rows.push(webhook_delivery::ActiveModel {
-                webhook_id: Set(hook.id),
-                event_id: Set(event.id),
-                event_kind: Set(kind.as_str().to_owned()),
-                message_id: Set(format!("msg_{}_{}", event.id, hook.id)),
-                entity: Set(entity.as_str().to_owned()),
-                entity_id: Set(event.entity_id),
-                payload: Set(body.clone()),
-                status: Set(Status::Pending),
-                attempts: Set(0),
-                next_attempt_at: Set(now),
-                retry_until: Set(until),
-                lease_until: Set(None),
-                created_at: Set(now),
-                finished_at: Set(None),
-                last_status_code: Set(None),
-                last_error: Set(None),
-                ..Default::default()
-            });
+            pairs.push((hook.id, body));
         }
     }
-    let created = rows.len();
+    let created = pairs.len();
     let txn = db.begin().await?;
-    for chunk in rows.chunks(200) {
-        webhook_delivery::Entity::insert_many(chunk.to_vec())
-            .on_conflict(
-                OnConflict::columns([
-                    webhook_delivery::Column::WebhookId,
-                    webhook_delivery::Column::EventId,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
-    }
+    fan_out(&txn, &bodies, &pairs, now, until).await?;
     webhook_cursor::Entity::update_many()
         .col_expr(webhook_cursor::Column::LastEventId, Expr::value(last))
         .col_expr(webhook_cursor::Column::UpdatedAt, Expr::value(now))
@@ -169,7 +183,91 @@ pub async fn step(
         .exec(&txn)
         .await?;
     txn.commit().await?;
-    Ok((events.len(), created))
+    Ok((read, created))
+}
+
+/// One message body: an event as one owner reads it.
+struct Body {
+    event_id: i64,
+    kind: &'static str,
+    entity: &'static str,
+    entity_id: i64,
+    body: String,
+}
+
+/// Bodies per fan-out statement (three parameters each, well under both databases' limits).
+const BODIES_PER_STATEMENT: usize = 300;
+
+/// Creates the deliveries: one `INSERT … SELECT` per batch of bodies, joining the bodies (sent
+/// once each) with the webhooks that get them (pairs of integers), so a body shared by fifty
+/// webhooks crosses to the database once. A delivery that already exists (another instance
+/// dispatched the same event) is left alone.
+async fn fan_out(
+    txn: &impl ConnectionTrait,
+    bodies: &[Body],
+    pairs: &[(i64, usize)],
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    for (chunk_no, chunk) in bodies.chunks(BODIES_PER_STATEMENT).enumerate() {
+        let first = chunk_no * BODIES_PER_STATEMENT;
+        let range = first..first + chunk.len();
+        let hooks: Vec<String> = pairs
+            .iter()
+            .filter(|(_, b)| range.contains(b))
+            .map(|(hook, b)| format!("({hook}, {b})"))
+            .collect();
+        if hooks.is_empty() {
+            continue;
+        }
+        let mut n = 0;
+        let mut param = || {
+            n += 1;
+            match backend {
+                DbBackend::Postgres => format!("${n}"),
+                _ => "?".to_owned(),
+            }
+        };
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 3 + 2);
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (i, b) in chunk.iter().enumerate() {
+            // Integers inline (they come from the database); text as parameters.
+            rows.push(format!(
+                "({}, {}, {}, {}, {}, {})",
+                first + i,
+                b.event_id,
+                param(),
+                param(),
+                b.entity_id,
+                param(),
+            ));
+            values.push(b.kind.into());
+            values.push(b.entity.into());
+            values.push(b.body.clone().into());
+        }
+        // One parameter per placeholder: SQLite's `?` are positional.
+        let (at, due, created) = (param(), param(), param());
+        values.push(now.into());
+        values.push(until.into());
+        values.push(now.into());
+        // `WHERE true` keeps SQLite from reading `ON CONFLICT` as part of the join.
+        let sql = format!(
+            "WITH b(slot, event_id, kind, entity, entity_id, body) AS (VALUES {}), \
+                  p(hook, slot) AS (VALUES {}) \
+             INSERT INTO webhook_delivery (webhook_id, event_id, event_kind, message_id, entity, \
+               entity_id, payload, status, attempts, next_attempt_at, retry_until, created_at) \
+             SELECT p.hook, b.event_id, b.kind, 'msg_' || b.event_id || '_' || p.hook, b.entity, \
+               b.entity_id, b.body, 'PENDING', 0, {at}, {due}, {created} \
+             FROM p JOIN b ON b.slot = p.slot WHERE true \
+             ON CONFLICT (webhook_id, event_id) DO NOTHING",
+            rows.join(", "),
+            hooks.join(", "),
+        );
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
+    Ok(())
 }
 
 /// Whether the event's row meets the webhook's filter, read through the owner's row scope.

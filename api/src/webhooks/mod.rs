@@ -4,11 +4,13 @@
 //!
 //! - [`dispatch`] reads the event log after the dispatcher's cursor and creates one delivery per
 //!   (webhook, event) the webhook's owner may see, its body built through the owner's own row
-//!   scope and field rules (a GraphQL read as that principal).
-//! - [`deliver`] runs on every instance: it claims due deliveries (`FOR UPDATE SKIP LOCKED` on
-//!   PostgreSQL) under a lease, re-checks the owner's reach, signs and sends them, records every
-//!   attempt, and schedules retries with exponential backoff and jitter until the retry window
-//!   closes.
+//!   scope and field rules (a GraphQL read as that principal), a batch of events at a time (one
+//!   `INSERT … SELECT` fans a batch out to every webhook).
+//! - [`deliver`] runs on every instance: it claims many due deliveries per statement (`FOR
+//!   UPDATE SKIP LOCKED` on PostgreSQL) under a lease, re-checks each owner's reach, signs and
+//!   sends them concurrently (a bounded number at once, one kept-alive HTTP client), records the
+//!   attempts in batches, and schedules retries with exponential backoff and jitter until the
+//!   retry window closes.
 //! - [`signing`] is Standard Webhooks; [`ssrf`] keeps deliveries out of private networks.
 
 pub mod deliver;

@@ -91,47 +91,67 @@ fn field_names(logged: &str) -> Vec<String> {
     names
 }
 
-/// The row as the owner reads it: `None` when it is outside the owner's reach.
+/// Events whose rows one GraphQL request reads (each an alias; under the alias limit).
+const PER_REQUEST: usize = 40;
+
+/// The rows as the owner reads them, one per event: `None` when it is outside the owner's
+/// reach. One request reads many rows, so their loads (and the related rows' ids) are batched
+/// by the request's DataLoaders.
 async fn read_as_owner(
     schema: &AppSchema,
     svc: Service,
-    entity: Entity,
-    id: i64,
-) -> ApiResult<Option<Map<String, Value>>> {
-    let (kind, fields) = selection(entity);
-    let query = format!("query($id: ID!) {{ node(id: $id) {{ {fields} }} }}");
-    let vars = Variables::from_json(json!({ "id": encode(kind, id) }));
-    let req = Request::new(query).variables(vars);
+    events: &[&EventRef],
+) -> ApiResult<Vec<Option<Map<String, Value>>>> {
+    let mut params = Vec::with_capacity(events.len());
+    let mut fields = String::new();
+    let mut vars = Map::new();
+    for (i, event) in events.iter().enumerate() {
+        let (kind, selection) = selection(event.entity);
+        params.push(format!("$i{i}: ID!"));
+        fields.push_str(&format!("e{i}: node(id: $i{i}) {{ {selection} }} "));
+        vars.insert(
+            format!("i{i}"),
+            Value::String(encode(kind, event.entity_id).0),
+        );
+    }
+    let query = format!("query({}) {{ {fields}}}", params.join(", "));
+    let req = Request::new(query).variables(Variables::from_json(Value::Object(vars)));
     let (req, batches) = graphql::prepare(req, svc, std::time::Duration::ZERO);
     let res = batches.drive(schema.execute(req)).await;
+    if let Some(e) = res
+        .errors
+        .iter()
+        .find(|e| retryable(e) || e.path.is_empty())
+    {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "reading events' rows failed: {}",
+            e.message
+        )));
+    }
     let data = res.data.into_json().map_err(ApiError::internal)?;
-    let Some(mut row) = data
-        .get("node")
-        .and_then(Value::as_object)
-        .cloned()
-        .filter(|o| !o.is_empty())
-    else {
-        if let Some(e) = res.errors.iter().find(|e| retryable(e)) {
-            return Err(ApiError::internal(anyhow::anyhow!(
-                "reading an event's row failed: {}",
-                e.message
-            )));
-        }
-        return Ok(None);
-    };
+    let mut rows: Vec<Option<Map<String, Value>>> = (0..events.len())
+        .map(|i| {
+            data.get(format!("e{i}"))
+                .and_then(Value::as_object)
+                .cloned()
+                .filter(|o| !o.is_empty())
+        })
+        .collect();
     for e in &res.errors {
-        if retryable(e) {
-            return Err(ApiError::internal(anyhow::anyhow!(
-                "reading an event's row failed: {}",
-                e.message
-            )));
-        }
         // A field the owner may not read (personal data) is left out, not sent as null.
-        if let Some(async_graphql::PathSegment::Field(f)) = e.path.get(1) {
+        if let (
+            Some(async_graphql::PathSegment::Field(alias)),
+            Some(async_graphql::PathSegment::Field(f)),
+        ) = (e.path.first(), e.path.get(1))
+            && let Some(Some(row)) = alias
+                .strip_prefix('e')
+                .and_then(|n| n.parse::<usize>().ok())
+                .and_then(|n| rows.get_mut(n))
+        {
             row.remove(f.as_str());
         }
     }
-    Ok(Some(row))
+    Ok(rows)
 }
 
 fn retryable(e: &async_graphql::ServerError) -> bool {
@@ -153,9 +173,29 @@ fn retryable(e: &async_graphql::ServerError) -> bool {
 /// reach. `data.changes` holds the logged changed fields the owner may read, with their values
 /// as of now; creations carry the whole row.
 pub async fn body(schema: &AppSchema, svc: Service, event: &EventRef) -> ApiResult<Option<String>> {
-    let Some(row) = read_as_owner(schema, svc, event.entity, event.entity_id).await? else {
-        return Ok(None);
-    };
+    Ok(bodies(schema, svc, &[event]).await?.pop().flatten())
+}
+
+/// [`body`] for many events, read together (one GraphQL request per forty events).
+pub async fn bodies(
+    schema: &AppSchema,
+    svc: Service,
+    events: &[&EventRef],
+) -> ApiResult<Vec<Option<String>>> {
+    let mut out = Vec::with_capacity(events.len());
+    for chunk in events.chunks(PER_REQUEST) {
+        let rows = read_as_owner(schema, svc.clone(), chunk).await?;
+        out.extend(
+            chunk
+                .iter()
+                .zip(rows)
+                .map(|(event, row)| row.map(|row| render(event, row))),
+        );
+    }
+    Ok(out)
+}
+
+fn render(event: &EventRef, row: Map<String, Value>) -> String {
     let created = matches!(
         event.kind,
         EventKind::TaskCreated | EventKind::AssignmentCreated | EventKind::WaterQualityRecorded
@@ -189,7 +229,7 @@ pub async fn body(schema: &AppSchema, svc: Service, event: &EventRef) -> ApiResu
             "changes": changes,
         }
     });
-    Ok(Some(body.to_string()))
+    body.to_string()
 }
 
 #[cfg(test)]

@@ -212,3 +212,243 @@ async fn a_subscription_resumes_after_a_cursor_and_an_expired_one_is_refused() {
     })
     .await;
 }
+
+/// A PostgreSQL server of the test's own (initdb into a temporary directory, on a free port),
+/// so the test can restart it; the shared server is never restarted. As root the server runs as
+/// the `postgres` user (initdb refuses root), as `deploy/ha/cluster.sh` does with its own user.
+struct OwnPostgres {
+    dir: std::path::PathBuf,
+    port: u16,
+    bin: std::path::PathBuf,
+    as_postgres: bool,
+}
+
+impl OwnPostgres {
+    /// Starts it, or panics saying why it could not: the suite must not pass without it.
+    fn start() -> Self {
+        let bin = std::env::var_os("SANGAM_PG_BIN")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into());
+        assert!(
+            bin.join("initdb").exists() && bin.join("pg_ctl").exists(),
+            "PostgreSQL's server programs are not in {} (set SANGAM_PG_BIN); the restart test \
+             needs a server of its own",
+            bin.display()
+        );
+        let uid = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .expect("run id -u");
+        let as_postgres = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .subsec_nanos();
+        let dir =
+            std::env::temp_dir().join(format!("sangam-pg-restart-{}-{nanos}", std::process::id()));
+        let pg = Self {
+            dir,
+            port,
+            bin,
+            as_postgres,
+        };
+        let data = pg.dir.display().to_string();
+        pg.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        pg.ctl(&["start"]);
+        pg
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Runs one of the server programs (as `postgres` when we are root); panics on failure.
+    fn run(&self, program: &str, args: &[&str]) {
+        let exe = self.bin.join(program);
+        let mut cmd = if self.as_postgres {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            std::process::Command::new(&exe)
+        };
+        let out = cmd
+            .args(args)
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+        assert!(
+            out.status.success(),
+            "{program} {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `pg_ctl ACTION` on this server (`start` waits until it accepts connections).
+    fn ctl(&self, action: &[&str]) {
+        let data = self.dir.display().to_string();
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {data} -c fsync=off -c max_connections=60",
+            self.port
+        );
+        let log = self.dir.join("server.log").display().to_string();
+        let mut args = vec!["-D", &data, "-w", "-t", "60", "-o", &options, "-l", &log];
+        args.extend_from_slice(action);
+        self.run("pg_ctl", &args);
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let data = self.dir.display().to_string();
+        let exe = self.bin.join("pg_ctl");
+        let mut cmd = if self.as_postgres {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            std::process::Command::new(&exe)
+        };
+        let _ = cmd
+            .args(["-D", &data, "-m", "immediate", "-w", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Sends a comment through `base` with `Idempotency-Key: key` until it is acknowledged, as a
+/// field app would; returns the version it was acknowledged with, and how many tries it took.
+async fn comment_until_acknowledged(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    task: &Value,
+    key: &str,
+) -> (i64, usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let res = http
+            .post(format!("{base}/graphql"))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(&json!({ "query": COMMENT, "variables": { "id": task } }))
+            .send()
+            .await;
+        if let Ok(res) = res
+            && let Ok(body) = res.json::<Value>().await
+            && let Some(v) = body["data"]["commentOnTask"]["task"]["version"].as_i64()
+        {
+            return (v, tries);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "write {key} not acknowledged within 90 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Test (a) with a real restart: PostgreSQL of the test's own, two Sangam instances on it (each
+/// its own pool, listener and event bus), a subscriber on A and writes with idempotency keys on
+/// B while the server stops (`pg_ctl stop -m fast`), stays down two seconds and starts again.
+/// Every acknowledged write reaches the subscriber, in commit order, none twice. Runs with the
+/// PostgreSQL suite (`TEST_DATABASE_URL`); there it fails, never skips, when it cannot start its
+/// server.
+#[tokio::test]
+async fn no_acknowledged_write_is_lost_when_postgresql_restarts() {
+    if !std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+        eprintln!("TEST_DATABASE_URL not set: this test runs in the PostgreSQL suite");
+        return;
+    }
+    let pg = std::sync::Arc::new(OwnPostgres::start());
+    let a = TestApp::demo(Backend::Postgres(pg.url())).await;
+    let b = TestApp::over(TestDb::new_at(&a.t.url).await).await;
+    let (base_a, base_b) = (a.serve().await, b.serve().await);
+    let task = a_task(&a).await;
+    let mut ws = subscribe(&base_a, &a.admin_token, &task["id"], None).await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+
+    const WRITES: usize = 80;
+    let mut acknowledged = Vec::new();
+    let mut restart = None;
+    let mut retried = 0;
+    for n in 0..WRITES {
+        if n == 25 {
+            let pg = pg.clone();
+            restart = Some(tokio::task::spawn_blocking(move || {
+                pg.ctl(&["-m", "fast", "stop"]);
+                std::thread::sleep(Duration::from_secs(2));
+                pg.ctl(&["start"]);
+            }));
+        }
+        let (v, tries) = comment_until_acknowledged(
+            &http,
+            &base_b,
+            &b.admin_token,
+            &task["id"],
+            &format!("restart-{n}"),
+        )
+        .await;
+        retried += usize::from(tries > 1);
+        acknowledged.push(v);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    restart
+        .expect("restarted")
+        .await
+        .expect("the restart finished");
+    assert!(
+        retried >= 1,
+        "some write met the restart (else the test proved nothing)"
+    );
+    assert!(
+        acknowledged.windows(2).all(|w| w[0] < w[1]),
+        "one version per acknowledged write: {acknowledged:?}"
+    );
+    let last = *acknowledged.last().expect("writes");
+    let mut received: Vec<i64> = Vec::new();
+    while received.last().is_none_or(|v| *v < last) {
+        let msg = next(&mut ws).await.expect("the subscription stays open");
+        assert_eq!(msg["type"], "next", "{msg:#}");
+        let e = &msg["payload"]["data"]["taskEvents"];
+        assert_eq!(e["kind"], "task.commented", "{msg:#}");
+        received.push(e["version"].as_i64().expect("version"));
+    }
+    assert!(
+        received.windows(2).all(|w| w[0] < w[1]),
+        "in commit order, none twice: {received:?}"
+    );
+    let missing: Vec<i64> = acknowledged
+        .iter()
+        .filter(|v| !received.contains(v))
+        .copied()
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged writes never delivered: {missing:?}"
+    );
+    drop(ws);
+    drop((a, b));
+}
