@@ -214,6 +214,9 @@ fn render(event: &EventRef, row: Map<String, Value>) -> String {
         }
     }
     changes.remove("id");
+    // `changes` holds the row's values when the message is made, which may be a later version
+    // than the event's when dispatch is behind; `version` names the values, `eventVersion` the
+    // event, so a receiver can tell them apart.
     let version = row
         .get("version")
         .and_then(Value::as_i64)
@@ -226,6 +229,7 @@ fn render(event: &EventRef, row: Map<String, Value>) -> String {
             "entity": event.entity.as_str(),
             "id": row.get("id").cloned().unwrap_or(Value::Null),
             "version": version,
+            "eventVersion": event.version,
             "changes": changes,
         }
     });

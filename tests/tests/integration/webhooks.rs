@@ -320,6 +320,15 @@ async fn failing_three_times_on(backend: Backend) {
     let body = got[0].json();
     assert_eq!(body["type"], "task.commented", "[{db}] {body:#}");
     assert_eq!(body["data"]["id"], task.as_str(), "[{db}] {body:#}");
+    // Nothing changed the task after the comment: the values shown are the event's version.
+    assert!(
+        body["data"]["eventVersion"].as_i64().is_some(),
+        "[{db}] {body:#}"
+    );
+    assert_eq!(
+        body["data"]["version"], body["data"]["eventVersion"],
+        "[{db}] {body:#}"
+    );
     for r in &got {
         assert_eq!(r.body, got[0].body, "[{db}] the same body on every attempt");
         python_verifies(&secret, r).unwrap_or_else(|e| panic!("[{db}] {e}"));
