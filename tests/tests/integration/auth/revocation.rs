@@ -8,6 +8,7 @@ use api::{auth::clients, principal::Role};
 use chrono::Utc;
 use entities::revoked_token;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set, Statement};
+use serde_json::json;
 use tests::{Backend, ClientSpec, TestApp, TestDb, backends, each_backend, tokens::*};
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -164,5 +165,65 @@ async fn revocation_and_disabling_reach_every_instance_within_a_second() {
         &second,
         "B, the client's other token after the reconnect",
     )
+    .await;
+}
+
+/// The benchmark's S1 and S4 shapes (`bench/run.sh`), counted: with a known token none of their
+/// statements is the token check (it was one statement of every request before).
+#[tokio::test]
+async fn the_bench_lookups_spend_no_statement_on_authentication() {
+    each_backend(|backend| async move {
+        let app = TestApp::demo(backend).await;
+        let db = app.t.backend.name();
+        settled(&app).await;
+        let partners = app
+            .data(
+                "{ organisations(filter: { kind: SECTOR_PARTNER }, first: 1) { edges { node { code } } } }",
+                json!({}),
+            )
+            .await;
+        let code = partners["organisations"]["edges"][0]["node"]["code"]
+            .as_str()
+            .expect("a sector partner in the demo data")
+            .to_owned();
+        let partner = app.token(ClientSpec::new(Role::Partner).org(&code)).await;
+        let village = app
+            .data(
+                "{ villages(first: 1) { edges { node { lgdCode } } } }",
+                json!({}),
+            )
+            .await;
+        let lgd = village["villages"]["edges"][0]["node"]["lgdCode"].clone();
+        let s4 = format!(
+            "{{ village(lgdCode: {lgd}) {{ name households latestWaterQualityTest {{ sampledOn contaminated results {{ parameter value exceeds }} }} }} }}"
+        );
+        let s1 = "{ villages(first: 50) { edges { node { name households tapConnections coveragePercent schemes { code status } tasks(status: [OPEN, IN_PROGRESS, BLOCKED]) { title status dueOn } } } } }";
+        // Let the partner's new client reach the in-memory sets.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut counts = Vec::new();
+        for (name, token, query) in [("S4", &app.admin_token, s4.as_str()), ("S1", &partner, s1)] {
+            // First use: the token is verified and remembered.
+            let reply = with_token(&app, token, query).await;
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            let before = app.t.statement_count();
+            let reply = with_token(&app, token, query).await;
+            assert!(reply.json().get("errors").is_none(), "{}", reply.body);
+            let spent = app.t.statement_count() - before;
+            // Once more: the count is the query's own, not a warm-up's.
+            let again = {
+                let svc_count = app.t.statement_count();
+                let reply = with_token(&app, token, query).await;
+                assert_eq!(reply.status, 200);
+                app.t.statement_count() - svc_count
+            };
+            assert_eq!(spent, again, "[{db}] {name}: steady");
+            counts.push((name, spent));
+        }
+        eprintln!("[{db}] statements per request with a known token: {counts:?}");
+        let s4 = counts[0].1;
+        let s1 = counts[1].1;
+        assert!(s4 <= 3, "[{db}] S4: village, latest test, results: {s4}");
+        assert!(s1 <= 3, "[{db}] S1: villages, schemes, tasks: {s1}");
+    })
     .await;
 }
