@@ -327,6 +327,10 @@ pub struct ServeArgs {
     /// Longest a request may run, in seconds.
     #[arg(long, env = "SANGAM_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// Log a line (operation name, request id, time) for each operation slower than this, in
+    /// milliseconds.
+    #[arg(long, env = "SANGAM_SLOW_REQUEST_MS", default_value_t = 1000)]
+    pub slow_request_ms: u64,
     /// Run only registered persisted queries (an allow-list, for production).
     #[arg(long, env = "SANGAM_ALLOW_LIST")]
     pub allow_list: bool,

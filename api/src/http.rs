@@ -65,6 +65,8 @@ pub struct HttpOptions {
     pub max_body_bytes: usize,
     /// Longest a request may run.
     pub request_timeout: Duration,
+    /// Operations slower than this are logged (name, request id, time) and counted.
+    pub slow_request: Duration,
     /// Run only registered persisted queries.
     pub allow_list: bool,
     /// Browser origins allowed to call the API (CORS) and open `/graphql/ws`.
@@ -84,6 +86,7 @@ impl Default for HttpOptions {
             max_batch: 10,
             max_body_bytes: MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(30),
+            slow_request: Duration::from_secs(1),
             allow_list: false,
             allowed_origins: AllowedOrigins::default(),
             shutdown: Shutdown::default(),
@@ -105,6 +108,7 @@ impl FromRef<AppState> for Arc<Authenticator> {
 }
 
 pub fn router(state: AppState) -> Router {
+    crate::metrics::install();
     let x_request_id = header::HeaderName::from_static("x-request-id");
     let mut app = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
@@ -330,8 +334,24 @@ async fn execute(
                 req = req.data(IdempotencyHeader(k.clone()));
             }
             req = req.data(st.webhooks.clone());
-            crate::metrics::operation();
+            let label = crate::metrics::operation_label(
+                req.operation_name
+                    .as_deref()
+                    .or_else(|| operation_name(&req.query)),
+            );
+            let started = std::time::Instant::now();
             let res = batches.drive(st.schema.execute(req)).await;
+            let took = started.elapsed();
+            crate::metrics::operation(&label, took);
+            if took >= st.options.slow_request {
+                crate::metrics::slow_request();
+                tracing::warn!(
+                    operation = %label,
+                    request_id = request_id(headers).as_deref().unwrap_or("-"),
+                    elapsed_ms = took.as_secs_f64() * 1000.0,
+                    "slow request"
+                );
+            }
             push(&done, Outcome::executed(res));
         }
         Ok(())
@@ -584,6 +604,26 @@ async fn graphql_get(
         Err(e) => return reject(&headers, e),
     };
     execute(&st, &headers, caller, BatchRequest::Single(req), true).await
+}
+
+/// The name a document gives its operation when it starts with one (`query Name …`): what an
+/// operation is labelled with in `/metrics` when the request names none. Cheap (no parse).
+fn operation_name(query: &str) -> Option<&str> {
+    let mut rest = query.trim_start();
+    while let Some(comment) = rest.strip_prefix('#') {
+        rest = comment.split_once('\n').map_or("", |(_, r)| r).trim_start();
+    }
+    let rest = ["query", "mutation", "subscription"]
+        .into_iter()
+        .find_map(|k| rest.strip_prefix(k))?;
+    if !rest.starts_with(|c: char| c.is_whitespace()) {
+        return None;
+    }
+    let rest = rest.trim_start();
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    (end > 0).then(|| &rest[..end])
 }
 
 /// Whether the request's operation asks only for the schema (`__schema`, `__type`,

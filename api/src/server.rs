@@ -73,6 +73,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_batch: args.max_batch,
         max_body_bytes: args.max_body_bytes,
         request_timeout: std::time::Duration::from_secs(args.request_timeout_secs),
+        slow_request: std::time::Duration::from_millis(args.slow_request_ms),
         allow_list: args.allow_list,
         dashboard: crate::dashboard::DashboardOptions {
             public_progress: args.public_progress,

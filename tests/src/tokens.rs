@@ -174,6 +174,28 @@ pub async fn assert_refused(app: &TestApp, token: &str, what: &str) {
     assert_invalid_token(&reply, what);
 }
 
+/// Whether `app` refuses `token` within `limit` (asking every 20 ms); returns how long it took.
+/// Revocations and disabled clients reach every instance's in-memory sets within a second.
+pub async fn refused_within(
+    app: &TestApp,
+    token: &str,
+    limit: std::time::Duration,
+) -> Option<std::time::Duration> {
+    let start = std::time::Instant::now();
+    loop {
+        let reply = with_token(app, token, VIEWER).await;
+        if reply.status == StatusCode::UNAUTHORIZED {
+            assert_invalid_token(&reply, "a refused token");
+            return Some(start.elapsed());
+        }
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        if start.elapsed() > limit {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// A fresh Ed25519 key as jsonwebtoken signs with it, and its public half.
 pub fn ed25519_key() -> (EncodingKey, [u8; 32]) {
     let key = SigningKey::generate(&mut rand::rngs::OsRng);

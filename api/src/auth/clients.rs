@@ -13,9 +13,10 @@ use entities::{district, enums::OrganisationKind, oauth_client, organisation, st
 use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
+use super::gate;
 use crate::principal::{Role, Scope};
 
 /// What `sangam client add` registers.
@@ -135,6 +136,7 @@ pub async fn add(
     let client_id = new
         .client_id
         .unwrap_or_else(|| format!("sangam-{}", uuid::Uuid::new_v4().simple()));
+    let tx = db.begin().await?;
     let row = oauth_client::ActiveModel {
         client_id: Set(client_id),
         secret_hash: Set(hash_secret(&secret)?),
@@ -150,8 +152,18 @@ pub async fn add(
         secret_rotated_at: Set(now),
         ..Default::default()
     }
-    .insert(db)
+    .insert(&tx)
     .await?;
+    // Every instance learns of the client as the row commits (`auth/gate.rs`).
+    gate::announce(
+        &tx,
+        gate::Change::Client {
+            client_id: &row.client_id,
+            disabled: false,
+        },
+    )
+    .await?;
+    tx.commit().await?;
     Ok((row, secret))
 }
 
@@ -243,7 +255,19 @@ pub async fn set_disabled(
 ) -> anyhow::Result<()> {
     let mut row = existing(db, client_id).await?.into_active_model();
     row.disabled = Set(disabled);
-    row.update(db).await?;
+    // Every instance learns of it as the change commits, and acts on it within a second
+    // (`auth/gate.rs`).
+    let tx = db.begin().await?;
+    row.update(&tx).await?;
+    gate::announce(
+        &tx,
+        gate::Change::Client {
+            client_id,
+            disabled,
+        },
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -18,10 +18,10 @@ use axum::{
 use base64::{Engine, engine::general_purpose::STANDARD};
 use chrono::{TimeZone, Utc};
 use entities::{oauth_client, revoked_token};
-use sea_orm::{ActiveModelTrait, Set};
+use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
 use serde_json::{Value, json};
 
-use super::{AuthError, Authenticator, clients, throttle};
+use super::{AuthError, Authenticator, clients, gate, throttle};
 use crate::principal::{Role, Scope};
 
 fn no_store(mut res: Response) -> Response {
@@ -296,20 +296,28 @@ pub async fn revoke(
                 .and_then(Value::as_i64)
                 .unwrap_or_default();
             let row = revoked_token::ActiveModel {
-                jti: Set(jti),
+                jti: Set(jti.clone()),
                 client_id: Set(client.client_id),
                 expires_at: Set(Utc.timestamp_opt(exp, 0).single().unwrap_or_else(Utc::now)),
                 revoked_at: Set(Utc::now()),
                 ..Default::default()
             };
-            // Revoking twice is not an error.
-            if let Err(e) = row.insert(auth.db()).await
-                && !matches!(
-                    e.sql_err(),
-                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                )
-            {
-                return server_error(e);
+            // The row and its announcement to every instance commit together (`auth/gate.rs`).
+            let revoked = async {
+                let tx = auth.db().begin().await?;
+                row.insert(&tx).await?;
+                gate::announce(&tx, gate::Change::Revoked { jti: &jti, exp }).await?;
+                tx.commit().await
+            };
+            match revoked.await {
+                Ok(()) => auth.gate.revoked_here(&jti, exp),
+                // Revoking twice is not an error.
+                Err(e)
+                    if matches!(
+                        e.sql_err(),
+                        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                    ) => {}
+                Err(e) => return server_error(e),
             }
         }
         Err(AuthError::Unavailable(e)) => return server_error(e),

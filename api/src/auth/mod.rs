@@ -11,6 +11,7 @@ pub mod clients;
 pub mod demo;
 pub mod endpoints;
 pub mod external;
+pub mod gate;
 pub mod introspection;
 pub mod keys;
 pub mod organisations;
@@ -110,6 +111,8 @@ pub struct Authenticator {
     external: Option<external::External>,
     introspection: Option<introspection::Introspector>,
     organisations: organisations::Organisations,
+    /// Revoked tokens, disabled clients and verified tokens, in memory (`gate.rs`).
+    pub gate: std::sync::Arc<gate::Gate>,
     /// Failed client authentications at the embedded server's endpoints.
     pub throttle: throttle::Throttle,
 }
@@ -151,6 +154,26 @@ pub(crate) fn verify_jwt(
     Ok(data.claims)
 }
 
+/// The `jti` and `client_id` of one of Sangam's own tokens.
+fn ids(claims: &Map<String, Value>) -> Result<(&str, &str), AuthError> {
+    let jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .ok_or_else(|| AuthError::invalid("token has no jti"))?;
+    let client_id = claims
+        .get("client_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    Ok((jti, client_id))
+}
+
+fn refusal(verdict: gate::Verdict) -> AuthError {
+    AuthError::invalid(match verdict {
+        gate::Verdict::Disabled => "client disabled",
+        _ => "token revoked",
+    })
+}
+
 /// Sangam's access-token claims (RFC 9068 plus role, organisation and jurisdiction).
 fn own_claims() -> ClaimNames {
     ClaimNames::default()
@@ -172,7 +195,12 @@ impl Authenticator {
             .clone()
             .map(introspection::Introspector::new)
             .transpose()?;
+        let gate = std::sync::Arc::new(gate::Gate::default());
+        if settings.embedded {
+            gate.start(&db);
+        }
         Ok(Self {
+            gate,
             organisations: organisations::Organisations::new(db.clone()),
             db,
             settings,
@@ -185,6 +213,11 @@ impl Authenticator {
 
     /// The principal a bearer token stands for.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
+        if self.settings.embedded
+            && let Some(principal) = self.remembered(token).await?
+        {
+            return Ok(principal);
+        }
         if token.split('.').count() == 3 {
             let unverified: Map<String, Value> = jsonwebtoken::dangerous::insecure_decode(token)
                 .map(|d| d.claims)
@@ -194,8 +227,7 @@ impl Authenticator {
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             if self.settings.embedded && iss == self.settings.issuer {
-                let claims = self.verify_own(token, true).await?;
-                return claims::principal(&self.organisations, &own_claims(), &claims).await;
+                return self.own_principal(token).await;
             }
             if let Some(ext) = &self.external
                 && iss == ext.settings.issuer
@@ -211,13 +243,64 @@ impl Authenticator {
         }
     }
 
+    /// One of Sangam's own tokens verified before, not expired, still allowed by the in-memory
+    /// sets and signed by a key that is still live: its principal, without a statement. `None`
+    /// when the token must be checked in full.
+    async fn remembered(&self, token: &str) -> Result<Option<Principal>, AuthError> {
+        match self.gate.remembered(token) {
+            Some(Ok((principal, kid)))
+                if self
+                    .keys
+                    .decoding_key(&kid)
+                    .await
+                    .map_err(AuthError::Unavailable)?
+                    .is_some() =>
+            {
+                Ok(Some(principal))
+            }
+            Some(Err(refused)) => Err(refusal(refused)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The principal of one of Sangam's own tokens, on the hot path: a token verified before
+    /// and not expired is taken from memory; revocation and disabled clients are checked
+    /// against the in-memory sets while they are current, and against the database otherwise
+    /// (`gate.rs`). No statement while the sets are current and the token is known.
+    async fn own_principal(&self, token: &str) -> Result<Principal, AuthError> {
+        let (claims, kid) = self.verify_signed(token, true).await?;
+        let (jti, client_id) = ids(&claims)?;
+        match self.gate.check(jti, client_id) {
+            gate::Verdict::Allowed => {}
+            gate::Verdict::Unknown => self.check_in_database(jti, client_id).await?,
+            refused => return Err(refusal(refused)),
+        }
+        let principal = claims::principal(&self.organisations, &own_claims(), &claims).await?;
+        self.gate.remember(token, &principal, &kid, jti, client_id);
+        Ok(principal)
+    }
+
     /// Verifies one of Sangam's own tokens: signature by a live key, issuer, audience, times
-    /// (expiry only when `check_expiry`), not revoked, client still enabled.
+    /// (expiry only when `check_expiry`), not revoked, client still enabled; the last two
+    /// against the database, exactly (the token endpoints use this).
     pub async fn verify_own(
         &self,
         token: &str,
         check_expiry: bool,
     ) -> Result<Map<String, Value>, AuthError> {
+        let (claims, _) = self.verify_signed(token, check_expiry).await?;
+        let (jti, client_id) = ids(&claims)?;
+        self.check_in_database(jti, client_id).await?;
+        Ok(claims)
+    }
+
+    /// Signature by a live key, issuer, audience, times; no statement (keys are cached).
+    /// Returns the claims and the key's id.
+    async fn verify_signed(
+        &self,
+        token: &str,
+        check_expiry: bool,
+    ) -> Result<(Map<String, Value>, String), AuthError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| AuthError::invalid("malformed token"))?;
         if header.alg != Algorithm::EdDSA {
@@ -238,16 +321,12 @@ impl Authenticator {
             audience: &self.settings.audience,
         };
         let claims = verify_jwt(token, &key, expect, self.settings.leeway, check_expiry)?;
-        let jti = claims
-            .get("jti")
-            .and_then(Value::as_str)
-            .ok_or_else(|| AuthError::invalid("token has no jti"))?;
-        let client_id = claims
-            .get("client_id")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        // Both checks are exact (a revocation or a disabled client counts from the next
-        // request), in one round trip: every request pays for it.
+        Ok((claims, kid))
+    }
+
+    /// Whether the token `jti` of `client_id` is revoked or its client disabled, asked of the
+    /// database in one statement.
+    async fn check_in_database(&self, jti: &str, client_id: &str) -> Result<(), AuthError> {
         let revoked = Query::select()
             .expr(Expr::val(1))
             .from(revoked_token::Entity)
@@ -274,12 +353,12 @@ impl Authenticator {
             None => (true, false),
         };
         if revoked {
-            return Err(AuthError::invalid("token revoked"));
+            return Err(refusal(gate::Verdict::Revoked));
         }
         if disabled {
-            return Err(AuthError::invalid("client disabled"));
+            return Err(refusal(gate::Verdict::Disabled));
         }
-        Ok(claims)
+        Ok(())
     }
 
     /// Issues an access token to `client` for `scopes`; returns it with its lifetime in seconds.

@@ -6,6 +6,7 @@ pub mod bulk;
 pub mod completion;
 pub mod connection;
 pub mod context;
+pub mod documents;
 pub mod ids;
 pub mod inputs;
 pub mod limits;
@@ -64,6 +65,8 @@ pub fn schema(limits: Limits) -> AppSchema {
         .extension(limits.query)
         .extension(nul_bytes::NulBytes)
         .extension(completion::Completion::default())
+        // Last, so innermost: the hooks above still see every request's document.
+        .extension(documents::Documents::default())
         .data(limits)
         .finish()
 }

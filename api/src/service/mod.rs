@@ -16,6 +16,7 @@ pub mod scope;
 pub mod search_key;
 pub mod tasks;
 pub mod text;
+pub mod totals;
 pub mod villages;
 pub mod webhooks;
 pub mod workflow;

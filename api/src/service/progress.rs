@@ -7,65 +7,19 @@ use std::collections::HashMap;
 
 use entities::{enums::*, *};
 use sea_orm::{
-    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, QueryResult,
+    ActiveEnum, ColumnTrait, Condition, ConnectionTrait,
     sea_query::{Expr, ExprTrait, Func, JoinType, Query, SelectStatement},
 };
 
+pub use super::totals::{Parts, Totals};
 use super::{
     Scoped, Service,
     area::{Area, AreaLevel},
     filters::{OPEN_STATUSES, overdue},
     rollup,
+    totals::{count_where, get_i64, slot},
 };
 use crate::error::{ApiError, ApiResult};
-
-/// Totals for one area (or the whole reach, when `area` is `None`).
-#[derive(Debug, Clone, Default)]
-pub struct Totals {
-    pub area: Option<Area>,
-    pub villages: i64,
-    pub households: i64,
-    pub tap_connections: i64,
-    pub villages_reported: i64,
-    pub villages_certified: i64,
-    pub schemes_by_status: HashMap<SchemeStatus, i64>,
-    pub tasks_open: i64,
-    pub tasks_overdue: i64,
-    /// Scheme works (`schemes::progress`), counted when `Parts::works`.
-    pub works: super::schemes::progress::WorksTotals,
-}
-
-impl Totals {
-    /// Share of households with a tap, in percent; `None` where there are no households.
-    pub fn coverage_percent(&self) -> Option<f64> {
-        (self.households > 0).then(|| self.tap_connections as f64 * 100.0 / self.households as f64)
-    }
-
-    pub fn reported_percent(&self) -> Option<f64> {
-        (self.villages > 0).then(|| self.villages_reported as f64 * 100.0 / self.villages as f64)
-    }
-
-    /// Scheme counts in lifecycle order, statuses with none left out.
-    pub fn schemes(&self) -> impl Iterator<Item = (SchemeStatus, i64)> + '_ {
-        use sea_orm::Iterable;
-        SchemeStatus::iter().filter_map(|s| self.schemes_by_status.get(&s).map(|n| (s, *n)))
-    }
-
-    pub fn schemes_total(&self) -> i64 {
-        self.schemes_by_status.values().sum()
-    }
-}
-
-/// Which of the three grouped statements to run: a report's caller asks only for what its
-/// query selects, so a coverage dashboard does not pay for scheme and task counts.
-#[derive(Debug, Clone, Copy)]
-pub struct Parts {
-    pub villages: bool,
-    pub schemes: bool,
-    pub tasks: bool,
-    /// Scheme works: physical progress, overdue schemes, open findings, handovers.
-    pub works: bool,
-}
 
 pub struct ProgressReport {
     pub level: AreaLevel,
@@ -99,18 +53,6 @@ fn join_district_on(q: &mut SelectStatement, district_id: impl ColumnTrait) {
         district::Entity,
         Expr::col(district::Column::Id.as_column_ref()).equals(district_id.as_column_ref()),
     );
-}
-
-pub(super) fn count_where(cond: Condition) -> Expr {
-    Func::coalesce([
-        Func::sum(Expr::case(cond, 1).finally(0)).into(),
-        Expr::val(0),
-    ])
-    .into()
-}
-
-pub(super) fn get_i64(row: &QueryResult, col: &str) -> ApiResult<i64> {
-    Ok(row.try_get::<Option<i64>>("", col)?.unwrap_or(0))
 }
 
 impl Service {
@@ -480,17 +422,4 @@ impl Service {
             q.expr_as(expr.clone(), "area_id").add_group_by([expr]);
         }
     }
-}
-
-/// The totals a result row adds to: its group's, created on first sight.
-pub(super) fn slot<'m>(
-    out: &'m mut HashMap<i64, Totals>,
-    row: &QueryResult,
-    group: Option<AreaLevel>,
-) -> ApiResult<Option<&'m mut Totals>> {
-    let key = match group {
-        None => Some(0),
-        Some(_) => row.try_get::<Option<i64>>("", "area_id")?,
-    };
-    Ok(key.map(|k| out.entry(k).or_default()))
 }

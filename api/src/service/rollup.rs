@@ -26,7 +26,7 @@ use sea_orm::{
 use super::{
     area::AreaLevel,
     filters::OPEN_STATUSES,
-    progress::{Parts, Totals, count_where, get_i64, slot},
+    totals::{Parts, Totals, count_where, get_i64, slot},
 };
 use crate::error::ApiResult;
 

@@ -20,6 +20,7 @@ mod imports;
 mod leaks;
 mod limits;
 mod n_plus_one;
+mod observability;
 mod ordering;
 mod pagination;
 mod policy;

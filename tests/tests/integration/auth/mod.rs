@@ -7,5 +7,6 @@ mod bad_tokens;
 mod external_provider;
 mod introspection;
 mod public_schema;
+mod revocation;
 mod signing_keys;
 mod token_endpoint;
