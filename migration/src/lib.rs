@@ -11,6 +11,7 @@ mod m20261122_000005_create_rollups;
 mod m20261126_000001_create_event_log;
 mod m20261126_000002_create_webhooks;
 mod m20261126_000004_orderings_and_search;
+mod m20261126_000007_water_quality_sample_id;
 pub mod rollups;
 pub mod search_key;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_event_log::Migration),
             Box::new(m20261126_000002_create_webhooks::Migration),
             Box::new(m20261126_000004_orderings_and_search::Migration),
+            Box::new(m20261126_000007_water_quality_sample_id::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@ pub mod completion;
 pub mod connection;
 pub mod context;
 pub mod ids;
+pub mod imports;
 pub mod inputs;
 pub mod limits;
 pub mod loaders;
@@ -34,7 +35,11 @@ pub struct QueryRoot(query::Query, webhooks::WebhookQuery);
 /// The root mutation: the domain's writes and webhook registration.
 #[derive(MergedObject)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(mutation::Mutation, webhooks::WebhookMutation);
+pub struct MutationRoot(
+    mutation::Mutation,
+    webhooks::WebhookMutation,
+    imports::ImportMutation,
+);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, Subscription>;
 
@@ -42,7 +47,11 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, Subscription>;
 pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, Subscription> {
     Schema::build(
         QueryRoot(query::Query, webhooks::WebhookQuery),
-        MutationRoot(mutation::Mutation, webhooks::WebhookMutation),
+        MutationRoot(
+            mutation::Mutation,
+            webhooks::WebhookMutation,
+            imports::ImportMutation,
+        ),
         Subscription,
     )
 }

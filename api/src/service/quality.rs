@@ -12,11 +12,13 @@ use entities::{
     },
     organisation, task, task_event, village, water_quality_result, water_quality_test,
 };
+use futures_util::future::BoxFuture;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use super::{
     Service, bis, rollup,
     text::{self, at_most, at_most_opt},
+    write::Tx,
 };
 use crate::{
     error::{ApiError, ApiResult},
@@ -38,6 +40,8 @@ pub struct NewTest {
     pub lab_name: Option<String>,
     pub tested_by: Option<String>,
     pub results: Vec<Reading>,
+    /// The laboratory's or WQMIS's id of the sample (imports); none through the API.
+    pub sample_id: Option<String>,
 }
 
 /// A test, its results, and the tasks it opened.
@@ -67,7 +71,20 @@ impl Service {
         new: NewTest,
         key: Option<&str>,
     ) -> ApiResult<Recorded> {
-        self.write("recordWaterQualityTest", key, move |tx| Box::pin(async move {
+        self.write("recordWaterQualityTest", key, move |tx| {
+            Self::record_test(tx, new)
+        })
+        .await
+    }
+
+    /// The body of `recordWaterQualityTest`, in the write `tx`: also what an import of
+    /// water-quality results runs for each sample, within the import's transaction
+    /// ([`Service::within`]).
+    pub(crate) fn record_test<'t>(
+        tx: &'t mut Tx<'_>,
+        new: NewTest,
+    ) -> BoxFuture<'t, ApiResult<Recorded>> {
+        Box::pin(async move {
             let svc = tx.svc();
             svc.require(Scope::QualityWrite)?;
             let who = svc.principal().clone();
@@ -121,7 +138,9 @@ impl Service {
             at_most("input.sourceName", &new.source_name, text::NAME)?;
             at_most_opt("input.labName", new.lab_name.as_deref(), text::NAME)?;
             at_most_opt("input.testedBy", new.tested_by.as_deref(), text::NAME)?;
-            let v = tx.visible::<village::Entity>(new.village, "village").await?;
+            let v = tx
+                .visible::<village::Entity>(new.village, "village")
+                .await?;
             let judged: Vec<(WqParameter, f64, bis::Limit, bool)> = new
                 .results
                 .iter()
@@ -142,6 +161,7 @@ impl Service {
                 tested_by: Set(new.tested_by),
                 contaminated: Set(!failing.is_empty()),
                 created_at: Set(now),
+                sample_id: Set(new.sample_id),
                 ..Default::default()
             }
             .insert(tx.conn())
@@ -274,7 +294,6 @@ impl Service {
                 }
             }
             Ok(Recorded { test, tasks })
-        }))
-        .await
+        })
     }
 }

@@ -24,10 +24,16 @@ const MAX_KEY: usize = 255;
 /// A write in progress.
 pub struct Tx<'s> {
     svc: &'s Service,
-    txn: DatabaseTransaction,
+    txn: Txn<'s>,
     operation: &'static str,
     key: Option<String>,
     changes: Vec<NewEvent>,
+}
+
+/// The transaction a write runs in: its own, or one an import holds (see [`Service::within`]).
+enum Txn<'s> {
+    Own(DatabaseTransaction),
+    Within(&'s DatabaseTransaction),
 }
 
 /// How a write starts: afresh, or as a retry whose first result is returned as it was.
@@ -71,7 +77,9 @@ impl Service {
                 Ok(out)
             }
             Err(e) => {
-                tx.txn.rollback().await.ok();
+                if let Txn::Own(txn) = tx.txn {
+                    txn.rollback().await.ok();
+                }
                 Err(e)
             }
         }
@@ -130,7 +138,7 @@ impl Service {
         }
         Ok(Begun::Fresh(Tx {
             svc: self,
-            txn,
+            txn: Txn::Own(txn),
             operation,
             key: key.map(str::to_owned),
             changes: Vec::new(),
@@ -178,9 +186,38 @@ impl Service {
     }
 }
 
+impl Service {
+    /// A write inside a transaction someone else holds and commits: an import's, which checks
+    /// every row of a file and writes them in one transaction. The write's body runs as it does
+    /// in [`Service::write`] (checks, rows, audit records); it has no idempotency key (an import
+    /// is made idempotent by its rows' natural keys), and its events are handed back by
+    /// [`Tx::into_events`] for the holder to append to the log before it commits.
+    pub(crate) fn within<'s>(
+        &'s self,
+        operation: &'static str,
+        txn: &'s DatabaseTransaction,
+    ) -> Tx<'s> {
+        Tx {
+            svc: self,
+            txn: Txn::Within(txn),
+            operation,
+            key: None,
+            changes: Vec::new(),
+        }
+    }
+}
+
 impl Tx<'_> {
     pub fn conn(&self) -> &DatabaseTransaction {
-        &self.txn
+        match &self.txn {
+            Txn::Own(txn) => txn,
+            Txn::Within(txn) => txn,
+        }
+    }
+
+    /// The events of a write made [`Service::within`] another transaction, for its holder.
+    pub(crate) fn into_events(self) -> Vec<NewEvent> {
+        self.changes
     }
 
     pub fn svc(&self) -> &Service {
@@ -193,7 +230,7 @@ impl Tx<'_> {
         self.svc
             .scoped::<E>()?
             .filter(E::id_column().eq(id))
-            .one(&self.txn)
+            .one(self.conn())
             .await?
             .ok_or(ApiError::NotFound(what))
     }
@@ -227,7 +264,7 @@ impl Tx<'_> {
             request_id: Set(self.svc.request_id().map(str::to_owned)),
             ..Default::default()
         }
-        .insert(&self.txn)
+        .insert(self.conn())
         .await?;
         Ok(())
     }
@@ -240,6 +277,11 @@ impl Tx<'_> {
 
     /// Records the result for the idempotency key, appends the events, and commits.
     async fn commit<T: Serialize>(self, result: &T) -> ApiResult<()> {
+        let Txn::Own(txn) = self.txn else {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "a write within another transaction is committed by its holder"
+            )));
+        };
         if let Some(k) = &self.key {
             let json = serde_json::to_string(result).map_err(ApiError::internal)?;
             idempotency_record::Entity::update_many()
@@ -249,18 +291,18 @@ impl Tx<'_> {
                 )
                 .filter(idempotency_record::Column::Principal.eq(self.svc.principal().sub.as_str()))
                 .filter(idempotency_record::Column::IdempotencyKey.eq(k.as_str()))
-                .exec(&self.txn)
+                .exec(&txn)
                 .await?;
         }
         // Last, so appenders hold the log's lock as briefly as they can (see `events::log`).
         for change in &self.changes {
-            log::append(&self.txn, &self.svc.principal().sub, change).await?;
+            log::append(&txn, &self.svc.principal().sub, change).await?;
         }
         let bus = self.svc.bus().filter(|_| !self.changes.is_empty());
         if let Some(bus) = bus {
-            bus.notify_in(&self.txn).await?;
+            bus.notify_in(&txn).await?;
         }
-        self.txn.commit().await?;
+        txn.commit().await?;
         if let Some(bus) = bus {
             bus.committed();
         }

@@ -33,6 +33,7 @@ mod schema_sdl;
 mod search;
 mod subscriptions;
 mod synthetic;
+mod uploads;
 mod viewer;
 mod webhooks;
 mod workflow;
