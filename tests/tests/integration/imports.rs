@@ -605,6 +605,28 @@ fn the_import_command_exits_by_outcome_and_writes_its_report() {
     assert_eq!(status, Some(2), "not a CSV or .xlsx");
     let (status, _) = code(&["import", "coverage", &path("villages.csv")]);
     assert_eq!(status, Some(2), "no household columns");
+    let wq = dir.join("wq.csv");
+    let wq_arg = wq.display().to_string();
+    std::fs::write(
+        &wq,
+        "Sample ID,Village LGD Code,Sampled On,Method,Source Name,Source Type\n\
+         S-1,7000001,2025-01-02,FTK,Handpump,Handpump\n",
+    )
+    .expect("write");
+    let (status, _) = code(&["import", "water-quality", &wq_arg]);
+    assert_eq!(status, Some(2), "no parameter columns");
+    std::fs::write(
+        &wq,
+        "Sample ID,Village LGD Code,Sampled On,Method,Source Name,Source Type,pH\n\
+         S-1,9999999,2025-01-02,FTK,Handpump,Handpump,7\n",
+    )
+    .expect("write");
+    let (status, out) = code(&["import", "water-quality", &wq_arg]);
+    assert_eq!(status, Some(1), "an unknown village: {out}");
+    assert!(
+        out.contains("line 2, Village LGD Code: unknown village code 9999999"),
+        "{out}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
