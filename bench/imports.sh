@@ -12,7 +12,7 @@ SRC="${PGURL_ADMIN%/*}/sangam_bench_national"
 DST="${PGURL_ADMIN%/*}/sangam_bench_import"
 WORK="${WORK:-/tmp/sangam-lgd}"
 mkdir -p "$WORK" results
-( cd .. && cargo build --release -q -p api )
+( cd .. && cargo build -j "${JOBS:-1}" --release -q -p api )
 SANGAM=../target/release/sangam
 if ! psql "$SRC" -qAtc 'select 1 from village limit 1' >/dev/null 2>&1; then
   psql "$PGURL_ADMIN" -qc "DROP DATABASE IF EXISTS sangam_bench_national" -c "CREATE DATABASE sangam_bench_national"
@@ -32,6 +32,7 @@ echo "villages file: $(($(wc -l < "$WORK/villages.csv") - 1)) rows, $(du -h "$WO
 
 run() { # label, url, files…
   local label=$1 url=$2; shift 2
+  echo "($label) load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   /usr/bin/time -f "$label: %e s, max RSS %M KB" "$SANGAM" import lgd "$@" --database-url "$url" 2>&1 >/dev/null | grep -v '^\(checking\|writing\)' || true
 }
 for target in postgres sqlite; do
@@ -55,8 +56,11 @@ SPID=$!
 trap 'kill $SPID 2>/dev/null || true' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
 TOKEN=$(curl -s -u "$DID:$DSEC" -d grant_type=client_credentials "http://127.0.0.1:$PORT/oauth/token" | python3 -c 'import sys,json; print(json.load(sys.stdin)["access_token"])')
+echo "server RSS before exporting: $(awk '/VmRSS/ {print $2, $3}' /proc/$SPID/status)"
 for fmt in csv xlsx; do
-  curl -s -H "Authorization: Bearer $TOKEN" -o "$WORK/export.$fmt" -w "export villages.$fmt: %{time_total} s, %{size_download} bytes\n" "http://127.0.0.1:$PORT/export/villages.$fmt"
+  echo "(export $fmt) load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  SECS=$(curl -s -H "Authorization: Bearer $TOKEN" -o "$WORK/export.$fmt" -w "%{time_total}" "http://127.0.0.1:$PORT/export/villages.$fmt")
+  if [ $fmt = csv ]; then ROWS=$(($(wc -l < "$WORK/export.csv") - 1)); fi
+  echo "export villages.$fmt: $SECS s, $(stat -c %s "$WORK/export.$fmt") bytes, $ROWS rows, $(python3 -c "print(round($ROWS / $SECS))") rows/s"
+  echo "server peak RSS so far: $(awk '/VmHWM/ {print $2, $3}' /proc/$SPID/status)"
 done
-ROWS=$(($(wc -l < "$WORK/export.csv") - 1))
-echo "rows: $ROWS; server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$SPID/status)"

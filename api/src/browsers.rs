@@ -24,13 +24,14 @@ pub enum AllowedOrigins {
 }
 
 /// Request headers browsers may send cross-origin (the ones GraphQL clients use).
-const ALLOWED_HEADERS: [&str; 6] = [
+const ALLOWED_HEADERS: [&str; 7] = [
     "authorization",
     "content-type",
     "accept",
     "x-request-id",
     "idempotency-key",
     "apollo-require-preflight",
+    "graphql-require-preflight",
 ];
 
 /// Responses smaller than this are sent as they are: compressing them saves nothing.

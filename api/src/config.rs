@@ -324,6 +324,10 @@ pub struct ServeArgs {
     /// Largest request body, in bytes.
     #[arg(long, env = "SANGAM_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Largest upload (a GraphQL multipart request, `importFile`), in bytes; other requests
+    /// keep `--max-body-bytes`.
+    #[arg(long, env = "SANGAM_MAX_UPLOAD_BYTES", default_value_t = 20 * 1024 * 1024)]
+    pub max_upload_bytes: usize,
     /// Longest a request may run, in seconds.
     #[arg(long, env = "SANGAM_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,

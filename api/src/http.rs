@@ -37,6 +37,9 @@ use crate::{
 /// Largest request body accepted by default, in bytes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Largest upload (a GraphQL multipart request) accepted by default, in bytes.
+pub const MAX_UPLOAD_BYTES: usize = 20 * 1024 * 1024;
+
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
@@ -63,6 +66,8 @@ pub struct HttpOptions {
     pub max_batch: usize,
     /// Largest request body.
     pub max_body_bytes: usize,
+    /// Largest upload: a GraphQL multipart request to `/graphql` (`importFile`).
+    pub max_upload_bytes: usize,
     /// Longest a request may run.
     pub request_timeout: Duration,
     /// Operations slower than this are logged (name, request id, time) and counted.
@@ -85,6 +90,7 @@ impl Default for HttpOptions {
             batch_window: Duration::ZERO,
             max_batch: 10,
             max_body_bytes: MAX_BODY_BYTES,
+            max_upload_bytes: MAX_UPLOAD_BYTES,
             request_timeout: Duration::from_secs(30),
             slow_request: Duration::from_secs(1),
             allow_list: false,
@@ -111,7 +117,6 @@ pub fn router(state: AppState) -> Router {
     crate::metrics::install();
     let x_request_id = header::HeaderName::from_static("x-request-id");
     let mut app = Router::new()
-        .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/ws", get(graphql_ws))
         .route("/schema.graphql", get(sdl))
         .route("/healthz", get(|| async { "ok" }))
@@ -133,10 +138,14 @@ pub fn router(state: AppState) -> Router {
     }
     let body_limit = state.options.max_body_bytes;
     let cors = state.options.allowed_origins.cors_layer();
-    // Requests are decompressed before the body limit counts them, so a small gzip body
-    // cannot expand past it.
+    // `/graphql` limits its own bodies: `--max-body-bytes` for JSON, `--max-upload-bytes` for
+    // an upload (`graphql_post`); every other route keeps the body limit here.
+    let app = Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .merge(app.layer(RequestBodyLimitLayer::new(body_limit)));
+    // Requests are decompressed before the body limits count them, so a small gzip body
+    // cannot expand past them.
     app.with_state(state)
-        .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(crate::browsers::decompression())
         .layer(crate::browsers::compression())
         .layer(cors)
@@ -454,14 +463,70 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
 }
 
+/// Whether a POST body is a GraphQL multipart request (an upload).
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("multipart/form-data"))
+}
+
+/// Headers that make a browser send a CORS preflight, so a multipart request carrying one
+/// cannot come from a plain HTML form on another site (CSRF): `Authorization` (every upload
+/// needs a bearer token anyway), or a header GraphQL clients send for this
+/// (`GraphQL-Require-Preflight`, or Apollo's `Apollo-Require-Preflight`).
+fn preflighted(headers: &HeaderMap) -> bool {
+    [
+        header::AUTHORIZATION.as_str(),
+        "graphql-require-preflight",
+        "apollo-require-preflight",
+    ]
+    .iter()
+    .any(|h| headers.get(*h).is_some_and(|v| !v.is_empty()))
+}
+
+fn too_large(limit: usize, what: &str) -> ApiError {
+    ApiError::refused(
+        code::PAYLOAD_TOO_LARGE,
+        format!("{what} may be at most {limit} bytes"),
+    )
+}
+
 async fn graphql_post(State(st): State<AppState>, req: Request<Body>) -> Response {
     let headers = req.headers().clone();
-    if !is_json(&headers) {
+    let upload = is_multipart(&headers);
+    if !is_json(&headers) && !upload {
         return reject(
             &headers,
             ApiError::refused(
                 code::UNSUPPORTED_MEDIA_TYPE,
-                "a GraphQL request is sent as `Content-Type: application/json`",
+                "a GraphQL request is sent as `Content-Type: application/json` (or, to upload a \
+                 file, as a GraphQL multipart request, `multipart/form-data`)",
+            ),
+        );
+    }
+    let (limit, what) = if upload {
+        (st.options.max_upload_bytes, "an upload")
+    } else {
+        (st.options.max_body_bytes, "a request body")
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(n) = declared
+        && n > limit as u64
+    {
+        return reject(&headers, too_large(limit, what));
+    }
+    if upload && !preflighted(&headers) {
+        return reject(
+            &headers,
+            ApiError::refused(
+                code::BAD_REQUEST,
+                "a multipart request needs an `Authorization` or `GraphQL-Require-Preflight` \
+                 header (so that no HTML form on another site can send one)",
             ),
         );
     }
@@ -470,7 +535,12 @@ async fn graphql_post(State(st): State<AppState>, req: Request<Body>) -> Respons
         Ok(c) => c,
         Err(e) => return reject(&headers, e),
     };
-    let batch = match read_batch(body, st.options.max_body_bytes).await {
+    let batch = if upload {
+        read_multipart(&headers, body, limit).await
+    } else {
+        read_batch(body, limit).await
+    };
+    let batch = match batch {
         Ok(b) => b,
         Err(e) => return reject(&headers, e),
     };
@@ -500,6 +570,54 @@ async fn graphql_post(State(st): State<AppState>, req: Request<Body>) -> Respons
         );
     }
     execute(&st, &headers, caller, batch, false).await
+}
+
+/// Reads a GraphQL multipart request (<https://github.com/jaydenseric/graphql-multipart-request-spec>):
+/// `operations` (the JSON request or batch), `map`, then the files, the whole at most `limit`
+/// bytes; the files are held in memory (an upload is an import file, read whole anyway).
+async fn read_multipart(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<BatchRequest, ApiError> {
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let mut cause: Option<&dyn std::error::Error> = Some(&e);
+        while let Some(c) = cause {
+            if c.to_string().contains("length limit exceeded") {
+                return too_large(limit, "an upload");
+            }
+            cause = c.source();
+        }
+        ApiError::refused(code::BAD_REQUEST, "the request body could not be read")
+    })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let options = async_graphql::http::MultipartOptions::default()
+        .max_file_size(limit)
+        .max_num_files(1);
+    async_graphql::http::receive_batch_body(content_type, &bytes[..], options)
+        .await
+        .map_err(|e| match e {
+            async_graphql::ParseRequestError::PayloadTooLarge => too_large(limit, "an upload"),
+            async_graphql::ParseRequestError::InvalidMultipart(m) => ApiError::refused(
+                code::BAD_REQUEST,
+                format!("malformed GraphQL multipart request: {m}"),
+            ),
+            async_graphql::ParseRequestError::MissingOperatorsPart => ApiError::refused(
+                code::BAD_REQUEST,
+                "malformed GraphQL multipart request: no `operations` part",
+            ),
+            async_graphql::ParseRequestError::MissingMapPart => ApiError::refused(
+                code::BAD_REQUEST,
+                "malformed GraphQL multipart request: no `map` part",
+            ),
+            async_graphql::ParseRequestError::MissingFiles => ApiError::refused(
+                code::BAD_REQUEST,
+                "malformed GraphQL multipart request: `map` names a file that was not sent",
+            ),
+            other => ApiError::from(other),
+        })
 }
 
 /// Reads a POST body as one GraphQL request (an object) or a batch (an array of objects),

@@ -72,6 +72,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         batch_window: std::time::Duration::from_millis(args.batch_window_ms),
         max_batch: args.max_batch,
         max_body_bytes: args.max_body_bytes,
+        max_upload_bytes: args.max_upload_bytes,
         request_timeout: std::time::Duration::from_secs(args.request_timeout_secs),
         slow_request: std::time::Duration::from_millis(args.slow_request_ms),
         allow_list: args.allow_list,

@@ -19,6 +19,8 @@ pub struct Model {
     pub tested_by: Option<String>,
     pub contaminated: bool,
     pub created_at: DateTimeUtc,
+    /// The sample's id as the laboratory or WQMIS numbers it (imported tests); unique.
+    pub sample_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -461,6 +461,68 @@ impl TestApp {
         req.body(Body::from(body)).expect("request")
     }
 
+    /// A GraphQL multipart request (an upload): `query` with `variables`, the file `name` with
+    /// `bytes` sent as the variable `file`; `token` as the bearer token when given.
+    pub fn upload_request(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+        name: &str,
+        bytes: &[u8],
+    ) -> Request<Body> {
+        let boundary = "sangam-test-boundary-7f3a";
+        let operations = json!({ "query": query, "variables": variables }).to_string();
+        let mut body = Vec::new();
+        let part = |body: &mut Vec<u8>, head: &str, content: &[u8]| {
+            body.extend_from_slice(format!("--{boundary}\r\n{head}\r\n\r\n").as_bytes());
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        };
+        part(
+            &mut body,
+            "Content-Disposition: form-data; name=\"operations\"",
+            operations.as_bytes(),
+        );
+        part(
+            &mut body,
+            "Content-Disposition: form-data; name=\"map\"",
+            br#"{ "0": ["variables.file"] }"#,
+        );
+        part(
+            &mut body,
+            &format!(
+                "Content-Disposition: form-data; name=\"0\"; filename=\"{name}\"\r\n\
+                 Content-Type: application/octet-stream"
+            ),
+            bytes,
+        );
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let mut req = Request::post("/graphql")
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header(header::CONTENT_LENGTH, body.len());
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        req.body(Body::from(body)).expect("request")
+    }
+
+    /// Uploads `bytes` as the file `name` with `token` (see [`TestApp::upload_request`]).
+    pub async fn upload_as(
+        &self,
+        token: &str,
+        query: &str,
+        variables: Value,
+        name: &str,
+        bytes: &[u8],
+    ) -> HttpReply {
+        self.send(self.upload_request(Some(token), query, variables, name, bytes))
+            .await
+    }
+
     /// `get` with the administrator's token.
     pub async fn get_authed(&self, uri: &str) -> HttpReply {
         let req = Request::get(uri)

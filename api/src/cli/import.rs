@@ -62,6 +62,15 @@ enum What {
         #[command(flatten)]
         common: Common,
     },
+    /// Water-quality results (WQMIS or a laboratory's list): sample id, village LGD code,
+    /// sampled on, laboratory or field test kit (LAB/FTK), source name and type, one column
+    /// per parameter; each sample judged against BIS 10500, opening remediation and retest
+    /// tasks as `recordWaterQualityTest` does. Samples are keyed by their id.
+    WaterQuality {
+        file: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +96,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
         What::Divisions { file, common } => (Kind::Divisions, vec![file], common),
         What::Coverage { file, common } => (Kind::Coverage, vec![file], common),
         What::Schemes { file, common } => (Kind::Schemes, vec![file], common),
+        What::WaterQuality { file, common } => (Kind::WaterQuality, vec![file], common),
     };
     let usage = |e: UsageError| {
         eprintln!("sangam import: {e}");

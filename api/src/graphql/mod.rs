@@ -8,6 +8,7 @@ pub mod connection;
 pub mod context;
 pub mod documents;
 pub mod ids;
+pub mod imports;
 pub mod inputs;
 pub mod limits;
 pub mod loaders;
@@ -34,7 +35,8 @@ use crate::service::Service;
 #[graphql(name = "Query")]
 pub struct QueryRoot(query::Query, webhooks::WebhookQuery);
 
-/// The root mutation: the domain's writes, batches of task writes and webhook registration.
+/// The root mutation: the domain's writes, batches of task writes, webhook registration,
+/// scheme works and file imports.
 #[derive(MergedObject)]
 #[graphql(name = "Mutation")]
 pub struct MutationRoot(
@@ -42,6 +44,7 @@ pub struct MutationRoot(
     bulk::BulkMutation,
     webhooks::WebhookMutation,
     works::WorksMutation,
+    imports::ImportMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, Subscription>;
@@ -55,6 +58,7 @@ pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, Subscription> 
             bulk::BulkMutation,
             webhooks::WebhookMutation,
             works::WorksMutation,
+            imports::ImportMutation,
         ),
         Subscription,
     )

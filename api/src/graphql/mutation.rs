@@ -430,6 +430,7 @@ impl Mutation {
             method: input.method,
             lab_name: input.lab_name,
             tested_by: input.tested_by,
+            sample_id: None,
             results: input
                 .results
                 .into_iter()

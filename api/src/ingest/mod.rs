@@ -20,6 +20,7 @@ mod schemes;
 pub mod seed;
 pub mod table;
 mod villages;
+mod water_quality;
 
 use std::collections::BTreeSet;
 
@@ -67,6 +68,8 @@ pub enum Kind {
     Coverage,
     /// IMIS schemes and the villages they serve.
     Schemes,
+    /// Water-quality results, judged against BIS 10500 as `recordWaterQualityTest` judges them.
+    WaterQuality,
 }
 
 impl Kind {
@@ -76,8 +79,46 @@ impl Kind {
             Kind::Divisions => "divisions",
             Kind::Coverage => "coverage",
             Kind::Schemes => "schemes",
+            Kind::WaterQuality => "water-quality",
         }
     }
+}
+
+/// Whether `who` may import files of `kind` over the API (docs/ACCESS.md): `import:write`, and
+/// LGD geography and divisions for state administrators only; coverage and schemes for state
+/// administrators and district coordinators; water-quality results also for Health, with
+/// `quality:write` as well, since each sample is recorded as `recordWaterQualityTest` records
+/// it. The rows themselves are checked against the caller's jurisdiction by line. The error
+/// names what is missing.
+pub fn may_import(who: &Principal, kind: Kind) -> Result<(), String> {
+    use crate::principal::{Role, Scope};
+    use entities::enums::Department;
+    if !who.has_scope(Scope::ImportWrite) {
+        return Err(Scope::ImportWrite.as_str().to_owned());
+    }
+    let allowed = match (kind, who.role) {
+        (_, Role::StateAdmin) => true,
+        (Kind::Coverage | Kind::Schemes | Kind::WaterQuality, Role::DistrictCoordinator) => true,
+        (Kind::WaterQuality, Role::Department) => who.department == Some(Department::Health),
+        _ => false,
+    };
+    if !allowed {
+        return Err(match kind {
+            Kind::Lgd | Kind::Divisions => "a state administrator to import geography".into(),
+            Kind::Coverage | Kind::Schemes => {
+                "a state administrator or a district coordinator to import this".into()
+            }
+            Kind::WaterQuality => {
+                "a state administrator, a district coordinator or Health to import water-quality \
+                 results"
+                    .into()
+            }
+        });
+    }
+    if kind == Kind::WaterQuality && !who.has_scope(Scope::QualityWrite) {
+        return Err(Scope::QualityWrite.as_str().to_owned());
+    }
+    Ok(())
 }
 
 /// A file to import: its name (for the extension and the report) and its bytes.
@@ -126,8 +167,17 @@ pub(crate) struct Ctx<'a> {
     pub districts: BTreeSet<i64>,
     /// A district, block or panchayat moved to another parent: its villages follow.
     pub moved_parents: bool,
+    /// A village is now in another district: its tasks (and schemes left behind) follow.
+    pub moved_villages: bool,
     /// Villages changed, with what changed: their events are appended in `finish`.
     events: Vec<(i64, String)>,
+    /// The principal's service, for writes made by the service layer's own functions within
+    /// this transaction ([`crate::service::Service::within`]).
+    pub svc: crate::service::Service,
+    /// The events of those writes, appended in `finish`.
+    pub service_events: Vec<crate::events::log::NewEvent>,
+    pub dry_run: bool,
+    pub partial: bool,
 }
 
 impl Ctx<'_> {
@@ -172,7 +222,13 @@ pub async fn run(
         progress,
         districts: BTreeSet::new(),
         moved_parents: false,
+        moved_villages: false,
         events: Vec::new(),
+        svc: crate::service::Service::on(db.clone(), who.clone(), today)
+            .with_request_id(request_id.map(str::to_owned)),
+        service_events: Vec::new(),
+        dry_run: options.dry_run,
+        partial: options.partial,
     };
     let mut report = Report {
         dry_run: options.dry_run,
@@ -194,6 +250,11 @@ pub async fn run(
         Kind::Schemes => {
             for f in files {
                 report.files.push(schemes::import(&mut ctx, f).await?);
+            }
+        }
+        Kind::WaterQuality => {
+            for f in files {
+                report.files.push(water_quality::import(&mut ctx, f).await?);
             }
         }
     }
@@ -227,6 +288,9 @@ async fn finish(
 ) -> anyhow::Result<()> {
     if ctx.moved_parents {
         follow_parents(ctx).await?;
+    }
+    if ctx.moved_villages {
+        follow_villages(ctx).await?;
     }
     let districts: Vec<i64> = ctx.districts.iter().copied().collect();
     migration::rollups::recount(ctx.txn, &districts).await?;
@@ -284,6 +348,9 @@ async fn finish(
             crate::events::log::append(ctx.txn, &who.sub, &event).await?;
         }
     }
+    for event in std::mem::take(&mut ctx.service_events) {
+        crate::events::log::append(ctx.txn, &who.sub, &event).await?;
+    }
     Ok(())
 }
 
@@ -324,7 +391,105 @@ async fn follow_parents(ctx: &mut Ctx<'_>) -> anyhow::Result<()> {
         ctx.districts.insert(r.try_get("", "now")?);
         ctx.changed(id, "moved with its LGD parent");
     }
+    ctx.moved_villages = true;
     Ok(())
+}
+
+/// After villages moved to another district (LGD moved their block, or placed them under
+/// another panchayat), what hangs off them follows, keeping its id: a task on a village takes
+/// the village's district and state (row scope and the rollups' open-task counts go by them);
+/// a scheme none of whose villages is left in its district takes the district of its first
+/// village, and tasks on the scheme follow it. Each row moved gets a new version; both
+/// districts' rollups are recounted.
+async fn follow_villages(ctx: &mut Ctx<'_>) -> anyhow::Result<()> {
+    let backend = ctx.txn.get_database_backend();
+    let query = |sql: &str| sea_orm::Statement::from_string(backend, sql.to_owned());
+    let tasks = ctx
+        .txn
+        .query_all_raw(query(
+            "SELECT t.district_id AS was, v.district_id AS now FROM task t \
+             JOIN village v ON v.id = t.village_id \
+             WHERE t.district_id <> v.district_id OR t.state_id <> v.state_id",
+        ))
+        .await?;
+    if !tasks.is_empty() {
+        ctx.txn
+            .execute_unprepared(
+                "UPDATE task SET \
+                 district_id = (SELECT v.district_id FROM village v WHERE v.id = task.village_id), \
+                 state_id = (SELECT v.state_id FROM village v WHERE v.id = task.village_id), \
+                 version = version + 1 \
+                 WHERE id IN (SELECT t.id FROM task t JOIN village v ON v.id = t.village_id \
+                   WHERE t.district_id <> v.district_id OR t.state_id <> v.state_id)",
+            )
+            .await?;
+        for r in tasks {
+            ctx.districts.insert(r.try_get("", "was")?);
+            ctx.districts.insert(r.try_get("", "now")?);
+        }
+    }
+    let schemes = ctx
+        .txn
+        .query_all_raw(query(
+            "SELECT s.id AS id, s.district_id AS was, \
+             (SELECT v.district_id FROM scheme_village sv JOIN village v ON v.id = sv.village_id \
+               WHERE sv.scheme_id = s.id ORDER BY v.id LIMIT 1) AS now \
+             FROM scheme s \
+             WHERE EXISTS (SELECT 1 FROM scheme_village sv WHERE sv.scheme_id = s.id) \
+             AND NOT EXISTS (SELECT 1 FROM scheme_village sv JOIN village v ON v.id = sv.village_id \
+               WHERE sv.scheme_id = s.id AND v.district_id = s.district_id)",
+        ))
+        .await?;
+    for r in schemes {
+        let (id, was, now): (i64, i64, i64) = (
+            r.try_get("", "id")?,
+            r.try_get("", "was")?,
+            r.try_get("", "now")?,
+        );
+        ctx.txn
+            .execute_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                bind(
+                    backend,
+                    "UPDATE scheme SET district_id = ?, version = version + 1 WHERE id = ?",
+                ),
+                [now.into(), id.into()],
+            ))
+            .await?;
+        ctx.txn
+            .execute_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                bind(
+                    backend,
+                    "UPDATE task SET district_id = ?, \
+                     state_id = (SELECT d.state_id FROM district d WHERE d.id = ?), \
+                     version = version + 1 WHERE scheme_id = ? AND village_id IS NULL",
+                ),
+                [now.into(), now.into(), id.into()],
+            ))
+            .await?;
+        ctx.districts.insert(was);
+        ctx.districts.insert(now);
+    }
+    Ok(())
+}
+
+/// `?` placeholders as the backend writes them (`$1`, `$2`, … on PostgreSQL).
+fn bind(backend: sea_orm::DbBackend, sql: &str) -> String {
+    if backend != sea_orm::DbBackend::Postgres {
+        return sql.to_owned();
+    }
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn hex(bytes: &[u8]) -> String {

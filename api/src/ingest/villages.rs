@@ -194,6 +194,7 @@ pub async fn write(
         ctx.changed(v.id, change);
     }
     for (was_in, v) in &changed {
+        ctx.moved_villages |= *was_in != v.district_id;
         ctx.districts.insert(*was_in);
         ctx.districts.insert(v.district_id);
         ctx.changed(v.id, change);

@@ -45,6 +45,8 @@ pub struct NewTest {
     pub lab_name: Option<String>,
     pub tested_by: Option<String>,
     pub results: Vec<Reading>,
+    /// The laboratory's or WQMIS's id of the sample (imports); none through the API.
+    pub sample_id: Option<String>,
 }
 
 /// A test, its results, and what it did to the village's water-quality tasks.
@@ -180,6 +182,7 @@ pub async fn record_test(tx: &mut Tx<'_>, new: NewTest) -> ApiResult<Recorded> {
         tested_by: Set(new.tested_by),
         contaminated: Set(!failing.is_empty()),
         created_at: Set(now),
+        sample_id: Set(new.sample_id),
         ..Default::default()
     }
     .insert(tx.conn())

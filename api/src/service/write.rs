@@ -24,12 +24,18 @@ const MAX_KEY: usize = 255;
 /// A write in progress.
 pub struct Tx<'s> {
     svc: &'s Service,
-    txn: DatabaseTransaction,
+    txn: Txn<'s>,
     operation: &'static str,
     key: Option<String>,
     changes: Vec<NewEvent>,
     /// Set by [`Tx::discard`]: the body's result is returned, but nothing is written.
     discard: bool,
+}
+
+/// The transaction a write runs in: its own, or one an import holds (see [`Service::within`]).
+enum Txn<'s> {
+    Own(DatabaseTransaction),
+    Within(&'s DatabaseTransaction),
 }
 
 /// How a write starts: afresh, or as a retry whose first result is returned as it was.
@@ -69,7 +75,9 @@ impl Service {
         };
         match body(&mut tx).await {
             Ok(out) if tx.discard => {
-                tx.txn.rollback().await?;
+                if let Txn::Own(txn) = tx.txn {
+                    txn.rollback().await?;
+                }
                 Ok(out)
             }
             Ok(out) => {
@@ -77,7 +85,9 @@ impl Service {
                 Ok(out)
             }
             Err(e) => {
-                tx.txn.rollback().await.ok();
+                if let Txn::Own(txn) = tx.txn {
+                    txn.rollback().await.ok();
+                }
                 Err(e)
             }
         }
@@ -131,7 +141,7 @@ impl Service {
         }
         Ok(Begun::Fresh(Tx {
             svc: self,
-            txn,
+            txn: Txn::Own(txn),
             operation,
             key: key.map(str::to_owned),
             changes: Vec::new(),
@@ -212,16 +222,18 @@ impl<'s> Tx<'s> {
     {
         if let Some(k) = key {
             check_key(k)?;
-            if let Some(done) = self.svc.replay(&self.txn, operation, k).await? {
+            if let Some(done) = self.svc.replay(self.conn(), operation, k).await? {
                 return Ok((done, true));
             }
         }
-        let savepoint = self.txn.begin().await?;
-        let outer = std::mem::replace(&mut self.txn, savepoint);
+        let savepoint = self.conn().begin().await?;
+        let outer = std::mem::replace(&mut self.txn, Txn::Own(savepoint));
         let outer_operation = std::mem::replace(&mut self.operation, operation);
         let mark = self.changes.len();
         let ran = self.run_item(operation, key, body).await;
-        let savepoint = std::mem::replace(&mut self.txn, outer);
+        let Txn::Own(savepoint) = std::mem::replace(&mut self.txn, outer) else {
+            unreachable!("the item's own savepoint was put in place above")
+        };
         self.operation = outer_operation;
         match ran {
             Ok(out) => {
@@ -233,7 +245,7 @@ impl<'s> Tx<'s> {
                 self.changes.truncate(mark);
                 // A concurrent request holding the key may have committed meanwhile.
                 if let Some(k) = key
-                    && let Some(done) = self.svc.replay(&self.txn, operation, k).await?
+                    && let Some(done) = self.svc.replay(self.conn(), operation, k).await?
                 {
                     return Ok((done, true));
                 }
@@ -263,7 +275,7 @@ impl<'s> Tx<'s> {
                 created_at: Set(Utc::now()),
                 ..Default::default()
             };
-            if let Err(e) = claim.insert(&self.txn).await {
+            if let Err(e) = claim.insert(self.conn()).await {
                 return Err(
                     if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
                         ApiError::Conflict {
@@ -287,7 +299,7 @@ impl<'s> Tx<'s> {
                 )
                 .filter(idempotency_record::Column::Principal.eq(principal.as_str()))
                 .filter(idempotency_record::Column::IdempotencyKey.eq(k))
-                .exec(&self.txn)
+                .exec(self.conn())
                 .await?;
         }
         Ok(out)
@@ -300,9 +312,39 @@ impl<'s> Tx<'s> {
     }
 }
 
+impl Service {
+    /// A write inside a transaction someone else holds and commits: an import's, which checks
+    /// every row of a file and writes them in one transaction. The write's body runs as it does
+    /// in [`Service::write`] (checks, rows, audit records); it has no idempotency key (an import
+    /// is made idempotent by its rows' natural keys), and its events are handed back by
+    /// [`Tx::into_events`] for the holder to append to the log before it commits.
+    pub(crate) fn within<'s>(
+        &'s self,
+        operation: &'static str,
+        txn: &'s DatabaseTransaction,
+    ) -> Tx<'s> {
+        Tx {
+            svc: self,
+            txn: Txn::Within(txn),
+            operation,
+            key: None,
+            changes: Vec::new(),
+            discard: false,
+        }
+    }
+}
+
 impl Tx<'_> {
     pub fn conn(&self) -> &DatabaseTransaction {
-        &self.txn
+        match &self.txn {
+            Txn::Own(txn) => txn,
+            Txn::Within(txn) => txn,
+        }
+    }
+
+    /// The events of a write made [`Service::within`] another transaction, for its holder.
+    pub(crate) fn into_events(self) -> Vec<NewEvent> {
+        self.changes
     }
 
     pub fn svc(&self) -> &Service {
@@ -315,7 +357,7 @@ impl Tx<'_> {
         self.svc
             .scoped::<E>()?
             .filter(E::id_column().eq(id))
-            .one(&self.txn)
+            .one(self.conn())
             .await?
             .ok_or(ApiError::NotFound(what))
     }
@@ -349,7 +391,7 @@ impl Tx<'_> {
             request_id: Set(self.svc.request_id().map(str::to_owned)),
             ..Default::default()
         }
-        .insert(&self.txn)
+        .insert(self.conn())
         .await?;
         Ok(())
     }
@@ -362,6 +404,11 @@ impl Tx<'_> {
 
     /// Records the result for the idempotency key, appends the events, and commits.
     async fn commit<T: Serialize>(self, result: &T) -> ApiResult<()> {
+        let Txn::Own(txn) = self.txn else {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "a write within another transaction is committed by its holder"
+            )));
+        };
         if let Some(k) = &self.key {
             let json = serde_json::to_string(result).map_err(ApiError::internal)?;
             idempotency_record::Entity::update_many()
@@ -371,18 +418,18 @@ impl Tx<'_> {
                 )
                 .filter(idempotency_record::Column::Principal.eq(self.svc.principal().sub.as_str()))
                 .filter(idempotency_record::Column::IdempotencyKey.eq(k.as_str()))
-                .exec(&self.txn)
+                .exec(&txn)
                 .await?;
         }
         // Last, so appenders hold the log's lock as briefly as they can (see `events::log`).
         for change in &self.changes {
-            log::append(&self.txn, &self.svc.principal().sub, change).await?;
+            log::append(&txn, &self.svc.principal().sub, change).await?;
         }
         let bus = self.svc.bus().filter(|_| !self.changes.is_empty());
         if let Some(bus) = bus {
-            bus.notify_in(&self.txn).await?;
+            bus.notify_in(&txn).await?;
         }
-        self.txn.commit().await?;
+        txn.commit().await?;
         if let Some(bus) = bus {
             bus.committed();
         }

@@ -605,5 +605,458 @@ fn the_import_command_exits_by_outcome_and_writes_its_report() {
     assert_eq!(status, Some(2), "not a CSV or .xlsx");
     let (status, _) = code(&["import", "coverage", &path("villages.csv")]);
     assert_eq!(status, Some(2), "no household columns");
+    let wq = dir.join("wq.csv");
+    let wq_arg = wq.display().to_string();
+    std::fs::write(
+        &wq,
+        "Sample ID,Village LGD Code,Sampled On,Method,Source Name,Source Type\n\
+         S-1,7000001,2025-01-02,FTK,Handpump,Handpump\n",
+    )
+    .expect("write");
+    let (status, _) = code(&["import", "water-quality", &wq_arg]);
+    assert_eq!(status, Some(2), "no parameter columns");
+    std::fs::write(
+        &wq,
+        "Sample ID,Village LGD Code,Sampled On,Method,Source Name,Source Type,pH\n\
+         S-1,9999999,2025-01-02,FTK,Handpump,Handpump,7\n",
+    )
+    .expect("write");
+    let (status, out) = code(&["import", "water-quality", &wq_arg]);
+    assert_eq!(status, Some(1), "an unknown village: {out}");
+    assert!(
+        out.contains("line 2, Village LGD Code: unknown village code 9999999"),
+        "{out}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Demo villages of Chhattisgarh (LGD 22), in id order: (id, LGD code).
+async fn cg_villages(db: &DatabaseConnection, n: u64) -> Vec<(i64, i32)> {
+    let cg = state::Entity::find()
+        .filter(state::Column::LgdCode.eq(22))
+        .one(db)
+        .await
+        .expect("state")
+        .expect("Chhattisgarh");
+    village::Entity::find()
+        .filter(village::Column::StateId.eq(cg.id))
+        .order_by_asc(village::Column::Id)
+        .paginate(db, n)
+        .fetch_page(0)
+        .await
+        .expect("villages")
+        .into_iter()
+        .map(|v| (v.id, v.lgd_code))
+        .collect()
+}
+
+fn wq_file(name: &str, text: String) -> Source {
+    Source {
+        name: name.to_owned(),
+        bytes: text.into_bytes(),
+    }
+}
+
+async fn wq_counts(db: &DatabaseConnection) -> (u64, u64, u64, u64) {
+    use entities::{event_log, task, water_quality_result, water_quality_test};
+    (
+        water_quality_test::Entity::find()
+            .count(db)
+            .await
+            .expect("tests"),
+        water_quality_result::Entity::find()
+            .count(db)
+            .await
+            .expect("results"),
+        task::Entity::find().count(db).await.expect("tasks"),
+        event_log::Entity::find().count(db).await.expect("events"),
+    )
+}
+
+#[tokio::test]
+async fn water_quality_results_are_judged_and_open_tasks_as_the_api_does_and_reload_unchanged() {
+    use api::service::{
+        Service,
+        quality::{NewTest, Reading},
+    };
+    use entities::{task, water_quality_result, water_quality_test};
+    each_backend(|backend: Backend| async move {
+        let t = tests::TestDb::demo(backend).await;
+        let db = &t.db;
+        let vs = cg_villages(db, 3).await;
+        let today = today_ist();
+        let day = today - chrono::Days::new(3);
+        // A clean field-kit sample (bacteria "Absent", arsenic below detection) and one with
+        // fluoride above 1 mg/L, in the headers and spellings of a WQMIS download.
+        let text = format!(
+            "\u{feff}Sample ID,Village LGD Code,Sample Collection Date,Test Type,Source Name,\
+             Source Type,pH,Fluoride (mg/L),E. coli (CFU/100 mL),Arsenic (mg/L),Lab Name\r\n\
+             WQ-0001,{},{},FTK,Handpump near the school,Hand Pump,7.2,0.5,Absent,BDL,\r\n\
+             WQ-0002,{},{},Laboratory,Borewell by the tank,Borewell,7.0,1.8,0,0.004,\
+             District Water Testing Laboratory\r\n",
+            vs[0].1,
+            day.format("%d/%m/%Y"),
+            vs[1].1,
+            day.format("%d-%m-%Y"),
+        );
+        let before = wq_counts(db).await;
+        let r = import(
+            db,
+            Kind::WaterQuality,
+            vec![wq_file("wq.csv", text.clone())],
+        )
+        .await;
+        assert!(r.written, "{r:?}");
+        assert_eq!(counts(&r, "water_quality"), [2, 0, 0, 0], "{r:?}");
+        let after = wq_counts(db).await;
+        assert_eq!(after.0, before.0 + 2, "two tests");
+        assert_eq!(after.1, before.1 + 8, "eight results");
+        assert_eq!(after.2, before.2 + 2, "a remediation and a retest task");
+        assert!(after.3 > before.3, "events appended");
+        let imported = water_quality_test::Entity::find()
+            .filter(water_quality_test::Column::SampleId.eq("WQ-0002"))
+            .one(db)
+            .await
+            .expect("read")
+            .expect("the sample is held by its id");
+        assert!(imported.contaminated);
+        assert_eq!(imported.village_id, vs[1].0);
+        assert_eq!(imported.method, WqMethod::Lab);
+        let clean = water_quality_test::Entity::find()
+            .filter(water_quality_test::Column::SampleId.eq("WQ-0001"))
+            .one(db)
+            .await
+            .expect("read")
+            .expect("held");
+        assert!(!clean.contaminated);
+        let exceeding = water_quality_result::Entity::find()
+            .filter(water_quality_result::Column::TestId.eq(imported.id))
+            .filter(water_quality_result::Column::Exceeds.eq(true))
+            .all(db)
+            .await
+            .expect("results");
+        assert_eq!(exceeding.len(), 1);
+        assert_eq!(exceeding[0].parameter, WqParameter::Fluoride);
+        // The same sample recorded through the service opens the same tasks.
+        let svc = Service::on(db.clone(), Principal::all_access(), today);
+        let recorded = svc
+            .record_water_quality_test(
+                NewTest {
+                    village: vs[2].0,
+                    source_name: "Borewell by the tank".into(),
+                    source_type: WaterSourceType::Borewell,
+                    sampled_on: day,
+                    method: WqMethod::Lab,
+                    lab_name: Some("District Water Testing Laboratory".into()),
+                    tested_by: None,
+                    results: [
+                        (WqParameter::Ph, 7.0),
+                        (WqParameter::Fluoride, 1.8),
+                        (WqParameter::EColi, 0.0),
+                        (WqParameter::Arsenic, 0.004),
+                    ]
+                    .into_iter()
+                    .map(|(parameter, value)| Reading { parameter, value })
+                    .collect(),
+                    sample_id: None,
+                },
+                None,
+            )
+            .await
+            .expect("record through the service");
+        let opened = task::Entity::find()
+            .filter(task::Column::VillageId.eq(vs[1].0))
+            .order_by_asc(task::Column::Id)
+            .all(db)
+            .await
+            .expect("tasks");
+        let opened: Vec<_> = opened
+            .into_iter()
+            .filter(|t| t.description.contains(&format!("test {}", imported.id)))
+            .collect();
+        let shape = |t: &task::Model| {
+            (
+                t.kind,
+                t.priority,
+                t.status,
+                t.assignee_organisation_id,
+                t.due_on,
+                t.title
+                    .replace(&t.title[t.title.find(" at ").unwrap_or(0)..], ""),
+            )
+        };
+        assert_eq!(
+            opened.iter().map(shape).collect::<Vec<_>>(),
+            recorded.tasks.iter().map(shape).collect::<Vec<_>>(),
+            "the import opens what recordWaterQualityTest opens"
+        );
+        assert_rollups_exact(db).await;
+        // The same file again: nothing new, and the report says so.
+        let before = wq_counts(db).await;
+        let again = import(db, Kind::WaterQuality, vec![wq_file("wq.csv", text)]).await;
+        assert_eq!(counts(&again, "water_quality"), [0, 0, 2, 0], "{again:?}");
+        let now = wq_counts(db).await;
+        assert_eq!((now.0, now.1, now.2), (before.0, before.1, before.2));
+        assert_rollups_exact(db).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_water_quality_rows_are_named_by_line_and_column_and_nothing_is_written() {
+    each_backend(|backend: Backend| async move {
+        let t = tests::TestDb::demo(backend).await;
+        let db = &t.db;
+        let vs = cg_villages(db, 2).await;
+        let today = today_ist();
+        let tomorrow = today + chrono::Days::new(1);
+        let text = format!(
+            "Sample ID,Village LGD Code,Sampled On,Method,Source Name,Source Type,pH,Nitrate\n\
+             A-1,{v},{today},FTK,Handpump,Handpump,7.1,10\n\
+             A-2,99999999,{today},FTK,Handpump,Handpump,7.1,10\n\
+             A-3,{v},{tomorrow},FTK,Handpump,Handpump,7.1,10\n\
+             A-4,{v},{today},FTK,Handpump,Handpump,seven,10\n\
+             A-1,{v},{today},FTK,Handpump,Handpump,7.1,10\n\
+             A-6,{v},{today},by eye,Handpump,Handpump,7.1,10\n\
+             A-7,{v},{today},LAB,,Handpump,7.1,10\n\
+             A-8,{v},{today},LAB,Handpump,Handpump,,\n\
+             A-9,{v},{today},LAB,Handpump,Handpump,-1,10\n",
+            v = vs[0].1,
+        );
+        let before = wq_counts(db).await;
+        let r = import(db, Kind::WaterQuality, vec![wq_file("bad.csv", text)]).await;
+        assert!(!r.written);
+        let f = &r.files[0];
+        let got: Vec<(u64, &str)> = f
+            .rejections
+            .iter()
+            .map(|x| (x.line, x.column.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (3, "Village LGD Code"),
+                (4, "Sampled On"),
+                (5, "pH"),
+                (6, "Sample ID"),
+                (7, "Method"),
+                (8, "Source Name"),
+                (9, "pH"),
+                (10, "pH"),
+            ],
+            "{:#?}",
+            f.rejections
+        );
+        assert!(f.rejections[0].reason.contains("unknown village"));
+        assert!(f.rejections[1].reason.contains("future"));
+        assert!(f.rejections[2].reason.contains("not a number"));
+        assert!(f.rejections[3].reason.contains("twice"));
+        assert!(f.rejections[3].reason.contains("line 2"));
+        assert!(f.rejections[6].reason.contains("no parameter"));
+        assert!(f.rejections[7].reason.contains("negative"));
+        assert_eq!(f.rejected, 8);
+        assert_eq!(wq_counts(db).await, before, "nothing is written");
+        // A dry run of the good row reports what it would do and writes nothing.
+        let good = format!(
+            "Sample ID,Village LGD Code,Sampled On,Method,Source Name,Source Type,pH\n\
+             B-1,{},{today},FTK,Handpump,Handpump,7.1\n",
+            vs[1].1
+        );
+        let dry = import_as(
+            db,
+            &Principal::all_access(),
+            Kind::WaterQuality,
+            vec![wq_file("good.csv", good.clone())],
+            Options {
+                dry_run: true,
+                ..Default::default()
+            },
+        )
+        .await;
+        assert!(!dry.written);
+        assert_eq!(counts(&dry, "water_quality"), [1, 0, 0, 0]);
+        assert_eq!(wq_counts(db).await, before, "a dry run writes nothing");
+        // Written, then the same sample id with another value is refused, not changed.
+        import(db, Kind::WaterQuality, vec![wq_file("good.csv", good)]).await;
+        let changed = format!(
+            "Sample ID,Village LGD Code,Sampled On,Method,Source Name,Source Type,pH\n\
+             B-1,{},{today},FTK,Handpump,Handpump,6.1\n",
+            vs[1].1
+        );
+        let r = import(
+            db,
+            Kind::WaterQuality,
+            vec![wq_file("changed.csv", changed)],
+        )
+        .await;
+        assert_eq!(r.files[0].rejected, 1);
+        assert!(r.files[0].rejections[0].reason.contains("already recorded"));
+        assert!(!r.written);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn water_quality_columns_map_and_rows_outside_a_coordinators_districts_are_rejected() {
+    each_backend(|backend: Backend| async move {
+        let t = tests::TestDb::demo(backend).await;
+        let db = &t.db;
+        let vs = cg_villages(db, 1).await;
+        let v = village::Entity::find_by_id(vs[0].0)
+            .one(db)
+            .await
+            .expect("read")
+            .expect("village");
+        let d = district::Entity::find_by_id(v.district_id)
+            .one(db)
+            .await
+            .expect("read")
+            .expect("district");
+        let text = format!(
+            "Lab Ref,Village,Collected,Kit,Where,Kind,Iron\nL-1,{},{},FTK,Handpump,Handpump,0.2\n",
+            v.lgd_code,
+            today_ist()
+        );
+        let mapping = ingest::table::Mapping::parse(
+            "[columns]\n\"Lab Ref\" = \"sample_id\"\n\"Village\" = \"village_code\"\n\
+             \"Collected\" = \"sampled_on\"\n\"Kit\" = \"method\"\n\"Where\" = \"source_name\"\n\
+             \"Kind\" = \"source_type\"\n",
+        )
+        .expect("mapping");
+        let options = || Options {
+            mapping: mapping.clone(),
+            ..Default::default()
+        };
+        let mut who = Principal::all_access();
+        who.role = Role::DistrictCoordinator;
+        who.jurisdiction = Jurisdiction::Districts(vec![d.lgd_code + 100_000]);
+        let r = import_as(
+            db,
+            &who,
+            Kind::WaterQuality,
+            vec![wq_file("mapped.csv", text.clone())],
+            options(),
+        )
+        .await;
+        assert_eq!(r.files[0].rejections[0].reason, "outside your jurisdiction");
+        assert_eq!(r.files[0].rejections[0].line, 2);
+        who.jurisdiction = Jurisdiction::Districts(vec![d.lgd_code]);
+        let r = import_as(
+            db,
+            &who,
+            Kind::WaterQuality,
+            vec![wq_file("mapped.csv", text)],
+            options(),
+        )
+        .await;
+        assert!(r.written, "{r:?}");
+        assert_eq!(counts(&r, "water_quality"), [1, 0, 0, 0]);
+    })
+    .await;
+}
+
+/// LGD moves a block to another district: its villages keep their ids and follow, and so do the
+/// tasks on them and a scheme whose villages all left its district; the rollups of both
+/// districts stay equal to a recount.
+#[tokio::test]
+async fn tasks_and_schemes_follow_villages_that_lgd_moved() {
+    use entities::{organisation, task};
+    use sea_orm::{ActiveModelTrait, Set};
+    each_backend(|backend: Backend| async move {
+        let t = TestDb::new(backend).await;
+        let db = &t.db;
+        load_samples(db).await;
+        let schemes = "Scheme ID,Scheme Name,Scheme Type,Status,Estimated Cost (Rs),Expenditure (Rs),Villages\n\
+                       JH-0001,PATEWA SVS,Single Village,Ongoing,1250000,300000,7000001\n";
+        import(
+            db,
+            Kind::Schemes,
+            vec![Source {
+                name: "schemes.csv".into(),
+                bytes: schemes.as_bytes().to_vec(),
+            }],
+        )
+        .await;
+        let v = village::Entity::find()
+            .filter(village::Column::LgdCode.eq(7000001))
+            .one(db)
+            .await
+            .expect("read")
+            .expect("Patewa A");
+        let phed = organisation::ActiveModel {
+            code: Set("JH-PHED".into()),
+            name: Set("Drinking Water and Sanitation Department, Jharkhand".into()),
+            kind: Set(OrganisationKind::Department),
+            department: Set(Some(Department::Phed)),
+            state_id: Set(Some(v.state_id)),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .expect("organisation");
+        let now = chrono::Utc::now();
+        let task = task::ActiveModel {
+            kind: Set(TaskKind::Iec),
+            title: Set("Wall painting".into()),
+            description: Set(String::new()),
+            village_id: Set(Some(v.id)),
+            scheme_id: Set(None),
+            district_id: Set(v.district_id),
+            state_id: Set(v.state_id),
+            assignee_organisation_id: Set(phed.id),
+            raised_by_organisation_id: Set(None),
+            status: Set(TaskStatus::Open),
+            priority: Set(TaskPriority::Medium),
+            due_on: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            version: Set(1),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .expect("task");
+        migration::rollups::rebuild(db).await.expect("rollups");
+        let chatra = district::Entity::find()
+            .filter(district::Column::LgdCode.eq(323))
+            .one(db)
+            .await
+            .expect("read")
+            .expect("Chatra");
+        assert_ne!(v.district_id, chatra.id);
+        let moved = edit("blocks-jharkhand.csv", |text| {
+            text.replace("20,JHARKHAND,322,BOKARO,3064,", "20,JHARKHAND,323,CHATRA,3064,")
+        });
+        let r = import(db, Kind::Lgd, vec![moved]).await;
+        assert!(r.written, "{}", r.summary(10));
+        let after = village::Entity::find_by_id(v.id)
+            .one(db)
+            .await
+            .expect("read")
+            .expect("the same id");
+        assert_eq!(after.district_id, chatra.id, "the village follows its block");
+        let task_after = task::Entity::find_by_id(task.id)
+            .one(db)
+            .await
+            .expect("read")
+            .expect("task");
+        assert_eq!(task_after.district_id, chatra.id, "the task follows its village");
+        assert_eq!(task_after.version, 2);
+        let scheme_after = scheme::Entity::find()
+            .filter(scheme::Column::Code.eq("JH-0001"))
+            .one(db)
+            .await
+            .expect("read")
+            .expect("scheme");
+        assert_eq!(scheme_after.district_id, chatra.id, "the scheme follows");
+        assert_rollups_exact(db).await;
+        let open_in_chatra = district_rollup::Entity::find_by_id(chatra.id)
+            .one(db)
+            .await
+            .expect("read")
+            .expect("rollup")
+            .tasks_open;
+        assert_eq!(open_in_chatra, 1);
+    })
+    .await;
 }

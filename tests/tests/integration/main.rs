@@ -37,6 +37,7 @@ mod scheme_works;
 mod search;
 mod subscriptions;
 mod synthetic;
+mod uploads;
 mod viewer;
 mod webhooks;
 mod workflow;

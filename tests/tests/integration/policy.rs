@@ -97,6 +97,12 @@ enum Probe {
     SchemeInspection,
     /// Hand a commissioned Raipur scheme over to its Gram Panchayat.
     SchemeHandover,
+    /// Upload (dry run) an LGD states file naming Chhattisgarh.
+    ImportLgd,
+    /// Upload (dry run) IMIS coverage of a village in reach.
+    ImportCoverage,
+    /// Upload (dry run) a clean water-quality sample of a village in reach.
+    ImportWaterQuality,
 }
 
 use Probe::*;
@@ -169,6 +175,9 @@ const MUTATION: &[(&str, Probe, [Rule; 5])] = &[
     ("assignSchemeInspector", SchemeInspector, [Y, Y, N, N, N]),
     ("recordInspection", SchemeInspection, [Y, Y, N, N, N]),
     ("handOverScheme", SchemeHandover, [Y, Y, N, N, N]),
+    ("importFile", ImportLgd, [Y, N, N, N, N]),
+    ("importFile", ImportCoverage, [Y, Y, N, N, N]),
+    ("importFile", ImportWaterQuality, [Y, Y, Y, N, N]),
 ];
 
 /// The `inspection_agency` role's column (ACCESS.md, "Scheme works"), for every row of the two
@@ -230,7 +239,42 @@ const AGENCY: &[(&str, Probe, Rule)] = &[
     ("handOverScheme", SchemeHandover, N),
     ("createTasks", RaiseMany, N),
     ("transitionTasks", StartMany, N),
+    ("importFile", ImportLgd, N),
+    ("importFile", ImportCoverage, N),
+    ("importFile", ImportWaterQuality, N),
 ];
+
+const IMPORT: &str = "mutation($kind: ImportKind!, $file: Upload!) { importFile(kind: $kind,
+    file: $file, dryRun: true) { written files { rows rejected } } }";
+
+/// The file an upload probe sends, if the probe is one.
+fn upload(w: &World, role: Role, probe: Probe) -> Option<(&'static str, String)> {
+    let v = w.village(role);
+    let code = &v["lgdCode"];
+    match probe {
+        ImportLgd => Some((
+            "states.csv",
+            "State Code,State Name (In English),State Name\n22,CHHATTISGARH,छत्तीसगढ़\n".into(),
+        )),
+        ImportCoverage => Some((
+            "coverage.csv",
+            format!(
+                "Village LGD Code,Total Households,Households with FHTC\n{code},{},{}\n",
+                v["households"], v["tapConnections"]
+            ),
+        )),
+        ImportWaterQuality => Some((
+            "water-quality.csv",
+            format!(
+                "Sample ID,Village LGD Code,Sampled On,Test Type,Source Name,Source Type,pH,\
+                 Nitrate\nPOLICY-{},{code},{},FTK,Handpump near the school,Handpump,7.2,12\n",
+                role.as_str(),
+                today()
+            ),
+        )),
+        _ => None,
+    }
+}
 
 fn names(fields: &Value) -> BTreeSet<String> {
     fields
@@ -728,6 +772,12 @@ async fn probe(
     let admin = app.admin_token.as_str();
     let (query, vars): (String, Value) = match probe {
         Read => return read(w, field, role),
+        ImportLgd => (IMPORT.into(), json!({ "kind": "LGD", "file": null })),
+        ImportCoverage => (IMPORT.into(), json!({ "kind": "COVERAGE", "file": null })),
+        ImportWaterQuality => (
+            IMPORT.into(),
+            json!({ "kind": "WATER_QUALITY", "file": null }),
+        ),
         Deliveries => (
             "query($w: ID!) { webhookDeliveries(webhook: $w, first: 5) { totalCount edges {
                 node { id status attempts { number } } } } }"
@@ -1116,7 +1166,15 @@ async fn every_role_may_do_exactly_what_the_policy_matrix_says_on(backend: Backe
         for (field, which, rules) in table {
             for ((role, rule), token) in ROLES.iter().zip(rules).zip(&tokens) {
                 let (query, vars) = probe(&app, &w, field, *which, *role, token).await;
-                let res = app.post_as(token, &query, vars).await;
+                let res = match upload(&w, *role, *which) {
+                    Some((name, file)) => {
+                        let reply = app
+                            .upload_as(token, &query, vars, name, file.as_bytes())
+                            .await;
+                        reply.json()
+                    }
+                    None => app.post_as(token, &query, vars).await,
+                };
                 let cell = format!("{kind} {field} ({which:?}) as {}", role.as_str());
                 if let Some(problem) = judge(*rule, &res, field) {
                     wrong.push(format!("{cell}: {problem}"));

@@ -815,6 +815,7 @@ impl Dataset {
                 tested_by: (!lab).then(|| TESTERS[(id % TESTERS.len() as i64) as usize].into()),
                 contaminated,
                 created_at: at(sampled_on, 17),
+                sample_id: None,
             });
             if contaminated {
                 let (phed, health) = (
