@@ -3,6 +3,8 @@
 //! third RECTIFY or FAIL, with their rectification tasks; those of finished schemes closed by
 //! a passing re-inspection) and handovers to Gram Panchayats. Drawn from its own random stream,
 //! after everything else, so the rest of the demo is what it was.
+//! The synthetic seed (`synthetic.rs`) draws its schemes' works from the same plan, findings
+//! and operators.
 
 use chrono::NaiveDate;
 use entities::{
