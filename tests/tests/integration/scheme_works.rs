@@ -170,7 +170,7 @@ fn assert_bad(res: &Value, argument: &str, db: &str, what: &str) {
 }
 
 /// Every rollup row as it is, and as a full recount makes it (in a transaction rolled back).
-async fn assert_rollups_fresh(db: &DatabaseConnection, after: &str) {
+pub(crate) async fn assert_rollups_fresh(db: &DatabaseConnection, after: &str) {
     #[derive(Debug, PartialEq)]
     struct All {
         status: Vec<district_scheme_rollup::Model>,

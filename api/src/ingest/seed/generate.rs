@@ -10,7 +10,7 @@ use super::{
 };
 use crate::service::{bis, search_key::search_key};
 
-mod works;
+pub(super) mod works;
 
 /// Tables with an `id` column (for PostgreSQL's identity sequences).
 pub const TABLES: [&str; 21] = [
@@ -79,17 +79,17 @@ impl Rng {
     }
 }
 
-fn days_ago(today: NaiveDate, n: i64) -> NaiveDate {
+pub(super) fn days_ago(today: NaiveDate, n: i64) -> NaiveDate {
     today
         .checked_sub_days(Days::new(n.max(0) as u64))
         .unwrap_or(today)
 }
 
-fn days_after(d: NaiveDate, n: i64) -> NaiveDate {
+pub(super) fn days_after(d: NaiveDate, n: i64) -> NaiveDate {
     d.checked_add_days(Days::new(n.max(0) as u64)).unwrap_or(d)
 }
 
-fn at(d: NaiveDate, hour: u32) -> DateTime<Utc> {
+pub(super) fn at(d: NaiveDate, hour: u32) -> DateTime<Utc> {
     d.and_hms_opt(hour.min(23), 0, 0)
         .unwrap_or_default()
         .and_utc()

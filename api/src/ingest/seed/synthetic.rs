@@ -3,20 +3,33 @@
 //! 780 districts, 7,000 blocks, 2.5 lakh gram panchayats and 6 lakh villages whose households
 //! add up to about 19 crore, skewed like reality (big and small states, villages of 20 to 2,000
 //! households, coverage between 40 and 100 %), with a scheme per gram panchayat, about three
-//! tasks per village with their history, partner assignments and water-quality tests.
+//! tasks per village with their history, partner assignments and water-quality tests, and the
+//! works of the schemes (components and progress, inspections with their rectification tasks,
+//! handovers; see `works_of`).
 
 use chrono::{Days, NaiveDate};
-use entities::enums::*;
+use entities::{
+    enums::*,
+    scheme_component,
+    works::{ComponentKind, FindingSeverity, InspectionStage, InspectionVerdict, OmFundsSource},
+};
 use sea_orm::{ActiveEnum, DatabaseConnection};
 
 use super::{
     super::bulk::{Cell, Loader},
     SeedSummary,
-    generate::Rng,
+    generate::{
+        Rng, at, days_after, days_ago,
+        works::{FINDINGS, OPERATORS, between_dates, plan, whole},
+    },
     is_seeded,
     names::place,
 };
-use crate::service::{bis, search_key::search_key};
+use crate::service::{
+    bis,
+    schemes::components::{physical_progress, unit_of},
+    search_key::search_key,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scale {
@@ -368,8 +381,26 @@ pub async fn synthetic(
         ])
         .await?;
     }
+    // A third-party inspection agency per state.
+    let first_agency = first_partner + partners;
+    for s in 0..weights.len() as i64 {
+        let id = first_agency + s;
+        orgs.push(vec![
+            i(id),
+            t(format!("S{}-TPIA", s + 1)),
+            t(format!("Third-party inspection agency, state {}", s + 1)),
+            e(OrganisationKind::InspectionAgency),
+            Cell::Null,
+            Cell::Null,
+            i(s + 1),
+            t("Team Leader, Quality"),
+            t(format!("+91-97{id:08}")),
+        ])
+        .await?;
+    }
     summary.organisations = orgs.finish().await?;
     let dept_org = |state: i64, k: usize| (state - 1) * 6 + k as i64 + 1;
+    let agency_of = |state: i64| first_agency + state - 1;
 
     // Schemes: one per gram panchayat, serving its villages.
     let statuses = [
@@ -400,8 +431,20 @@ pub async fn synthetic(
             "expenditure_paise",
             "fhtc_target",
             "version",
+            "sanctioned_on",
+            "target_completion_on",
+            "completed_on",
+            "work_order_on",
+            "commissioned_on",
+            "handed_over_on",
+            "status_reason",
+            "physical_progress_bp",
+            "open_findings_minor",
+            "open_findings_major",
+            "open_findings_critical",
         ],
     );
+    let mut facts = Vec::with_capacity(gp_list.len());
     let mut gp_households = vec![0i32; gp_list.len()];
     let mut gp_villages = vec![0u8; gp_list.len()];
     for (_, g, hh) in &village_gp {
@@ -415,6 +458,26 @@ pub async fn synthetic(
             SchemeType::Svs
         };
         let cost = r.between(20, 300) * 100_000 * 100;
+        let status = r.weighted(&statuses);
+        let expenditure = cost / 100 * r.between(0, 100);
+        let fact = SchemeFacts {
+            id: gp.id,
+            district: gp.district,
+            state: gp.state,
+            kind,
+            status,
+            cost,
+            fhtc: gp_households[g],
+        };
+        facts.push(fact);
+        let w = works_of(
+            seed,
+            &fact,
+            agency_of(gp.state),
+            dept_org(gp.state, 0),
+            today,
+            &mut WorksIds::default(),
+        );
         schemes
             .push(vec![
                 i(gp.id),
@@ -422,13 +485,24 @@ pub async fn synthetic(
                 t(format!("Scheme {}", gp.id)),
                 t(format!("योजना {}", gp.id)),
                 e(kind),
-                e(r.weighted(&statuses)),
+                e(status),
                 i(gp.district),
                 e(ImplementingAgency::Phed),
                 i(cost),
-                i(cost / 100 * r.between(0, 100)),
+                i(expenditure),
                 i(gp_households[g]),
                 i(1),
+                opt_d(w.sanctioned),
+                opt_d(w.target),
+                opt_d(w.completed),
+                opt_d(w.work_order),
+                opt_d(w.commissioned),
+                opt_d(w.handed_over),
+                w.reason.map_or(Cell::Null, t),
+                opt_i(w.progress_bp.map(i64::from)),
+                i(w.open[0]),
+                i(w.open[1]),
+                i(w.open[2]),
             ])
             .await?;
     }
@@ -614,6 +688,31 @@ pub async fn synthetic(
                 .await?;
         }
     }
+    // The rectification tasks of the schemes' inspections, after the villages' tasks.
+    let works_ids = WorksIds {
+        task: n_task,
+        event: n_event,
+        ..WorksIds::default()
+    };
+    let all_works = || {
+        let mut ids = works_ids;
+        facts.iter().map(move |s| {
+            works_of(
+                seed,
+                s,
+                agency_of(s.state),
+                dept_org(s.state, 0),
+                today,
+                &mut ids,
+            )
+        })
+    };
+    for w in all_works() {
+        if let Some(row) = w.task {
+            tasks.push(row).await?;
+        }
+        history.extend(w.events);
+    }
     summary.tasks = tasks.finish().await?;
     let mut events = Table::new(
         &mut loader,
@@ -634,6 +733,140 @@ pub async fn synthetic(
         events.push(row).await?;
     }
     summary.task_events = events.finish().await?;
+
+    // The schemes' works, a table a pass (each pass draws the same works again).
+    let mut components = Table::new(
+        &mut loader,
+        "scheme_component",
+        &[
+            "id",
+            "scheme_id",
+            "kind",
+            "planned_quantity",
+            "unit",
+            "cost_paise",
+            "quantity_done",
+            "progress_as_of",
+            "created_at",
+            "version",
+        ],
+    );
+    for w in all_works() {
+        for row in w.components {
+            components.push(row).await?;
+        }
+    }
+    components.finish().await?;
+    let mut progress = Table::new(
+        &mut loader,
+        "scheme_progress",
+        &[
+            "id",
+            "scheme_id",
+            "component_id",
+            "quantity_done",
+            "previous_quantity",
+            "as_of",
+            "evidence_url",
+            "reason",
+            "recorded_by",
+            "recorded_at",
+        ],
+    );
+    for w in all_works() {
+        for row in w.progress {
+            progress.push(row).await?;
+        }
+    }
+    progress.finish().await?;
+    let mut inspectors = Table::new(
+        &mut loader,
+        "scheme_inspector",
+        &[
+            "id",
+            "scheme_id",
+            "organisation_id",
+            "starts_on",
+            "ends_on",
+            "created_at",
+        ],
+    );
+    for w in all_works() {
+        if let Some(row) = w.inspector {
+            inspectors.push(row).await?;
+        }
+    }
+    inspectors.finish().await?;
+    let mut inspections = Table::new(
+        &mut loader,
+        "scheme_inspection",
+        &[
+            "id",
+            "scheme_id",
+            "component_id",
+            "organisation_id",
+            "inspected_on",
+            "stage",
+            "verdict",
+            "evidence_url",
+            "rectification_task_id",
+            "recorded_by",
+            "created_at",
+        ],
+    );
+    for w in all_works() {
+        for row in w.inspections {
+            inspections.push(row).await?;
+        }
+    }
+    inspections.finish().await?;
+    let mut findings = Table::new(
+        &mut loader,
+        "inspection_finding",
+        &[
+            "id",
+            "inspection_id",
+            "scheme_id",
+            "component_id",
+            "parameter",
+            "observation",
+            "severity",
+            "open",
+            "closed_by_inspection_id",
+        ],
+    );
+    for w in all_works() {
+        for row in w.findings {
+            findings.push(row).await?;
+        }
+    }
+    findings.finish().await?;
+    let mut handovers = Table::new(
+        &mut loader,
+        "scheme_handover",
+        &[
+            "id",
+            "scheme_id",
+            "handed_over_on",
+            "resolution_date",
+            "resolution_number",
+            "resolution_evidence_url",
+            "vwsc_members",
+            "vwsc_women_members",
+            "operator_trained",
+            "operator_name",
+            "user_charge_paise",
+            "om_funds_source",
+            "recorded_by",
+            "created_at",
+        ],
+    );
+    for w in all_works() {
+        if let Some(row) = w.handover {
+            handovers.push(row).await?;
+        }
+    }
+    handovers.finish().await?;
 
     // Water-quality tests: one for every other village, four parameters each.
     let mut tests = Table::new(
@@ -725,4 +958,408 @@ pub async fn synthetic(
     super::rebuild_rollups(db).await?;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "rollups counted");
     Ok(summary)
+}
+
+/// What the works of a scheme are drawn from.
+#[derive(Clone, Copy)]
+struct SchemeFacts {
+    id: i64,
+    district: i64,
+    state: i64,
+    kind: SchemeType,
+    status: SchemeStatus,
+    cost: i64,
+    fhtc: i32,
+}
+
+/// The last id used in each works table (and in `task`, `task_event`), advanced as each
+/// scheme's works are drawn; every pass starts from the same ids, so they agree.
+#[derive(Clone, Copy, Default)]
+struct WorksIds {
+    component: i64,
+    progress: i64,
+    inspector: i64,
+    inspection: i64,
+    finding: i64,
+    task: i64,
+    event: i64,
+    handover: i64,
+}
+
+/// One scheme's works: its stage dates and rollup columns, and its rows of each works table.
+#[derive(Default)]
+struct Works {
+    sanctioned: Option<NaiveDate>,
+    target: Option<NaiveDate>,
+    completed: Option<NaiveDate>,
+    work_order: Option<NaiveDate>,
+    commissioned: Option<NaiveDate>,
+    handed_over: Option<NaiveDate>,
+    reason: Option<&'static str>,
+    progress_bp: Option<i32>,
+    open: [i64; 3],
+    components: Vec<Vec<Cell>>,
+    progress: Vec<Vec<Cell>>,
+    inspector: Option<Vec<Cell>>,
+    task: Option<Vec<Cell>>,
+    events: Vec<Vec<Cell>>,
+    inspections: Vec<Vec<Cell>>,
+    findings: Vec<Vec<Cell>>,
+    handover: Option<Vec<Cell>>,
+}
+
+fn opt_d(d: Option<NaiveDate>) -> Cell {
+    d.map_or(Cell::Null, Cell::Date)
+}
+
+/// Draws a scheme's works like the demo's (`generate/works.rs`: its component plan, findings
+/// and operators), from the scheme's own random stream so that the pass writing each table
+/// draws the same works: components with one to three progress records, the state's inspection
+/// agency assigned to every scheme past its work order, an inspection of about two in three
+/// (a third RECTIFY or FAIL, opening a SCHEME_WORK task for the state's PHED; a passing
+/// re-inspection closes those of finished schemes, but half the commissioned ones keep their
+/// findings open), and the handover of schemes handed over to their Gram Panchayat.
+fn works_of(
+    seed: u64,
+    s: &SchemeFacts,
+    agency: i64,
+    phed: i64,
+    today: NaiveDate,
+    ids: &mut WorksIds,
+) -> Works {
+    use SchemeStatus::*;
+    let mut r =
+        Rng::new(seed ^ 0x574F_524B_5321 ^ (s.id as u64).wrapping_mul(0xA076_1D64_78BD_642F));
+    let mut w = Works::default();
+    if s.status == Proposed {
+        return w;
+    }
+    let sanctioned = days_ago(today, r.between(200, 1500));
+    w.sanctioned = Some(sanctioned);
+    w.target = Some(days_after(sanctioned, 540));
+    w.reason = match s.status {
+        OnHold => Some("Forest clearance awaited for the rising main"),
+        Cancelled => Some("Source found unsustainable in the summer yield test"),
+        _ => None,
+    };
+    if !matches!(
+        s.status,
+        WorkOrderIssued | InProgress | OnHold | Completed | Commissioned | HandedOverToGp
+    ) {
+        return w;
+    }
+    let built = matches!(s.status, Completed | Commissioned | HandedOverToGp);
+    let work_order = days_after(sanctioned, r.between(60, 150)).min(today);
+    let finished =
+        built.then(|| days_after(sanctioned, r.between(300, 800)).clamp(work_order, today));
+    w.completed = finished;
+    w.work_order = Some(work_order);
+    w.commissioned = match s.status {
+        Commissioned | HandedOverToGp => {
+            finished.map(|c| days_after(c, r.between(15, 45)).min(today))
+        }
+        _ => None,
+    };
+    w.handed_over = match s.status {
+        HandedOverToGp => w
+            .commissioned
+            .map(|c| days_after(c, r.between(20, 60)).min(today)),
+        _ => None,
+    };
+    let last_day = finished.unwrap_or(today);
+    let code = format!("RPWSS-{:07}", s.id);
+
+    // Components and their progress.
+    let mut parts: Vec<scheme_component::Model> = Vec::new();
+    for (kind, share, (lo, hi)) in plan(s.kind) {
+        let planned = if *kind == ComponentKind::HouseholdTapConnections {
+            f64::from(s.fhtc.max(1))
+        } else {
+            r.between(*lo, *hi) as f64
+        };
+        let fraction = match s.status {
+            WorkOrderIssued => r.between(0, 10) as f64 / 100.0,
+            InProgress => r.between(15, 100) as f64 / 100.0,
+            OnHold => r.between(20, 70) as f64 / 100.0,
+            _ => 1.0,
+        };
+        let mut done = planned * fraction;
+        if whole(*kind) {
+            done = done.floor();
+        }
+        ids.component += 1;
+        let id = ids.component;
+        let records = if done > 0.0 { r.between(1, 3) } else { 0 };
+        let mut as_of = None;
+        let mut previous = 0.0;
+        for k in 1..=records {
+            let q = if k == records {
+                done
+            } else {
+                let q = done * k as f64 / records as f64;
+                if whole(*kind) {
+                    q.floor()
+                } else {
+                    (q * 10.0).round() / 10.0
+                }
+            };
+            let day = between_dates(&mut r, as_of.unwrap_or(work_order), last_day);
+            ids.progress += 1;
+            w.progress.push(vec![
+                i(ids.progress),
+                i(s.id),
+                i(id),
+                Cell::Float(q),
+                Cell::Float(previous),
+                Cell::Date(day),
+                t(format!("https://mb.phed.example/{code}/{id}/{k}.jpg")),
+                Cell::Null,
+                t("synthetic"),
+                Cell::Time(at(day, 16)),
+            ]);
+            previous = q;
+            as_of = Some(day);
+        }
+        let cost = s.cost / 100 * share;
+        w.components.push(vec![
+            i(id),
+            i(s.id),
+            e(*kind),
+            Cell::Float(planned),
+            e(unit_of(*kind)),
+            i(cost),
+            Cell::Float(done),
+            opt_d(as_of),
+            Cell::Time(at(work_order, 11)),
+            i(1 + records),
+        ]);
+        parts.push(scheme_component::Model {
+            id,
+            scheme_id: s.id,
+            kind: *kind,
+            planned_quantity: planned,
+            unit: unit_of(*kind),
+            cost_paise: cost,
+            quantity_done: done,
+            progress_as_of: as_of,
+            created_at: at(work_order, 11),
+            version: 1 + records as i32,
+        });
+    }
+    w.progress_bp = physical_progress(&parts);
+
+    // The state's inspection agency is assigned from the work order on.
+    ids.inspector += 1;
+    w.inspector = Some(vec![
+        i(ids.inspector),
+        i(s.id),
+        i(agency),
+        Cell::Date(work_order),
+        Cell::Null,
+        Cell::Time(at(work_order, 12)),
+    ]);
+    if s.status != WorkOrderIssued && r.chance(0.65) {
+        let part = &parts[r.between(0, parts.len() as i64 - 1) as usize];
+        let on = between_dates(&mut r, work_order, last_day.min(today));
+        let stage = if built {
+            InspectionStage::Completion
+        } else {
+            InspectionStage::Construction
+        };
+        let roll = r.unit();
+        let verdict = if roll < 0.03 {
+            InspectionVerdict::Fail
+        } else if roll < 0.33 {
+            InspectionVerdict::Rectify
+        } else {
+            InspectionVerdict::Pass
+        };
+        let failing = verdict != InspectionVerdict::Pass;
+        let mut picked: Vec<(&str, &str, FindingSeverity)> = Vec::new();
+        let count = if failing {
+            r.between(1, 3)
+        } else {
+            r.between(0, 1)
+        };
+        for _ in 0..count {
+            let f = FINDINGS[r.between(0, FINDINGS.len() as i64 - 1) as usize];
+            if !picked.iter().any(|p| p.0 == f.0) && (failing || f.2 == FindingSeverity::Minor) {
+                picked.push(f);
+            }
+        }
+        // Finished schemes passed a re-inspection, but half the commissioned ones wait for it
+        // (their handover is refused while a critical finding is open).
+        let reinspected = failing && built && (s.status != Commissioned || r.chance(0.5));
+        let open = failing && !reinspected;
+        ids.inspection += 1;
+        let inspection_id = ids.inspection;
+        let mut task_id = None;
+        if failing {
+            ids.task += 1;
+            let id = ids.task;
+            let status = if reinspected {
+                TaskStatus::Verified
+            } else if r.chance(0.5) {
+                TaskStatus::InProgress
+            } else {
+                TaskStatus::Open
+            };
+            let priority = if verdict == InspectionVerdict::Fail
+                || picked.iter().any(|p| p.2 == FindingSeverity::Critical)
+            {
+                TaskPriority::Critical
+            } else if picked.iter().any(|p| p.2 == FindingSeverity::Major) {
+                TaskPriority::High
+            } else {
+                TaskPriority::Medium
+            };
+            let closed_on = days_after(on, r.between(20, 40)).min(today);
+            ids.event += 1;
+            w.events.push(vec![
+                i(ids.event),
+                i(id),
+                e(TaskEventKind::Created),
+                Cell::Null,
+                e(TaskStatus::Open),
+                t(format!("opened by inspection {inspection_id}")),
+                t("synthetic"),
+                i(agency),
+                Cell::Time(at(on, 15)),
+            ]);
+            let mut version = 1;
+            if status != TaskStatus::Open {
+                version += 1;
+                ids.event += 1;
+                w.events.push(vec![
+                    i(ids.event),
+                    i(id),
+                    e(TaskEventKind::StatusChanged),
+                    e(TaskStatus::Open),
+                    e(status),
+                    if status == TaskStatus::Verified {
+                        t(format!(
+                            "verified by passing re-inspection {}",
+                            inspection_id + 1
+                        ))
+                    } else {
+                        Cell::Null
+                    },
+                    t("synthetic"),
+                    i(agency),
+                    Cell::Time(at(closed_on, 15)),
+                ]);
+            }
+            let list = picked.iter().map(|p| p.0).collect::<Vec<_>>().join(", ");
+            let updated = if status == TaskStatus::Open {
+                on
+            } else {
+                closed_on
+            };
+            w.task = Some(vec![
+                i(id),
+                e(TaskKind::SchemeWork),
+                t(format!(
+                    "Rectify {} of {code} after inspection {inspection_id} ({})",
+                    part.kind.to_value(),
+                    verdict.to_value()
+                )),
+                t(format!(
+                    "Opened automatically: inspection {inspection_id} on {on} found {list}. \
+                     A passing re-inspection closes this task."
+                )),
+                Cell::Null,
+                i(s.id),
+                i(s.district),
+                i(s.state),
+                i(phed),
+                i(agency),
+                e(status),
+                e(priority),
+                Cell::Date(days_after(on, 30)),
+                Cell::Time(at(on, 15)),
+                Cell::Time(at(updated, 15)),
+                i(version),
+            ]);
+            task_id = Some(id);
+        }
+        w.inspections.push(vec![
+            i(inspection_id),
+            i(s.id),
+            i(part.id),
+            i(agency),
+            Cell::Date(on),
+            e(stage),
+            e(verdict),
+            t(format!("https://tpia.example/{code}/{inspection_id}.pdf")),
+            opt_i(task_id),
+            t("synthetic"),
+            Cell::Time(at(on, 15)),
+        ]);
+        if reinspected {
+            ids.inspection += 1;
+            let again = days_after(on, r.between(20, 40)).min(today);
+            w.inspections.push(vec![
+                i(ids.inspection),
+                i(s.id),
+                i(part.id),
+                i(agency),
+                Cell::Date(again),
+                e(stage),
+                e(InspectionVerdict::Pass),
+                Cell::Null,
+                Cell::Null,
+                t("synthetic"),
+                Cell::Time(at(again, 15)),
+            ]);
+        }
+        for (parameter, observation, severity) in &picked {
+            if open {
+                w.open[*severity as usize] += 1;
+            }
+            ids.finding += 1;
+            w.findings.push(vec![
+                i(ids.finding),
+                i(inspection_id),
+                i(s.id),
+                i(part.id),
+                t(*parameter),
+                t(*observation),
+                e(*severity),
+                Cell::Bool(open),
+                opt_i(reinspected.then_some(inspection_id + 1)),
+            ]);
+        }
+    }
+
+    if let Some(handed) = w.handed_over {
+        let members = r.between(10, 15);
+        let women = ((members + 1) / 2 + r.between(0, 2)).min(members);
+        let trained = r.chance(0.85);
+        ids.handover += 1;
+        w.handover = Some(vec![
+            i(ids.handover),
+            i(s.id),
+            Cell::Date(handed),
+            Cell::Date(days_ago(handed, r.between(7, 30))),
+            t(format!("GP/{}/{}", handed.format("%Y"), r.between(1, 60))),
+            t(format!("https://gp.example/{code}/resolution.pdf")),
+            i(members),
+            i(women),
+            Cell::Bool(trained),
+            if trained {
+                t(OPERATORS[r.between(0, OPERATORS.len() as i64 - 1) as usize])
+            } else {
+                Cell::Null
+            },
+            i(r.between(3, 8) * 1000),
+            e(r.weighted(&[
+                (OmFundsSource::UserCharges, 6),
+                (OmFundsSource::FinanceCommissionGrant, 3),
+                (OmFundsSource::GpOwnFunds, 1),
+            ])),
+            t("synthetic"),
+            Cell::Time(at(handed, 13)),
+        ]);
+    }
+    w
 }

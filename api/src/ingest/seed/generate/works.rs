@@ -3,6 +3,8 @@
 //! third RECTIFY or FAIL, with their rectification tasks; those of finished schemes closed by
 //! a passing re-inspection) and handovers to Gram Panchayats. Drawn from its own random stream,
 //! after everything else, so the rest of the demo is what it was.
+//! The synthetic seed (`synthetic.rs`) draws its schemes' works from the same plan, findings
+//! and operators.
 
 use chrono::NaiveDate;
 use entities::{
@@ -21,7 +23,7 @@ const AGENCIES: [(usize, &str, &str); 2] = [
 ];
 
 /// (parameter, observation, severity)
-const FINDINGS: [(&str, &str, FindingSeverity); 8] = [
+pub(in crate::ingest::seed) const FINDINGS: [(&str, &str, FindingSeverity); 8] = [
     (
         "Concrete cube strength (M25)",
         "7-day cubes tested at 16 N/mm², short of the 25 N/mm² design mix",
@@ -64,7 +66,7 @@ const FINDINGS: [(&str, &str, FindingSeverity); 8] = [
     ),
 ];
 
-const OPERATORS: [&str; 6] = [
+pub(in crate::ingest::seed) const OPERATORS: [&str; 6] = [
     "Dilip Kumar Sahu",
     "Ramesh Netam",
     "Santosh Patel",
@@ -74,7 +76,9 @@ const OPERATORS: [&str; 6] = [
 ];
 
 /// (kind, share of the scheme's cost in percent, planned quantity range)
-fn plan(kind: SchemeType) -> &'static [(ComponentKind, i64, (i64, i64))] {
+pub(in crate::ingest::seed) fn plan(
+    kind: SchemeType,
+) -> &'static [(ComponentKind, i64, (i64, i64))] {
     use ComponentKind::*;
     match kind {
         SchemeType::Mvs => &[
@@ -104,7 +108,7 @@ fn plan(kind: SchemeType) -> &'static [(ComponentKind, i64, (i64, i64))] {
     }
 }
 
-fn whole(kind: ComponentKind) -> bool {
+pub(in crate::ingest::seed) fn whole(kind: ComponentKind) -> bool {
     matches!(
         kind,
         ComponentKind::SourceWorks
@@ -113,7 +117,11 @@ fn whole(kind: ComponentKind) -> bool {
     )
 }
 
-fn between_dates(r: &mut Rng, from: NaiveDate, to: NaiveDate) -> NaiveDate {
+pub(in crate::ingest::seed) fn between_dates(
+    r: &mut Rng,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> NaiveDate {
     let span = (to - from).num_days().max(0);
     days_after(from, r.between(0, span))
 }
