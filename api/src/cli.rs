@@ -32,7 +32,11 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    let done = runtime.block_on(run(cli.command));
+    // Background workers (webhooks, listeners) and blocking calls still running are not
+    // waited for without end: dropping the runtime would wait on blocking threads forever.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => match e.downcast_ref::<import::Exit>() {
             Some(import::Exit(code)) => ExitCode::from(*code),

@@ -157,12 +157,28 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     });
     let _ = stop_rx.await;
     trigger.start();
-    served.await??;
+    // Each step of the stop is bounded: a request or a background worker stuck on a database
+    // that has gone away must not keep the process from exiting (an orchestrator would have to
+    // kill it, and a drain that never ends looks like a hang).
+    match tokio::time::timeout(DRAIN, served).await {
+        Ok(served) => served??,
+        Err(_) => {
+            tracing::warn!(after = ?DRAIN, "requests still running at shutdown; stopping anyway")
+        }
+    }
     trigger.drained(std::time::Duration::from_secs(5)).await;
-    db.close().await.ok();
+    if tokio::time::timeout(std::time::Duration::from_secs(5), db.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("database connections still in use at shutdown; stopping anyway");
+    }
     tracing::info!("stopped");
     Ok(())
 }
+
+/// How long in-flight requests get to finish after a stop signal.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The read replica's pool, for `--database-read-url`: PostgreSQL only (a replica of the
 /// primary behind `--database-url`).

@@ -96,6 +96,11 @@ impl PgDatabase {
             url,
         })
     }
+
+    /// The database's name on the server.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 /// `postgres://user@host:port/db?x` with `db` replaced.

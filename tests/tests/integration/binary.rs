@@ -235,3 +235,67 @@ fn clients_are_managed_from_the_cli_and_secrets_are_never_stored() {
         let _ = std::fs::remove_file(format!("{}{suffix}", db_file.display()));
     }
 }
+
+/// Stops within `limit` of SIGTERM, successfully.
+fn stops_on_sigterm(server: &mut Server, limit: Duration, what: &str) {
+    let pid = server.child.id().to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(exit) = server.child.try_wait().expect("wait") {
+            assert!(exit.success(), "{what}: sangam exited with {exit}");
+            return;
+        }
+        if Instant::now() >= deadline {
+            let log = server.log.lock().map(|l| l.join("\n")).unwrap_or_default();
+            panic!("{what}: sangam did not stop within {limit:?} of SIGTERM\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// On PostgreSQL the server holds more than a pool (the event listener, the revocation
+/// listener, the webhook workers): SIGTERM still stops it, and so it does when its database has
+/// gone away underneath it (the workers then fail and retry, and must not hold the exit up).
+#[tokio::test]
+async fn on_postgresql_sigterm_stops_the_server_even_with_its_database_gone() {
+    let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
+        return;
+    };
+    let client = reqwest::Client::new();
+    for gone in [false, true] {
+        let db = tests::PgDatabase::create(&admin).await.expect("database");
+        let mut server = process::serve(&[], &[("DATABASE_URL", db.url.as_str())]);
+        let ready = client
+            .get(format!("{}/readyz", server.base))
+            .send()
+            .await
+            .expect("readyz");
+        assert_eq!(ready.status(), 200);
+        if gone {
+            let admin_db = sea_orm::Database::connect(&admin).await.expect("admin");
+            sea_orm::ConnectionTrait::execute_unprepared(
+                &admin_db,
+                &format!("DROP DATABASE \"{}\" WITH (FORCE)", db.name()),
+            )
+            .await
+            .expect("drop");
+            admin_db.close().await.ok();
+            // Let the workers notice and start retrying.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        stops_on_sigterm(
+            &mut server,
+            Duration::from_secs(20),
+            if gone {
+                "database dropped"
+            } else {
+                "database up"
+            },
+        );
+    }
+}

@@ -390,12 +390,23 @@ async fn no_acknowledged_write_is_lost_when_postgresql_restarts() {
         .build()
         .expect("client");
 
-    const WRITES: usize = 80;
+    // Writes go on, one after another, until the restart has finished and 20 more were
+    // acknowledged: so some write meets the outage however slow the machine is.
+    const BEFORE: usize = 25;
+    const AFTER: usize = 20;
     let mut acknowledged = Vec::new();
-    let mut restart = None;
+    let mut restart: Option<tokio::task::JoinHandle<()>> = None;
     let mut retried = 0;
-    for n in 0..WRITES {
-        if n == 25 {
+    let mut after = 0;
+    for n in 0.. {
+        if restart.as_ref().is_some_and(|r| r.is_finished()) {
+            after += 1;
+            if after > AFTER {
+                break;
+            }
+        }
+        assert!(n < 5_000, "the restart did not finish");
+        if n == BEFORE {
             let pg = pg.clone();
             restart = Some(tokio::task::spawn_blocking(move || {
                 pg.ctl(&["-m", "fast", "stop"]);

@@ -1251,7 +1251,15 @@ async fn an_inspection_agency_may_do_exactly_what_its_column_says_on(backend: Ba
             ),
             _ => probe(&app, &w, field, *which, role, &token).await,
         };
-        let res = app.post_as(&token, &query, vars).await;
+        // Uploads go as multipart requests, like the other roles' (the file as the agency
+        // would send it, naming a village of the state's).
+        let res = match upload(&w, Role::StateAdmin, *which) {
+            Some((name, file)) => app
+                .upload_as(&token, &query, vars, name, file.as_bytes())
+                .await
+                .json(),
+            None => app.post_as(&token, &query, vars).await,
+        };
         if let Some(problem) = judge(*rule, &res, field) {
             wrong.push(format!(
                 "{field} ({which:?}) as inspection_agency: {problem}"
