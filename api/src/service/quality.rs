@@ -65,7 +65,8 @@ pub struct Recorded {
 }
 
 /// The state's organisation for a department.
-async fn department_org<C: ConnectionTrait>(
+/// A state's organisation of department `dept` (its PHED, its Health department), if it has one.
+pub(super) async fn department_org<C: ConnectionTrait>(
     conn: &C,
     dept: Department,
     state_id: i64,

@@ -73,12 +73,8 @@ pub(crate) fn task_writer(svc: &Service) -> ApiResult<()> {
 
 /// The PHED organisation of a state: where a partner's tasks go by default.
 async fn phed_of(tx: &Tx<'_>, state_id: i64) -> ApiResult<i64> {
-    organisation::Entity::find()
-        .filter(organisation::Column::Department.eq(Department::Phed))
-        .filter(organisation::Column::StateId.eq(state_id))
-        .one(tx.conn())
+    super::quality::department_org(tx.conn(), Department::Phed, state_id)
         .await?
-        .map(|o| o.id)
         .ok_or_else(|| {
             ApiError::bad_input(
                 "input.assignee",

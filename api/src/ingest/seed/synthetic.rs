@@ -11,7 +11,7 @@ use chrono::{Days, NaiveDate};
 use entities::{
     enums::*,
     scheme_component,
-    works::{ComponentKind, FindingSeverity, InspectionStage, InspectionVerdict, OmFundsSource},
+    works::{FindingSeverity, InspectionStage, InspectionVerdict, OmFundsSource},
 };
 use sea_orm::{ActiveEnum, DatabaseConnection};
 
@@ -20,7 +20,7 @@ use super::{
     SeedSummary,
     generate::{
         Rng, at, days_after, days_ago,
-        works::{FINDINGS, OPERATORS, between_dates, plan, whole},
+        works::{FINDINGS, OPERATORS, between_dates, plan, progress_steps, quantities},
     },
     is_seeded,
     names::place,
@@ -1071,39 +1071,15 @@ fn works_of(
 
     // Components and their progress.
     let mut parts: Vec<scheme_component::Model> = Vec::new();
-    for (kind, share, (lo, hi)) in plan(s.kind) {
-        let planned = if *kind == ComponentKind::HouseholdTapConnections {
-            f64::from(s.fhtc.max(1))
-        } else {
-            r.between(*lo, *hi) as f64
-        };
-        let fraction = match s.status {
-            WorkOrderIssued => r.between(0, 10) as f64 / 100.0,
-            InProgress => r.between(15, 100) as f64 / 100.0,
-            OnHold => r.between(20, 70) as f64 / 100.0,
-            _ => 1.0,
-        };
-        let mut done = planned * fraction;
-        if whole(*kind) {
-            done = done.floor();
-        }
+    for (kind, share, range) in plan(s.kind) {
+        let (planned, done) = quantities(&mut r, *kind, *range, s.fhtc, s.status);
         ids.component += 1;
         let id = ids.component;
-        let records = if done > 0.0 { r.between(1, 3) } else { 0 };
-        let mut as_of = None;
+        let steps = progress_steps(&mut r, *kind, done, work_order, last_day);
+        let records = steps.len() as i64;
+        let as_of = steps.last().map(|(_, day)| *day);
         let mut previous = 0.0;
-        for k in 1..=records {
-            let q = if k == records {
-                done
-            } else {
-                let q = done * k as f64 / records as f64;
-                if whole(*kind) {
-                    q.floor()
-                } else {
-                    (q * 10.0).round() / 10.0
-                }
-            };
-            let day = between_dates(&mut r, as_of.unwrap_or(work_order), last_day);
+        for (k, (q, day)) in (1..).zip(steps) {
             ids.progress += 1;
             w.progress.push(vec![
                 i(ids.progress),
@@ -1118,7 +1094,6 @@ fn works_of(
                 Cell::Time(at(day, 16)),
             ]);
             previous = q;
-            as_of = Some(day);
         }
         let cost = s.cost / 100 * share;
         w.components.push(vec![

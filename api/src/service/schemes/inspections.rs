@@ -102,12 +102,8 @@ fn inspector(svc: &Service) -> ApiResult<()> {
 
 /// The state's PHED organisation.
 async fn phed_of(tx: &Tx<'_>, state_id: i64) -> ApiResult<i64> {
-    organisation::Entity::find()
-        .filter(organisation::Column::Department.eq(Department::Phed))
-        .filter(organisation::Column::StateId.eq(state_id))
-        .one(tx.conn())
+    crate::service::quality::department_org(tx.conn(), Department::Phed, state_id)
         .await?
-        .map(|o| o.id)
         .ok_or_else(|| {
             ApiError::internal(anyhow::anyhow!("state {state_id} has no PHED organisation"))
         })

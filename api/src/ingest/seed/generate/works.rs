@@ -126,6 +126,60 @@ pub(in crate::ingest::seed) fn between_dates(
     days_after(from, r.between(0, span))
 }
 
+/// A component's planned quantity and the quantity done by now, for a scheme in `status`: the
+/// household taps are the scheme's target, the rest drawn from the plan's range.
+pub(in crate::ingest::seed) fn quantities(
+    r: &mut Rng,
+    kind: ComponentKind,
+    range: (i64, i64),
+    fhtc_target: i32,
+    status: SchemeStatus,
+) -> (f64, f64) {
+    use SchemeStatus::*;
+    let planned = if kind == ComponentKind::HouseholdTapConnections {
+        f64::from(fhtc_target.max(1))
+    } else {
+        r.between(range.0, range.1) as f64
+    };
+    let fraction = match status {
+        WorkOrderIssued => r.between(0, 10) as f64 / 100.0,
+        InProgress => r.between(15, 100) as f64 / 100.0,
+        OnHold => r.between(20, 70) as f64 / 100.0,
+        _ => 1.0,
+    };
+    let done = planned * fraction;
+    (planned, if whole(kind) { done.floor() } else { done })
+}
+
+/// One to three progress records reaching `done` (none when nothing is done): each record's
+/// cumulative quantity and its date, between `from` and `last_day`, in order.
+pub(in crate::ingest::seed) fn progress_steps(
+    r: &mut Rng,
+    kind: ComponentKind,
+    done: f64,
+    from: NaiveDate,
+    last_day: NaiveDate,
+) -> Vec<(f64, NaiveDate)> {
+    let records = if done > 0.0 { r.between(1, 3) } else { 0 };
+    let mut steps = Vec::new();
+    let mut as_of = from;
+    for k in 1..=records {
+        let q = if k == records {
+            done
+        } else {
+            let q = done * k as f64 / records as f64;
+            if whole(kind) {
+                q.floor()
+            } else {
+                (q * 10.0).round() / 10.0
+            }
+        };
+        as_of = between_dates(r, as_of, last_day);
+        steps.push((q, as_of));
+    }
+    steps
+}
+
 impl Dataset {
     pub(super) fn works(&mut self, today: NaiveDate) {
         use SchemeStatus::*;
@@ -182,43 +236,14 @@ impl Dataset {
 
             // Components and their progress.
             let mut parts: Vec<scheme_component::Model> = Vec::new();
-            for (kind, share, (lo, hi)) in plan(s.scheme_type) {
-                let planned = if *kind == ComponentKind::HouseholdTapConnections {
-                    f64::from(s.fhtc_target.max(1))
-                } else {
-                    r.between(*lo, *hi) as f64
-                };
-                let fraction = match s.status {
-                    WorkOrderIssued => r.between(0, 10) as f64 / 100.0,
-                    InProgress => r.between(15, 100) as f64 / 100.0,
-                    OnHold => r.between(20, 70) as f64 / 100.0,
-                    _ => 1.0,
-                };
-                let mut done = planned * fraction;
-                if whole(*kind) {
-                    done = done.floor();
-                }
+            for (kind, share, range) in plan(s.scheme_type) {
+                let (planned, done) = quantities(&mut r, *kind, *range, s.fhtc_target, s.status);
                 let id = self.components.len() as i64 + parts.len() as i64 + 1;
-                let records = if done > 0.0 { r.between(1, 3) } else { 0 };
-                let mut as_of = None;
-                for k in 1..=records {
-                    let q = if k == records {
-                        done
-                    } else {
-                        let q = done * k as f64 / records as f64;
-                        if whole(*kind) {
-                            q.floor()
-                        } else {
-                            (q * 10.0).round() / 10.0
-                        }
-                    };
-                    let from = as_of.unwrap_or(work_order);
-                    let day = between_dates(&mut r, from, last_day);
-                    let previous = self
-                        .progress
-                        .last()
-                        .filter(|p| p.component_id == id)
-                        .map_or(0.0, |p| p.quantity_done);
+                let steps = progress_steps(&mut r, *kind, done, work_order, last_day);
+                let records = steps.len() as i64;
+                let as_of = steps.last().map(|(_, day)| *day);
+                let mut previous = 0.0;
+                for (k, (q, day)) in (1..).zip(steps) {
                     self.progress.push(scheme_progress::Model {
                         id: self.progress.len() as i64 + 1,
                         scheme_id: s.id,
@@ -234,7 +259,7 @@ impl Dataset {
                         recorded_by: "demo:phed-division".into(),
                         recorded_at: at(day, 16),
                     });
-                    as_of = Some(day);
+                    previous = q;
                 }
                 parts.push(scheme_component::Model {
                     id,
