@@ -202,7 +202,7 @@ where
                 match got {
                     Ok(event) => {
                         st.cursor = st.cursor.max(i64::try_from(event.seq).unwrap_or(i64::MAX));
-                        match pick(svc.clone(), event).await {
+                        match pick_patiently(&pick, &svc, event).await {
                             Ok(Some(item)) => return Some((Ok(item), (st, svc, pick))),
                             Ok(None) => continue,
                             Err(e) => return Some((Err(e), (st, svc, pick))),
@@ -216,6 +216,31 @@ where
             }
         },
     ))
+}
+
+/// How long a subscriber waits for the database to come back before an event's re-read fails.
+const REREAD_PATIENCE: Duration = Duration::from_secs(60);
+
+/// `pick` for one event, tried again while the database is unavailable (a restart, a
+/// failover): the event is committed and logged, so giving up on its re-read at once would
+/// hand the subscriber an error in place of a change it must see. After
+/// [`REREAD_PATIENCE`] the error goes to the subscriber.
+async fn pick_patiently<T, F, Fut>(pick: &F, svc: &Service, event: Delivery) -> ApiResult<Option<T>>
+where
+    F: Fn(Service, Delivery) -> Fut,
+    Fut: Future<Output = ApiResult<Option<T>>>,
+{
+    let started = tokio::time::Instant::now();
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match pick(svc.clone(), event.clone()).await {
+            Err(ApiError::Unavailable(_)) if started.elapsed() < REREAD_PATIENCE => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            done => return done,
+        }
+    }
 }
 
 fn bus(svc: &Service) -> ApiResult<&EventBus> {
@@ -388,6 +413,35 @@ mod tests {
         feed(svc, None, |_, e| async move { Ok(Some(e)) })
             .await
             .expect("feed")
+    }
+
+    #[tokio::test]
+    async fn a_reread_waits_out_an_unavailable_database_instead_of_failing_the_event() {
+        let svc = service(None).await;
+        let tries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = tries.clone();
+        let pick = move |_: Service, e: Delivery| {
+            let n = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                if n < 2 {
+                    Err(ApiError::Unavailable(Arc::new(anyhow::anyhow!(
+                        "restarting"
+                    ))))
+                } else {
+                    Ok(Some(e.seq))
+                }
+            }
+        };
+        let got = pick_patiently(&pick, &svc, delivery(event(7))).await;
+        assert_eq!(got.expect("the third try reads the row"), Some(7));
+        assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 3);
+        // Other errors are not retried: they are the subscriber's to see.
+        let refused =
+            |_: Service, _: Delivery| async { Err::<Option<u64>, _>(ApiError::Unauthenticated) };
+        assert!(matches!(
+            pick_patiently(&refused, &svc, delivery(event(8))).await,
+            Err(ApiError::Unauthenticated)
+        ));
     }
 
     #[tokio::test]
