@@ -326,7 +326,10 @@ async fn finish(
         .insert(ctx.txn)
         .await?;
     }
+    // Appended in batches (`append_many`): one statement per few thousand events, not one per
+    // village (a national first load changes every village).
     let events = std::mem::take(&mut ctx.events);
+    let mut batch = Vec::with_capacity(events.len().min(crate::events::log::EVENTS_PER_STATEMENT));
     for chunk in events.chunks(1_000) {
         let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
         let villages: std::collections::HashMap<i64, village::Model> = village::Entity::find()
@@ -344,13 +347,15 @@ async fn finish(
                 "village.updated"
             };
             let payload = serde_json::json!({ "change": change });
-            let event = crate::events::log::NewEvent::village(kind, v, payload);
-            crate::events::log::append(ctx.txn, &who.sub, &event).await?;
+            batch.push(crate::events::log::NewEvent::village(kind, v, payload));
+        }
+        if batch.len() >= crate::events::log::EVENTS_PER_STATEMENT {
+            crate::events::log::append_many(ctx.txn, &who.sub, &batch).await?;
+            batch.clear();
         }
     }
-    for event in std::mem::take(&mut ctx.service_events) {
-        crate::events::log::append(ctx.txn, &who.sub, &event).await?;
-    }
+    batch.append(&mut ctx.service_events);
+    crate::events::log::append_many(ctx.txn, &who.sub, &batch).await?;
     Ok(())
 }
 

@@ -422,9 +422,8 @@ impl Tx<'_> {
                 .await?;
         }
         // Last, so appenders hold the log's lock as briefly as they can (see `events::log`).
-        for change in &self.changes {
-            log::append(&txn, &self.svc.principal().sub, change).await?;
-        }
+        // One statement for one event (the common case), one multi-row insert for more.
+        log::append_many(&txn, &self.svc.principal().sub, &self.changes).await?;
         let bus = self.svc.bus().filter(|_| !self.changes.is_empty());
         if let Some(bus) = bus {
             bus.notify_in(&txn).await?;

@@ -165,3 +165,58 @@ async fn a_following_reader_gets_every_committed_event_once_under_concurrent_wri
         "the reader saw exactly the committed events, in order"
     );
 }
+
+/// A batch larger than one multi-row insert holds: every event written, in the order given,
+/// with its own fields, ids rising without a gap; single appends after it come after it.
+#[tokio::test]
+async fn a_batch_of_more_events_than_one_statement_holds_is_appended_whole_and_in_order() {
+    for backend in backends() {
+        let t = TestDb::new(backend).await;
+        let before = append_committed(&t.db, 0).await;
+        let n = log::EVENTS_PER_STATEMENT + 7;
+        let batch: Vec<NewEvent> = (1..=n as i64)
+            .map(|i| NewEvent {
+                kind: if i % 2 == 0 {
+                    "village.updated"
+                } else {
+                    "task.commented"
+                },
+                village_id: (i % 3 == 0).then_some(i * 10),
+                district_id: (i % 5 != 0).then_some(i + 1),
+                version: i32::try_from(i % 7).expect("small"),
+                ..event(i)
+            })
+            .collect();
+        let txn = t.db.begin().await.expect("begin");
+        let written = log::append_many(&txn, "importer", &batch)
+            .await
+            .expect("append_many");
+        txn.commit().await.expect("commit");
+        assert_eq!(written, n);
+        let after = append_committed(&t.db, -1).await;
+
+        let got = log::read_after(&t.db, before, n as u64 + 10)
+            .await
+            .expect("read");
+        assert_eq!(
+            got.len(),
+            n + 1,
+            "every event of the batch, then the single one"
+        );
+        for (i, (e, want)) in got.iter().zip(&batch).enumerate() {
+            assert_eq!(e.id, before + 1 + i as i64, "ids rise in the order given");
+            assert_eq!(e.entity_id, want.entity_id);
+            assert_eq!(e.kind, want.kind);
+            assert_eq!(e.entity, want.entity);
+            assert_eq!(e.version, want.version);
+            assert_eq!(e.state_id, want.state_id);
+            assert_eq!(e.district_id, want.district_id);
+            assert_eq!(e.village_id, want.village_id);
+            assert_eq!(e.payload, want.payload);
+            assert_eq!(e.actor_sub, "importer");
+        }
+        assert_eq!(got[n].id, after);
+        assert_eq!(got[n].entity_id, -1);
+        assert_eq!(log::head(&t.db).await.expect("head"), after);
+    }
+}
