@@ -71,6 +71,16 @@ enum What {
         #[command(flatten)]
         common: Common,
     },
+    /// Physical progress of scheme components (a progress report or measurement-book
+    /// abstract): scheme id, component (OHT/ESR, rising main, FHTC, …), cumulative quantity
+    /// done, as on date; optionally planned quantity (when a scheme has several components of
+    /// a kind), evidence URL and reason. Each new record is made as `recordSchemeProgress`
+    /// makes it; records are keyed by component and day.
+    SchemeProgress {
+        file: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -97,6 +107,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
         What::Coverage { file, common } => (Kind::Coverage, vec![file], common),
         What::Schemes { file, common } => (Kind::Schemes, vec![file], common),
         What::WaterQuality { file, common } => (Kind::WaterQuality, vec![file], common),
+        What::SchemeProgress { file, common } => (Kind::SchemeProgress, vec![file], common),
     };
     let usage = |e: UsageError| {
         eprintln!("sangam import: {e}");

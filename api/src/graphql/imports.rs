@@ -4,7 +4,7 @@
 //! jurisdiction are rejected by line like any other bad row.
 //!
 //! `importFile` takes no idempotency key: an import is idempotent by its rows' natural keys (LGD
-//! codes, scheme ids, sample ids), so a retry of a file that was written changes nothing and its
+//! codes, scheme ids, sample ids, component and day), so a retry of a file that was written changes nothing and its
 //! report says so (every row unchanged). It runs in the import's own transaction, with the same
 //! invariants as the write path: rows checked before anything is written, rollups recounted,
 //! one audit record per file, and events for what changed.
@@ -33,6 +33,9 @@ pub enum ImportKind {
     Schemes,
     /// Water-quality results, judged against BIS 10500 as `recordWaterQualityTest` judges them.
     WaterQuality,
+    /// Physical progress of scheme components, recorded as `recordSchemeProgress` records it
+    /// (PHED, with `schemes:write`).
+    SchemeProgress,
 }
 
 impl From<ImportKind> for ingest::Kind {
@@ -43,6 +46,7 @@ impl From<ImportKind> for ingest::Kind {
             ImportKind::Coverage => ingest::Kind::Coverage,
             ImportKind::Schemes => ingest::Kind::Schemes,
             ImportKind::WaterQuality => ingest::Kind::WaterQuality,
+            ImportKind::SchemeProgress => ingest::Kind::SchemeProgress,
         }
     }
 }
@@ -72,7 +76,7 @@ pub struct ImportFileReport {
     /// SHA-256 of the file as uploaded, hex.
     pub sha256: String,
     /// What the file holds: `state`, `district`, `block`, `gram_panchayat`, `village`,
-    /// `division`, `coverage`, `scheme` or `water_quality`.
+    /// `division`, `coverage`, `scheme`, `water_quality` or `scheme_progress`.
     pub kind: String,
     /// Data rows read (blank rows are skipped).
     pub rows: u64,

@@ -5,7 +5,8 @@
 //!
 //! An import reads every file first (usage errors before any work), then, in one transaction,
 //! checks every row of a file before writing that file's accepted rows. Rows are matched to what
-//! is held by their natural key (an LGD code, a scheme code, a sample id), so re-importing a file
+//! is held by their natural key (an LGD code, a scheme code, a sample id, a scheme component
+//! and day), so re-importing a file
 //! changes nothing and a newer one changes only what differs, keeping ids. The transaction is
 //! rolled back for a dry run, and when any row was rejected unless the import is partial. At
 //! the end come one audit record per file, a recount of the rollups of every district touched,
@@ -16,6 +17,7 @@ mod coverage;
 pub mod lgd;
 pub mod parse;
 pub mod report;
+mod scheme_progress;
 mod schemes;
 pub mod seed;
 pub mod table;
@@ -70,6 +72,8 @@ pub enum Kind {
     Schemes,
     /// Water-quality results, judged against BIS 10500 as `recordWaterQualityTest` judges them.
     WaterQuality,
+    /// Physical progress of scheme components, recorded as `recordSchemeProgress` records it.
+    SchemeProgress,
 }
 
 impl Kind {
@@ -80,6 +84,7 @@ impl Kind {
             Kind::Coverage => "coverage",
             Kind::Schemes => "schemes",
             Kind::WaterQuality => "water-quality",
+            Kind::SchemeProgress => "scheme-progress",
         }
     }
 }
@@ -88,7 +93,9 @@ impl Kind {
 /// LGD geography and divisions for state administrators only; coverage and schemes for state
 /// administrators and district coordinators; water-quality results also for Health, with
 /// `quality:write` as well, since each sample is recorded as `recordWaterQualityTest` records
-/// it. The rows themselves are checked against the caller's jurisdiction by line. The error
+/// it; scheme progress for PHED (state administrators, district coordinators, PHED officers),
+/// with `schemes:write` as well, since each record is made as `recordSchemeProgress` makes it.
+/// The rows themselves are checked against the caller's jurisdiction by line. The error
 /// names what is missing.
 pub fn may_import(who: &Principal, kind: Kind) -> Result<(), String> {
     use crate::principal::{Role, Scope};
@@ -100,6 +107,8 @@ pub fn may_import(who: &Principal, kind: Kind) -> Result<(), String> {
         (_, Role::StateAdmin) => true,
         (Kind::Coverage | Kind::Schemes | Kind::WaterQuality, Role::DistrictCoordinator) => true,
         (Kind::WaterQuality, Role::Department) => who.department == Some(Department::Health),
+        (Kind::SchemeProgress, Role::DistrictCoordinator) => true,
+        (Kind::SchemeProgress, Role::Department) => who.department == Some(Department::Phed),
         _ => false,
     };
     if !allowed {
@@ -113,10 +122,18 @@ pub fn may_import(who: &Principal, kind: Kind) -> Result<(), String> {
                  results"
                     .into()
             }
+            Kind::SchemeProgress => {
+                "PHED (a state administrator, a district coordinator or a PHED officer) to \
+                 import scheme progress"
+                    .into()
+            }
         });
     }
     if kind == Kind::WaterQuality && !who.has_scope(Scope::QualityWrite) {
         return Err(Scope::QualityWrite.as_str().to_owned());
+    }
+    if kind == Kind::SchemeProgress && !who.has_scope(Scope::SchemesWrite) {
+        return Err(Scope::SchemesWrite.as_str().to_owned());
     }
     Ok(())
 }
@@ -255,6 +272,13 @@ pub async fn run(
         Kind::WaterQuality => {
             for f in files {
                 report.files.push(water_quality::import(&mut ctx, f).await?);
+            }
+        }
+        Kind::SchemeProgress => {
+            for f in files {
+                report
+                    .files
+                    .push(scheme_progress::import(&mut ctx, f).await?);
             }
         }
     }

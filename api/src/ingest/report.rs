@@ -24,7 +24,7 @@ pub struct FileReport {
     pub file: String,
     pub sha256: String,
     /// What the file holds (`state`, `district`, `block`, `gram_panchayat`, `village`,
-    /// `division`, `coverage`, `scheme`, `water_quality`).
+    /// `division`, `coverage`, `scheme`, `water_quality`, `scheme_progress`).
     pub kind: String,
     /// Data rows read (blank rows are skipped).
     pub rows: u64,

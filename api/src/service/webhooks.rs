@@ -98,10 +98,10 @@ pub async fn check_target(argument: &str, url: &str, reach: ssrf::Reach) -> ApiR
 }
 
 impl Service {
-    /// The kinds, each one of rows the principal may read (a dashboard: no task or assignment
-    /// events); `argument` names the input field.
+    /// The kinds, each one of rows the principal may read (a dashboard: no task, assignment or
+    /// scheme events); `argument` names the input field.
     fn check_kinds(&self, argument: &str, kinds: &[EventKind]) -> ApiResult<String> {
-        use entities::{assignment, task, village, water_quality_test};
+        use entities::{assignment, scheme, task, village, water_quality_test};
         if kinds.is_empty() {
             return Err(ApiError::bad_input(
                 argument,
@@ -115,6 +115,7 @@ impl Service {
                 Entity::Assignment => may_read::<assignment::Entity>(who)?,
                 Entity::WaterQualityTest => may_read::<water_quality_test::Entity>(who)?,
                 Entity::Village => may_read::<village::Entity>(who)?,
+                Entity::Scheme => may_read::<scheme::Entity>(who)?,
             }
         }
         let mut kinds = kinds.to_vec();

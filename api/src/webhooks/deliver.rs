@@ -31,7 +31,7 @@ use std::{
 
 use chrono::{DateTime, TimeDelta, Utc};
 use entities::{
-    assignment, task, village, water_quality_test, webhook, webhook_attempt,
+    assignment, scheme, task, village, water_quality_test, webhook, webhook_attempt,
     webhook_delivery::{self, WebhookDeliveryStatus as Status},
 };
 use futures_util::{StreamExt, stream};
@@ -328,6 +328,11 @@ async fn reachable(svc: &Service, entity: Entity, ids: &[i64]) -> anyhow::Result
             .collect(),
         Entity::Village => svc
             .by_ids::<village::Entity>(ids)
+            .await?
+            .into_keys()
+            .collect(),
+        Entity::Scheme => svc
+            .by_ids::<scheme::Entity>(ids)
             .await?
             .into_keys()
             .collect(),

@@ -13,7 +13,7 @@
 use std::collections::{HashMap, hash_map::Entry};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use entities::{assignment, task, village, water_quality_test, webhook, webhook_cursor};
+use entities::{assignment, scheme, task, village, water_quality_test, webhook, webhook_cursor};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
     Statement, TransactionTrait, sea_query::Expr,
@@ -292,6 +292,10 @@ async fn matches(svc: &Service, filter: &str, event: &EventRef) -> anyhow::Resul
             .is_some(),
         Entity::Village => svc
             .find_one::<village::Entity>(cond.add(village::Column::Id.eq(id)))
+            .await?
+            .is_some(),
+        Entity::Scheme => svc
+            .find_one::<scheme::Entity>(cond.add(scheme::Column::Id.eq(id)))
             .await?
             .is_some(),
     })

@@ -144,6 +144,21 @@ pub enum EventKind {
     VillageHgjReported,
     /// `village.hgj_certified`: the Gram Sabha certified it.
     VillageHgjCertified,
+    /// `scheme.transitioned`: the scheme moved through its lifecycle (sanctioned, work order,
+    /// on hold, completed, commissioned, cancelled).
+    SchemeTransitioned,
+    /// `scheme.component_added`: a component was added to the scheme's plan (the payload
+    /// carries it as `component`).
+    SchemeComponentAdded,
+    /// `scheme.progress_recorded`: a component's physical progress was recorded (the payload
+    /// carries the component as `component`, and the scheme's new `physicalProgress`).
+    SchemeProgressRecorded,
+    /// `scheme.inspected`: a quality inspection was recorded (the payload carries it as
+    /// `inspection`, with its verdict, and the scheme's `openFindings`).
+    SchemeInspected,
+    /// `scheme.handed_over`: the scheme was handed over to the Gram Panchayat (the payload
+    /// carries the `handover`, without the operator's name).
+    SchemeHandedOver,
 }
 
 /// The row an event is about.
@@ -153,6 +168,7 @@ pub enum Entity {
     Assignment,
     WaterQualityTest,
     Village,
+    Scheme,
 }
 
 impl Entity {
@@ -162,6 +178,7 @@ impl Entity {
             "assignment" => Self::Assignment,
             "water_quality_test" => Self::WaterQualityTest,
             "village" => Self::Village,
+            "scheme" => Self::Scheme,
             _ => return None,
         })
     }
@@ -172,12 +189,13 @@ impl Entity {
             Self::Assignment => "assignment",
             Self::WaterQualityTest => "water_quality_test",
             Self::Village => "village",
+            Self::Scheme => "scheme",
         }
     }
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 17] = [
         Self::TaskCreated,
         Self::TaskUpdated,
         Self::TaskTransitioned,
@@ -190,6 +208,11 @@ impl EventKind {
         Self::VillageCoverageUpdated,
         Self::VillageHgjReported,
         Self::VillageHgjCertified,
+        Self::SchemeTransitioned,
+        Self::SchemeComponentAdded,
+        Self::SchemeProgressRecorded,
+        Self::SchemeInspected,
+        Self::SchemeHandedOver,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -206,6 +229,11 @@ impl EventKind {
             Self::VillageCoverageUpdated => "village.coverage_updated",
             Self::VillageHgjReported => "village.hgj_reported",
             Self::VillageHgjCertified => "village.hgj_certified",
+            Self::SchemeTransitioned => "scheme.transitioned",
+            Self::SchemeComponentAdded => "scheme.component_added",
+            Self::SchemeProgressRecorded => "scheme.progress_recorded",
+            Self::SchemeInspected => "scheme.inspected",
+            Self::SchemeHandedOver => "scheme.handed_over",
         }
     }
 
@@ -226,6 +254,11 @@ impl EventKind {
             Self::VillageCoverageUpdated | Self::VillageHgjReported | Self::VillageHgjCertified => {
                 Entity::Village
             }
+            Self::SchemeTransitioned
+            | Self::SchemeComponentAdded
+            | Self::SchemeProgressRecorded
+            | Self::SchemeInspected
+            | Self::SchemeHandedOver => Entity::Scheme,
         }
     }
 
@@ -249,7 +282,7 @@ pub struct Filter {
     /// Only rows within this area (a global id, kept as given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub within: Option<String>,
-    /// Only this village, and tasks, assignments and tests on it.
+    /// Only this village, and tasks, assignments and tests on it, and schemes serving it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub village: Option<i64>,
     /// Task events only for this task.
@@ -264,7 +297,7 @@ impl Filter {
     /// The condition on rows of `entity` (its own table): the same area and id conditions the
     /// subscriptions use.
     pub fn condition(&self, entity: Entity) -> crate::error::ApiResult<Condition> {
-        use entities::{assignment, water_quality_test};
+        use entities::{assignment, scheme, scheme_village, water_quality_test};
         let mut cond = Condition::all();
         let area = self
             .within
@@ -316,6 +349,19 @@ impl Filter {
                 }
                 if let Some(v) = self.village {
                     cond = cond.add(water_quality_test::Column::VillageId.eq(v));
+                }
+            }
+            Entity::Scheme => {
+                if let Some(a) = &area {
+                    cond = cond.add(a.schemes());
+                }
+                if let Some(v) = self.village {
+                    let serving = sea_orm::sea_query::Query::select()
+                        .column(scheme_village::Column::SchemeId)
+                        .from(scheme_village::Entity)
+                        .and_where(scheme_village::Column::VillageId.eq(v))
+                        .to_owned();
+                    cond = cond.add(scheme::Column::Id.in_subquery(serving));
                 }
             }
         }

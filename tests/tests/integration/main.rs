@@ -33,6 +33,8 @@ mod replica_reads;
 mod retests;
 mod rollups;
 mod schema_sdl;
+mod scheme_progress_import;
+mod scheme_webhooks;
 mod scheme_works;
 mod search;
 mod subscriptions;

@@ -103,6 +103,8 @@ enum Probe {
     ImportCoverage,
     /// Upload (dry run) a clean water-quality sample of a village in reach.
     ImportWaterQuality,
+    /// Upload (dry run) a progress abstract of a scheme's component (PHED, `schemes:write`).
+    ImportSchemeProgress,
 }
 
 use Probe::*;
@@ -178,6 +180,8 @@ const MUTATION: &[(&str, Probe, [Rule; 5])] = &[
     ("importFile", ImportLgd, [Y, N, N, N, N]),
     ("importFile", ImportCoverage, [Y, Y, N, N, N]),
     ("importFile", ImportWaterQuality, [Y, Y, Y, N, N]),
+    // The department column is HEALTH: progress is PHED's.
+    ("importFile", ImportSchemeProgress, [Y, Y, N, N, N]),
 ];
 
 /// The `inspection_agency` role's column (ACCESS.md, "Scheme works"), for every row of the two
@@ -242,6 +246,7 @@ const AGENCY: &[(&str, Probe, Rule)] = &[
     ("importFile", ImportLgd, N),
     ("importFile", ImportCoverage, N),
     ("importFile", ImportWaterQuality, N),
+    ("importFile", ImportSchemeProgress, N),
 ];
 
 const IMPORT: &str = "mutation($kind: ImportKind!, $file: Upload!) { importFile(kind: $kind,
@@ -269,6 +274,15 @@ fn upload(w: &World, role: Role, probe: Probe) -> Option<(&'static str, String)>
                 "Sample ID,Village LGD Code,Sampled On,Test Type,Source Name,Source Type,pH,\
                  Nitrate\nPOLICY-{},{code},{},FTK,Handpump near the school,Handpump,7.2,12\n",
                 role.as_str(),
+                today()
+            ),
+        )),
+        ImportSchemeProgress => Some((
+            "progress.csv",
+            format!(
+                "Scheme ID,Component,Cumulative Quantity,As on Date
+CG-RPWSS-000007,OHT,1,{}
+",
                 today()
             ),
         )),
@@ -777,6 +791,10 @@ async fn probe(
         ImportWaterQuality => (
             IMPORT.into(),
             json!({ "kind": "WATER_QUALITY", "file": null }),
+        ),
+        ImportSchemeProgress => (
+            IMPORT.into(),
+            json!({ "kind": "SCHEME_PROGRESS", "file": null }),
         ),
         Deliveries => (
             "query($w: ID!) { webhookDeliveries(webhook: $w, first: 5) { totalCount edges {

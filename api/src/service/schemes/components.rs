@@ -227,144 +227,153 @@ impl Service {
         .await
     }
 
-    /// Records a component's progress (append-only; the latest is current).
+    /// Records a component's progress (append-only; the latest is current): the body is
+    /// [`record_progress`], which imports of progress files run too.
     pub async fn record_scheme_progress(
         &self,
         new: NewProgress,
         key: Option<&str>,
     ) -> ApiResult<ComponentWritten> {
         self.write("recordSchemeProgress", key, move |tx| {
-            Box::pin(async move {
-                phed_writer(tx.svc())?;
-                let today = tx.svc().today();
-                if !new.quantity_done.is_finite() || new.quantity_done < 0.0 {
-                    return Err(ApiError::bad_input(
-                        "input.quantityDone",
-                        "a quantity done is zero or more",
-                    ));
-                }
-                if new.as_of > today {
-                    return Err(ApiError::bad_input(
-                        "input.asOf",
-                        "progress cannot be recorded for a future day",
-                    ));
-                }
-                check_url("input.evidenceUrl", new.evidence_url.as_deref())?;
-                at_most_opt("input.reason", new.reason.as_deref(), text::NOTE)?;
-                let seen = tx.visible::<scheme::Entity>(new.scheme, "scheme").await?;
-                if !BUILDING_NOW.contains(&seen.status) {
-                    return Err(ApiError::bad_input(
-                        "input.scheme",
-                        format!(
-                            "progress is recorded while the works are under way (WORK_ORDER_ISSUED \
-                             or IN_PROGRESS); the scheme is {}",
-                            super::name(seen.status)
-                        ),
-                    ));
-                }
-                let before = lock(tx, &seen).await?;
-                let component = scheme_component::Entity::find_by_id(new.component)
-                    .filter(scheme_component::Column::SchemeId.eq(before.id))
-                    .one(tx.conn())
-                    .await?
-                    .ok_or_else(|| {
-                        ApiError::bad_input("input.component", "the scheme has no such component")
-                    })?;
-                if new.quantity_done > component.planned_quantity * (1.0 + 1e-9) {
-                    return Err(ApiError::bad_input(
-                        "input.quantityDone",
-                        format!(
-                            "more than the {} planned; add a component for the extra work",
-                            component.planned_quantity
-                        ),
-                    ));
-                }
-                if component.progress_as_of.is_some_and(|d| new.as_of < d) {
-                    return Err(ApiError::bad_input(
-                        "input.asOf",
-                        "progress is already recorded for a later day; records only move forward \
-                         in time",
-                    ));
-                }
-                let reason = new
-                    .reason
-                    .map(|r| r.trim().to_owned())
-                    .filter(|r| !r.is_empty());
-                if new.quantity_done < component.quantity_done && reason.is_none() {
-                    return Err(ApiError::bad_input(
-                        "input.reason",
-                        format!(
-                            "the quantity done falls from {} to {}: give the reason (a \
-                             measurement corrected, work dismantled)",
-                            component.quantity_done, new.quantity_done
-                        ),
-                    ));
-                }
-                let record = scheme_progress::ActiveModel {
-                    scheme_id: Set(before.id),
-                    component_id: Set(component.id),
-                    quantity_done: Set(new.quantity_done),
-                    previous_quantity: Set(component.quantity_done),
-                    as_of: Set(new.as_of),
-                    evidence_url: Set(new.evidence_url),
-                    reason: Set(reason),
-                    recorded_by: Set(tx.svc().principal().sub.clone()),
-                    recorded_at: Set(Utc::now()),
-                    ..Default::default()
-                }
-                .insert(tx.conn())
-                .await?;
-                scheme_component::Entity::update_many()
-                    .col_expr(
-                        scheme_component::Column::QuantityDone,
-                        Expr::value(new.quantity_done),
-                    )
-                    .col_expr(
-                        scheme_component::Column::ProgressAsOf,
-                        Expr::value(new.as_of),
-                    )
-                    .col_expr(
-                        scheme_component::Column::Version,
-                        Expr::col(scheme_component::Column::Version).add(1),
-                    )
-                    .filter(scheme_component::Column::Id.eq(component.id))
-                    .exec(tx.conn())
-                    .await?;
-                let updated = scheme_component::Entity::find_by_id(component.id)
-                    .one(tx.conn())
-                    .await?
-                    .ok_or(ApiError::NotFound("component"))?;
-                let after = store_progress(tx, before.id).await?;
-                tx.audit(
-                    "scheme_progress",
-                    record.id,
-                    Some(after.district_id),
-                    None::<&scheme_progress::Model>,
-                    Some(&record),
-                )
-                .await?;
-                finish(
-                    tx,
-                    &before,
-                    &after,
-                    "scheme.progress_recorded",
-                    json!({
-                        "component_id": updated.id,
-                        "component_kind": updated.kind,
-                        "quantity_done": updated.quantity_done,
-                        "previous_quantity": record.previous_quantity,
-                        "as_of": record.as_of,
-                    }),
-                )
-                .await?;
-                Ok(ComponentWritten {
-                    scheme: after,
-                    component: updated,
-                })
-            })
+            Box::pin(record_progress(tx, new))
         })
         .await
     }
+}
+
+/// Records a component's progress in `tx`: the body of `recordSchemeProgress`, and what imports
+/// of progress files (`sangam import scheme-progress`) call for each new row, so both apply the
+/// same rules: PHED only, while the works are under way; append-only, never for a day before
+/// the latest record; at most the planned quantity; a decrease needs a reason; then the
+/// component's current quantity, the scheme's physical progress, audit records, rollups and
+/// the `scheme.progress_recorded` event.
+pub async fn record_progress(tx: &mut Tx<'_>, new: NewProgress) -> ApiResult<ComponentWritten> {
+    phed_writer(tx.svc())?;
+    let today = tx.svc().today();
+    if !new.quantity_done.is_finite() || new.quantity_done < 0.0 {
+        return Err(ApiError::bad_input(
+            "input.quantityDone",
+            "a quantity done is zero or more",
+        ));
+    }
+    if new.as_of > today {
+        return Err(ApiError::bad_input(
+            "input.asOf",
+            "progress cannot be recorded for a future day",
+        ));
+    }
+    check_url("input.evidenceUrl", new.evidence_url.as_deref())?;
+    at_most_opt("input.reason", new.reason.as_deref(), text::NOTE)?;
+    let seen = tx.visible::<scheme::Entity>(new.scheme, "scheme").await?;
+    if !BUILDING_NOW.contains(&seen.status) {
+        return Err(ApiError::bad_input(
+            "input.scheme",
+            format!(
+                "progress is recorded while the works are under way (WORK_ORDER_ISSUED \
+                 or IN_PROGRESS); the scheme is {}",
+                super::name(seen.status)
+            ),
+        ));
+    }
+    let before = lock(tx, &seen).await?;
+    let component = scheme_component::Entity::find_by_id(new.component)
+        .filter(scheme_component::Column::SchemeId.eq(before.id))
+        .one(tx.conn())
+        .await?
+        .ok_or_else(|| {
+            ApiError::bad_input("input.component", "the scheme has no such component")
+        })?;
+    if new.quantity_done > component.planned_quantity * (1.0 + 1e-9) {
+        return Err(ApiError::bad_input(
+            "input.quantityDone",
+            format!(
+                "more than the {} planned; add a component for the extra work",
+                component.planned_quantity
+            ),
+        ));
+    }
+    if component.progress_as_of.is_some_and(|d| new.as_of < d) {
+        return Err(ApiError::bad_input(
+            "input.asOf",
+            "progress is already recorded for a later day; records only move forward \
+             in time",
+        ));
+    }
+    let reason = new
+        .reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if new.quantity_done < component.quantity_done && reason.is_none() {
+        return Err(ApiError::bad_input(
+            "input.reason",
+            format!(
+                "the quantity done falls from {} to {}: give the reason (a \
+                 measurement corrected, work dismantled)",
+                component.quantity_done, new.quantity_done
+            ),
+        ));
+    }
+    let record = scheme_progress::ActiveModel {
+        scheme_id: Set(before.id),
+        component_id: Set(component.id),
+        quantity_done: Set(new.quantity_done),
+        previous_quantity: Set(component.quantity_done),
+        as_of: Set(new.as_of),
+        evidence_url: Set(new.evidence_url),
+        reason: Set(reason),
+        recorded_by: Set(tx.svc().principal().sub.clone()),
+        recorded_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(tx.conn())
+    .await?;
+    scheme_component::Entity::update_many()
+        .col_expr(
+            scheme_component::Column::QuantityDone,
+            Expr::value(new.quantity_done),
+        )
+        .col_expr(
+            scheme_component::Column::ProgressAsOf,
+            Expr::value(new.as_of),
+        )
+        .col_expr(
+            scheme_component::Column::Version,
+            Expr::col(scheme_component::Column::Version).add(1),
+        )
+        .filter(scheme_component::Column::Id.eq(component.id))
+        .exec(tx.conn())
+        .await?;
+    let updated = scheme_component::Entity::find_by_id(component.id)
+        .one(tx.conn())
+        .await?
+        .ok_or(ApiError::NotFound("component"))?;
+    let after = store_progress(tx, before.id).await?;
+    tx.audit(
+        "scheme_progress",
+        record.id,
+        Some(after.district_id),
+        None::<&scheme_progress::Model>,
+        Some(&record),
+    )
+    .await?;
+    finish(
+        tx,
+        &before,
+        &after,
+        "scheme.progress_recorded",
+        json!({
+            "component_id": updated.id,
+            "component_kind": updated.kind,
+            "quantity_done": updated.quantity_done,
+            "previous_quantity": record.previous_quantity,
+            "as_of": record.as_of,
+        }),
+    )
+    .await?;
+    Ok(ComponentWritten {
+        scheme: after,
+        component: updated,
+    })
 }
 
 #[cfg(test)]
