@@ -36,7 +36,7 @@ use super::{
 use crate::{
     error::ApiError,
     service::{
-        schemes::components::{NewProgress, record_progress},
+        schemes::components::{NewProgress, decreases, record_progress},
         text,
     },
 };
@@ -570,7 +570,8 @@ pub(super) async fn import(ctx: &mut Ctx<'_>, f: Opened) -> Result<FileReport, s
             .and_then(|rs| rs.iter().rev().find(|r| r.as_of == row.as_of));
         match same_day {
             Some(r)
-                if r.quantity_done == row.quantity
+                if !decreases(r.quantity_done, row.quantity)
+                    && !decreases(row.quantity, r.quantity_done)
                     && r.evidence_url == row.evidence_url
                     && r.reason == row.reason =>
             {
@@ -660,7 +661,7 @@ pub(super) async fn import(ctx: &mut Ctx<'_>, f: Opened) -> Result<FileReport, s
                 );
                 continue;
             }
-            if row.quantity < quantity && row.reason.is_none() {
+            if decreases(quantity, row.quantity) && row.reason.is_none() {
                 checks.reject(
                     line,
                     &reason_name,

@@ -76,6 +76,12 @@ pub fn physical_progress(components: &[scheme_component::Model]) -> Option<i32> 
     Some(((share * 10_000.0).round() as i32).clamp(0, 9_999))
 }
 
+/// Whether `to` is less than `from` by more than floating-point noise (a quantity held as
+/// `10.360000000000001` and reported as `10.36` is the same quantity, not a decrease).
+pub(crate) fn decreases(from: f64, to: f64) -> bool {
+    to < from - 1e-9 * from.abs().max(1.0)
+}
+
 pub struct NewComponent {
     pub scheme: i64,
     pub kind: ComponentKind,
@@ -303,7 +309,7 @@ pub async fn record_progress(tx: &mut Tx<'_>, new: NewProgress) -> ApiResult<Com
         .reason
         .map(|r| r.trim().to_owned())
         .filter(|r| !r.is_empty());
-    if new.quantity_done < component.quantity_done && reason.is_none() {
+    if decreases(component.quantity_done, new.quantity_done) && reason.is_none() {
         return Err(ApiError::bad_input(
             "input.reason",
             format!(
