@@ -6,7 +6,8 @@
 //! data to the collector, and every resolver span is named `field`. Here a span is named after
 //! the field (`Query.villages`), carries its path and types, and is marked `ERROR` when the
 //! resolver fails. As there, fields of scalar and enum types get no span: they are read off
-//! their parent's row, and a page of rows would otherwise be thousands of spans.
+//! their parent's row, and a page of rows would otherwise be thousands of spans; nor do a
+//! list's items, one by one.
 
 use std::sync::Arc;
 
@@ -39,7 +40,10 @@ impl Extension for ResolverSpans {
             .types
             .get(MetaTypeName::concrete_typename(info.return_type))
             .is_some_and(|ty| ty.is_leaf());
-        if info.is_for_introspection || leaf {
+        // A list's items are resolved one by one under the list's field (their parent type is
+        // the list, `[District!]`): a span each would repeat the field's for every row.
+        let item = info.parent_type.starts_with('[');
+        if info.is_for_introspection || leaf || item {
             return next.run(ctx, info).await;
         }
         let span = tracing::debug_span!(

@@ -426,6 +426,8 @@ impl Exporter {
             .timeout(TIMEOUT)
             .default_headers(self.settings.headers.clone())
             .build()?;
+        // The recorder first: counters registered before it would be lost.
+        crate::metrics::install();
         counter!("sangam_otlp_spans_exported_total").absolute(0);
         counter!("sangam_otlp_spans_dropped_total").absolute(DROPPED.load(Ordering::Relaxed));
         counter!("sangam_otlp_export_failures_total").absolute(0);

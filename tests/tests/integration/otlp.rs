@@ -375,6 +375,13 @@ async fn exported_on(database_url: &str, system: &str) {
         assert_eq!(headers["content-type"], "application/json");
         assert_eq!(headers["x-collector-key"], "k1");
     }
+    assert!(
+        !collector
+            .spans()
+            .iter()
+            .any(|(s, _)| s["name"] == "[District!].districts"),
+        "a list's items have no span each"
+    );
     let (_, resource) = &collector.spans()[0];
     let resource_attr = |k: &str| attr(resource, k)["stringValue"].clone();
     assert_eq!(resource_attr("service.name"), "sangam");
