@@ -21,7 +21,11 @@ use crate::{
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
+    let otlp = match &cli.command {
+        Command::Serve(args) => args.otlp.settings(),
+        _ => None,
+    };
+    let exporter = telemetry::init(cli.log_format, otlp);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -32,7 +36,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let done = runtime.block_on(run(cli.command));
+    let done = runtime.block_on(run(cli.command, exporter));
     // Background workers (webhooks, listeners) and blocking calls still running are not
     // waited for without end: dropping the runtime would wait on blocking threads forever.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
@@ -48,9 +52,9 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> anyhow::Result<()> {
+async fn run(command: Command, exporter: Option<telemetry::otlp::Exporter>) -> anyhow::Result<()> {
     match command {
-        Command::Serve(args) => server::serve(*args).await,
+        Command::Serve(args) => server::serve(*args, exporter).await,
         Command::Import(args) => import::run(*args).await,
         Command::Migrate { action, db } => {
             if let MigrateAction::Status = action

@@ -367,6 +367,40 @@ pub struct ServeArgs {
     pub auth: AuthArgs,
     #[command(flatten)]
     pub webhooks: WebhookArgs,
+    #[command(flatten)]
+    pub otlp: OtlpArgs,
+}
+
+/// Where tracing spans go (off by default).
+#[derive(Debug, Clone, Args)]
+pub struct OtlpArgs {
+    /// Export tracing spans (each request, GraphQL resolver and SQL statement) over OTLP/HTTP
+    /// with the JSON encoding to this collector, e.g. `http://127.0.0.1:4318` (spans are
+    /// POSTed to `URL/v1/traces`). A request's W3C `traceparent` header is continued.
+    #[arg(long, env = "SANGAM_OTLP_ENDPOINT", value_parser = crate::telemetry::otlp::parse_endpoint)]
+    pub otlp_endpoint: Option<reqwest::Url>,
+    /// A header sent with every export, `NAME=VALUE` (a collector's API key, say); repeat the
+    /// flag, or separate them with commas in the variable.
+    #[arg(
+        long = "otlp-header",
+        env = "SANGAM_OTLP_HEADERS",
+        value_delimiter = ',',
+        hide_env_values = true,
+        requires = "otlp_endpoint",
+        value_parser = crate::telemetry::otlp::parse_header
+    )]
+    pub otlp_headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
+}
+
+impl OtlpArgs {
+    /// The exporter's settings, when spans are exported.
+    pub fn settings(&self) -> Option<crate::telemetry::otlp::Settings> {
+        let url = self.otlp_endpoint.clone()?;
+        Some(crate::telemetry::otlp::Settings {
+            url,
+            headers: self.otlp_headers.iter().cloned().collect(),
+        })
+    }
 }
 
 /// How webhooks are delivered.

@@ -9,7 +9,7 @@ use async_graphql::{
 use axum::{
     Json, Router,
     body::Body,
-    extract::{FromRef, FromRequestParts, State},
+    extract::{FromRef, FromRequestParts, MatchedPath, State},
     http::{HeaderMap, HeaderValue, Request, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -19,8 +19,9 @@ use serde_json::json;
 use tower_http::{
     limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
-    trace::TraceLayer,
+    trace::{DefaultOnResponse, OnResponse, TraceLayer},
 };
+use tracing::Instrument;
 
 use crate::{
     auth::{Authenticator, endpoints},
@@ -150,15 +151,61 @@ pub fn router(state: AppState) -> Router {
         .layer(crate::browsers::compression())
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let id = req
-                .extensions()
-                .get::<RequestId>()
-                .and_then(|id| id.header_value().to_str().ok())
-                .unwrap_or_default();
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(|res: &Response, latency: Duration, span: &tracing::Span| {
+                    // Recorded only when the span has these fields (while exporting).
+                    span.record("http.response.status_code", res.status().as_u16());
+                    if res.status().is_server_error() {
+                        span.record("otel.status_code", "ERROR");
+                    }
+                    DefaultOnResponse::default().on_response(res, latency, span);
+                }),
+        )
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+}
+
+/// The span of an HTTP request. While spans are exported it is the trace's root (or continues
+/// the caller's `traceparent`), named as OpenTelemetry's HTTP conventions name a server span
+/// (`POST /graphql`: the method and the matched route, never the raw path).
+fn request_span(req: &Request<Body>) -> tracing::Span {
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or_default();
+    if !crate::telemetry::exporting() {
+        return tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id);
+    }
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    let traceparent = req
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let name = match route {
+        Some(route) => format!("{} {route}", req.method()),
+        None => req.method().to_string(),
+    };
+    tracing::info_span!(
+        target: "sangam::http",
+        "http",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %id,
+        otel.name = %name,
+        otel.kind = "server",
+        http.request.method = %req.method(),
+        http.route = route,
+        traceparent,
+        http.response.status_code = tracing::field::Empty,
+        graphql.operation.name = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    )
 }
 
 fn request_id(headers: &HeaderMap) -> Option<String> {
@@ -348,8 +395,9 @@ async fn execute(
                     .as_deref()
                     .or_else(|| operation_name(&req.query)),
             );
+            let span = operation_span(&label);
             let started = std::time::Instant::now();
-            let res = batches.drive(st.schema.execute(req)).await;
+            let res = batches.drive(st.schema.execute(req)).instrument(span).await;
             let took = started.elapsed();
             crate::metrics::operation(&label, took);
             if took >= st.options.slow_request {
@@ -396,6 +444,21 @@ async fn execute(
         reply.headers_mut().insert(replica::HEADER, v);
     }
     reply
+}
+
+/// While spans are exported: a span for one GraphQL operation (a batch has several in one
+/// request), whose resolvers' spans are its children; the request span takes its name too.
+fn operation_span(label: &str) -> tracing::Span {
+    if !crate::telemetry::exporting() {
+        return tracing::Span::none();
+    }
+    tracing::Span::current().record("graphql.operation.name", label);
+    tracing::debug_span!(
+        target: "sangam::graphql",
+        "operation",
+        otel.name = %format_args!("GraphQL {label}"),
+        graphql.operation.name = label,
+    )
 }
 
 /// The caller's consistency token (`Sangam-Consistency`), if it sent one.

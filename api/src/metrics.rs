@@ -83,14 +83,53 @@ fn kind(sql: &str) -> &'static str {
         .unwrap_or("other")
 }
 
-/// Counts and times every statement `db` sends from now on.
+/// Counts and times every statement `db` sends from now on; while spans are exported, each
+/// statement is also a span (see [`statement_span`]).
 pub fn count_statements(db: &mut DatabaseConnection) {
     install();
-    db.set_metric_callback(|info| {
+    let system = match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => "postgresql",
+        sea_orm::DatabaseBackend::Sqlite => "sqlite",
+        _ => "other_sql",
+    };
+    db.set_metric_callback(move |info| {
+        let kind = kind(&info.statement.sql);
         counter!("sangam_sql_statements_total").increment(1);
-        histogram!("sangam_sql_statement_seconds", "kind" => kind(&info.statement.sql))
+        histogram!("sangam_sql_statement_seconds", "kind" => kind)
             .record(info.elapsed.as_secs_f64());
+        if crate::telemetry::exporting() {
+            statement_span(kind, system, info.elapsed, info.failed);
+        }
     });
+}
+
+/// A span for a statement that has just finished, in the span it ran in (a resolver's, or the
+/// operation's for a DataLoader batch). sea-orm reports a statement only once it is done, so
+/// the span is made after the fact and says how long before it the statement began
+/// (`sangam.elapsed_ns`). Its name and attributes are the statement's kind, never its text,
+/// which would carry the values of literals.
+fn statement_span(kind: &'static str, system: &'static str, took: Duration, failed: bool) {
+    let name = match kind {
+        "select" => "SELECT",
+        "insert" => "INSERT",
+        "update" => "UPDATE",
+        "delete" => "DELETE",
+        "with" => "WITH",
+        _ => "SQL",
+    };
+    let span = tracing::debug_span!(
+        target: "sangam::sql",
+        "statement",
+        otel.name = name,
+        otel.kind = "client",
+        db.system.name = system,
+        db.operation.name = kind,
+        sangam.elapsed_ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+        otel.status_code = tracing::field::Empty,
+    );
+    if failed {
+        span.record("otel.status_code", "ERROR");
+    }
 }
 
 /// The label an operation's name gets: the name itself while it is a GraphQL name and one of

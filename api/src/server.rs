@@ -18,7 +18,14 @@ use crate::{
     ws::Shutdown,
 };
 
-pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+/// Serves until a stop signal; `exporter` (with `--otlp-endpoint`) sends the spans.
+pub async fn serve(
+    args: ServeArgs,
+    exporter: Option<crate::telemetry::otlp::Exporter>,
+) -> anyhow::Result<()> {
+    let spans = exporter
+        .map(crate::telemetry::otlp::Exporter::start)
+        .transpose()?;
     tracing::info!(
         listen = %args.listen,
         database_url = %db::mask_url(&args.db.database_url),
@@ -172,6 +179,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .is_err()
     {
         tracing::warn!("database connections still in use at shutdown; stopping anyway");
+    }
+    // Last, so the spans of the requests that drained are sent too.
+    if let Some(spans) = spans {
+        spans.shutdown(std::time::Duration::from_secs(5)).await;
     }
     tracing::info!("stopped");
     Ok(())

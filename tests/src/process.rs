@@ -23,6 +23,23 @@ pub fn sangam() -> PathBuf {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
             let mut build = Command::new(cargo);
             build.args(["build", "--quiet", "-p", "api", "--bin", "sangam"]);
+            // This process carries the variables cargo sets for the `tests` crate
+            // (`CARGO_PKG_NAME`, …). ring's build script reruns when they change, so passing
+            // them on rebuilt ring and everything above it (rustls, reqwest, api) here, and
+            // again at the next `cargo test`: minutes on each run of a binary test.
+            for (name, _) in std::env::vars_os() {
+                let Some(name) = name.to_str() else { continue };
+                if name.starts_with("CARGO_PKG_")
+                    || name.starts_with("CARGO_MANIFEST_")
+                    || name.starts_with("CARGO_BIN_EXE_")
+                    || matches!(
+                        name,
+                        "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR"
+                    )
+                {
+                    build.env_remove(name);
+                }
+            }
             if release {
                 build.arg("--release");
             }

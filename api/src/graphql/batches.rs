@@ -49,6 +49,14 @@ impl Batches {
 
     /// Takes a loader's batch (its query, ready to run).
     pub(super) fn start(&self, batch: BoxFuture<'static, ()>) {
+        // A batch's statements belong to the resolver that asked for its first key (the span
+        // current now), not to whatever is polled when the batch runs.
+        let batch = if crate::telemetry::exporting() {
+            use futures_util::FutureExt;
+            tracing::Instrument::instrument(batch, tracing::Span::current()).boxed()
+        } else {
+            batch
+        };
         match self.0.window {
             Some(window) => {
                 tokio::spawn(async move {

@@ -17,6 +17,7 @@ pub mod nul_bytes;
 pub mod persisted;
 pub mod query;
 pub mod scalars;
+pub mod spans;
 pub mod subscription;
 pub mod types;
 pub mod webhooks;
@@ -65,7 +66,12 @@ pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, Subscription> 
 }
 
 pub fn schema(limits: Limits) -> AppSchema {
-    schema_builder()
+    let mut builder = schema_builder();
+    // Only while spans are exported: without `--otlp-endpoint` resolvers run as they did.
+    if crate::telemetry::exporting() {
+        builder = builder.extension(spans::ResolverSpans);
+    }
+    builder
         .extension(limits.query)
         .extension(nul_bytes::NulBytes)
         .extension(completion::Completion::default())

@@ -29,7 +29,7 @@ fn admin_secret(server: &Server) -> String {
 }
 
 /// A token for the demo state administrator, from the server's token endpoint.
-async fn admin_token(client: &reqwest::Client, server: &Server) -> String {
+pub(crate) async fn admin_token(client: &reqwest::Client, server: &Server) -> String {
     let res: Value = client
         .post(format!("{}/oauth/token", server.base))
         .basic_auth("demo-state-admin", Some(admin_secret(server)))
@@ -237,7 +237,7 @@ fn clients_are_managed_from_the_cli_and_secrets_are_never_stored() {
 }
 
 /// Stops within `limit` of SIGTERM, successfully.
-fn stops_on_sigterm(server: &mut Server, limit: Duration, what: &str) {
+pub(crate) fn stops_on_sigterm(server: &mut Server, limit: Duration, what: &str) {
     let pid = server.child.id().to_string();
     let status = Command::new("kill")
         .args(["-TERM", &pid])

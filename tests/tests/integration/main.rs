@@ -22,6 +22,7 @@ mod limits;
 mod n_plus_one;
 mod observability;
 mod ordering;
+mod otlp;
 mod pagination;
 mod policy;
 mod progress;
