@@ -104,8 +104,14 @@ pub async fn villages(
         // A village without any is absent from the maps: it has none.
         let preloaded = Preloaded {
             latest_test: None,
-            schemes: (children.schemes.as_mut()).map(|m| m.remove(&row.id).unwrap_or_default()),
-            tasks: (children.tasks.as_mut()).map(|m| m.remove(&row.id).unwrap_or_default()),
+            schemes: children
+                .schemes
+                .as_mut()
+                .map(|m| m.remove(&row.id).unwrap_or_default()),
+            tasks: children
+                .tasks
+                .as_mut()
+                .map(|m| m.remove(&row.id).unwrap_or_default()),
         };
         Village::preloaded(row, preloaded)
     }))

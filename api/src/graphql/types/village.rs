@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// A revenue village, with its household tap coverage and Har Ghar Jal status.
-pub struct Village(pub village::Model, Preloaded);
+pub struct Village(pub village::Model, Option<Box<Preloaded>>);
 
 /// Children read in the same statement as the village, for the query shapes the resolvers
 /// recognise by look-ahead (`graphql/lookahead.rs`). What is `None` was not read that way and
@@ -37,13 +37,18 @@ pub struct Preloaded {
 
 impl From<village::Model> for Village {
     fn from(row: village::Model) -> Self {
-        Self(row, Preloaded::default())
+        Self(row, None)
     }
 }
 
 impl Village {
     pub fn preloaded(row: village::Model, preloaded: Preloaded) -> Self {
-        Self(row, preloaded)
+        // Boxed: most villages carry nothing read ahead, and `Node` holds a `Village` inline.
+        Self(row, Some(Box::new(preloaded)))
+    }
+
+    fn read_ahead(&self) -> Option<&Preloaded> {
+        self.1.as_deref()
     }
 }
 
@@ -126,7 +131,7 @@ impl Village {
     /// Schemes serving the village.
     #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn schemes(&self, ctx: &Context<'_>) -> ApiResult<Vec<Scheme>> {
-        let rows = match &self.1.schemes {
+        let rows = match self.read_ahead().and_then(|p| p.schemes.as_ref()) {
             Some(rows) => rows.clone(),
             None => loaders::schemes_of_village(ctx, self.0.id).await?,
         };
@@ -156,7 +161,7 @@ impl Village {
         ctx: &Context<'_>,
         status: Option<Vec<TaskStatus>>,
     ) -> ApiResult<Vec<Task>> {
-        let rows = match &self.1.tasks {
+        let rows = match self.read_ahead().and_then(|p| p.tasks.as_ref()) {
             Some(rows) => rows.clone(),
             None => {
                 loaders::children::<task::Entity>(ctx, task::Column::VillageId, self.0.id).await?
@@ -173,7 +178,7 @@ impl Village {
         &self,
         ctx: &Context<'_>,
     ) -> ApiResult<Option<WaterQualityTest>> {
-        if let Some(latest) = &self.1.latest_test {
+        if let Some(latest) = self.read_ahead().and_then(|p| p.latest_test.as_ref()) {
             return Ok(latest.clone());
         }
         Ok(loaders::latest_test(ctx, self.0.id)
