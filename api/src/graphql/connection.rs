@@ -108,7 +108,7 @@ impl PageArgs {
 }
 
 /// Builds a connection from a page, wrapping each row as its GraphQL type.
-pub fn connection<M, N: OutputType>(page: Page<M>, wrap: impl Fn(M) -> N) -> Conn<N> {
+pub fn connection<M, N: OutputType>(page: Page<M>, mut wrap: impl FnMut(M) -> N) -> Conn<N> {
     let mut conn =
         Connection::with_additional_fields(page.has_previous, page.has_next, Counted(page.total));
     conn.edges = page

@@ -12,6 +12,7 @@ pub mod imports;
 pub mod inputs;
 pub mod limits;
 pub mod loaders;
+pub mod lookahead;
 pub mod mutation;
 pub mod nul_bytes;
 pub mod persisted;

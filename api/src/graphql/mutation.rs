@@ -452,7 +452,7 @@ impl Mutation {
             RetestOutcome::NotARetest
         };
         Ok(RecordWaterQualityTestPayload {
-            test: WaterQualityTest(done.test),
+            test: WaterQualityTest::from(done.test),
             tasks_opened: done.tasks.into_iter().map(Task).collect(),
             tasks_closed: done.closed.into_iter().map(Task).collect(),
             tasks_kept_open: done.kept_open.into_iter().map(Task).collect(),
@@ -478,7 +478,7 @@ impl Mutation {
             .update_village_coverage(id, input.expected_version, update, k.as_deref())
             .await?;
         Ok(VillagePayload {
-            village: Village(v),
+            village: Village::from(v),
             client_mutation_id: input.client_mutation_id,
         })
     }
@@ -501,7 +501,7 @@ impl Mutation {
             .report_har_ghar_jal(id, input.expected_version, report, k.as_deref())
             .await?;
         Ok(VillagePayload {
-            village: Village(v),
+            village: Village::from(v),
             client_mutation_id: input.client_mutation_id,
         })
     }
@@ -525,7 +525,7 @@ impl Mutation {
             .certify_har_ghar_jal(id, input.expected_version, cert, k.as_deref())
             .await?;
         Ok(VillagePayload {
-            village: Village(v),
+            village: Village::from(v),
             client_mutation_id: input.client_mutation_id,
         })
     }

@@ -9,7 +9,7 @@ use super::{
     context::CtxExt,
     ids::{self, Kind},
     inputs::*,
-    limits, loaders,
+    limits, loaders, lookahead,
     types::{
         Assignment, Block, District, Division, GramPanchayat, Node, Organisation, Scheme, State,
         Task, TaskEvent, Village, WaterQualityTest,
@@ -133,7 +133,7 @@ impl Query {
     }
     /// A village by its LGD code.
     async fn village(&self, ctx: &Context<'_>, lgd_code: i32) -> ApiResult<Option<Village>> {
-        by_code::<village::Entity, _>(ctx, eq(village::Column::LgdCode, lgd_code), Village).await
+        lookahead::village(ctx, eq(village::Column::LgdCode, lgd_code)).await
     }
     /// A scheme by its code.
     async fn scheme(&self, ctx: &Context<'_>, code: String) -> ApiResult<Option<Scheme>> {
@@ -297,12 +297,11 @@ impl Query {
             .unwrap_or_default()
             .into_filter()?
             .condition(ctx.svc()?)?;
-        list::<village::Entity, _>(
+        lookahead::villages(
             ctx,
             c,
             PageArgs::new(after, before, first, last),
             VillageOrderInput::ordering(order_by),
-            Village,
         )
         .await
     }
@@ -426,7 +425,7 @@ impl Query {
             c,
             PageArgs::new(after, before, first, last),
             WaterQualityTestOrderInput::ordering(order_by),
-            WaterQualityTest,
+            WaterQualityTest::from,
         )
         .await
     }
@@ -503,7 +502,7 @@ async fn node(ctx: &Context<'_>, kind: Kind, id: i64) -> ApiResult<Option<Node>>
             .map(|m| Node::GramPanchayat(GramPanchayat(m))),
         Kind::Village => loaders::one::<village::Entity>(ctx, id)
             .await?
-            .map(|m| Node::Village(Village(m))),
+            .map(|m| Node::Village(Village::from(m))),
         Kind::Scheme => loaders::one::<scheme::Entity>(ctx, id)
             .await?
             .map(|m| Node::Scheme(Scheme(m))),
@@ -521,7 +520,7 @@ async fn node(ctx: &Context<'_>, kind: Kind, id: i64) -> ApiResult<Option<Node>>
             .map(|m| Node::TaskEvent(TaskEvent(m))),
         Kind::WaterQualityTest => loaders::one::<water_quality_test::Entity>(ctx, id)
             .await?
-            .map(|m| Node::WaterQualityTest(WaterQualityTest(m))),
+            .map(|m| Node::WaterQualityTest(WaterQualityTest::from(m))),
         // Webhooks are read through `webhooks` and `webhookDeliveries`, not as nodes.
         Kind::Webhook | Kind::WebhookDelivery => None,
         Kind::SchemeComponent | Kind::SchemeInspection => None,

@@ -368,7 +368,7 @@ impl Subscription {
                     cursor: e.id.to_string(),
                     kind: e.kind.clone(),
                     change: change_name(&e.kind).to_owned(),
-                    village: Village(v),
+                    village: Village::from(v),
                 }))
             }
         })

@@ -8,6 +8,7 @@ pub mod bulk;
 pub mod filters;
 pub mod order;
 pub mod page;
+pub mod preload;
 pub mod progress;
 pub mod quality;
 pub mod rollup;
@@ -184,24 +185,13 @@ impl Service {
     }
 
     /// The schemes serving each of `villages`, in scheme id order: one statement over the links
-    /// (within their row scope) with each scheme joined when it is within its own. The scheme's
-    /// scope sits in the join's condition, so the plan starts from the given villages (SQLite
-    /// otherwise starts from every scheme the principal may see).
+    /// ([`Service::scheme_links`]).
     pub async fn schemes_of_villages(
         &self,
         villages: &[i64],
     ) -> ApiResult<HashMap<i64, Vec<scheme::Model>>> {
-        scope::may_read::<scheme::Entity>(&self.who)?;
-        let scheme_reach = <scheme::Entity as Scoped>::reach(&self.reach());
-        let link = scheme_village::Entity::belongs_to(scheme::Entity)
-            .from(scheme_village::Column::SchemeId)
-            .to(scheme::Column::Id)
-            .on_condition(move |_, _| scheme_reach.clone())
-            .into();
         let rows = self
-            .scoped::<scheme_village::Entity>()?
-            .join(JoinType::LeftJoin, link)
-            .filter(scheme_village::Column::VillageId.is_in(villages.iter().copied()))
+            .scheme_links(villages)?
             .order_by_asc(scheme::Column::Id)
             .select_also(scheme::Entity)
             .all(&self.db)
@@ -213,6 +203,27 @@ impl Service {
             }
         }
         Ok(grouped)
+    }
+
+    /// The links of `villages` to their schemes (within the links' row scope) with each scheme
+    /// left-joined when it is within its own; a link whose scheme is out of reach has no
+    /// scheme. The scheme's scope sits in the join's condition, so the plan starts from the
+    /// given villages (SQLite otherwise starts from every scheme the principal may see).
+    pub(crate) fn scheme_links(
+        &self,
+        villages: &[i64],
+    ) -> ApiResult<sea_orm::Select<scheme_village::Entity>> {
+        scope::may_read::<scheme::Entity>(&self.who)?;
+        let scheme_reach = <scheme::Entity as Scoped>::reach(&self.reach());
+        let link = scheme_village::Entity::belongs_to(scheme::Entity)
+            .from(scheme_village::Column::SchemeId)
+            .to(scheme::Column::Id)
+            .on_condition(move |_, _| scheme_reach.clone())
+            .into();
+        Ok(self
+            .scoped::<scheme_village::Entity>()?
+            .join(JoinType::LeftJoin, link)
+            .filter(scheme_village::Column::VillageId.is_in(villages.iter().copied())))
     }
 
     /// One page of the reachable rows of `E` matching `filter`, in `order`.

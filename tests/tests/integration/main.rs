@@ -19,6 +19,7 @@ mod http;
 mod imports;
 mod leaks;
 mod limits;
+mod lookahead;
 mod n_plus_one;
 mod observability;
 mod ordering;

@@ -171,7 +171,7 @@ impl Block {
     async fn villages(&self, ctx: &Context<'_>) -> ApiResult<Vec<Village>> {
         let rows =
             loaders::children::<village::Entity>(ctx, village::Column::BlockId, self.0.id).await?;
-        Ok(rows.into_iter().map(Village).collect())
+        Ok(rows.into_iter().map(Village::from).collect())
     }
 }
 
@@ -206,6 +206,6 @@ impl GramPanchayat {
         let rows =
             loaders::children::<village::Entity>(ctx, village::Column::GramPanchayatId, self.0.id)
                 .await?;
-        Ok(rows.into_iter().map(Village).collect())
+        Ok(rows.into_iter().map(Village::from).collect())
     }
 }

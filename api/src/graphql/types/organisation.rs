@@ -124,6 +124,6 @@ impl Assignment {
     async fn village(&self, ctx: &Context<'_>) -> ApiResult<Option<Village>> {
         Ok(loaders::one::<village::Entity>(ctx, self.0.village_id)
             .await?
-            .map(Village))
+            .map(Village::from))
     }
 }

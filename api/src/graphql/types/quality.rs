@@ -15,7 +15,28 @@ use crate::{
 };
 
 /// A water sample from one source, tested by field test kit (FTK) or in a laboratory.
-pub struct WaterQualityTest(pub water_quality_test::Model);
+#[derive(Clone)]
+pub struct WaterQualityTest(
+    pub water_quality_test::Model,
+    /// Its results, when read in the same statement as the test (`graphql/lookahead.rs`);
+    /// otherwise the loaders read them.
+    Option<Vec<water_quality_result::Model>>,
+);
+
+impl From<water_quality_test::Model> for WaterQualityTest {
+    fn from(row: water_quality_test::Model) -> Self {
+        Self(row, None)
+    }
+}
+
+impl WaterQualityTest {
+    pub fn preloaded(
+        row: water_quality_test::Model,
+        results: Option<Vec<water_quality_result::Model>>,
+    ) -> Self {
+        Self(row, results)
+    }
+}
 
 #[Object]
 impl WaterQualityTest {
@@ -48,16 +69,21 @@ impl WaterQualityTest {
     async fn village(&self, ctx: &Context<'_>) -> ApiResult<Option<Village>> {
         Ok(loaders::one::<village::Entity>(ctx, self.0.village_id)
             .await?
-            .map(Village))
+            .map(Village::from))
     }
     #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn results(&self, ctx: &Context<'_>) -> ApiResult<Vec<WaterQualityResult>> {
-        let rows = loaders::children::<water_quality_result::Entity>(
-            ctx,
-            water_quality_result::Column::TestId,
-            self.0.id,
-        )
-        .await?;
+        let rows = match &self.1 {
+            Some(rows) => rows.clone(),
+            None => {
+                loaders::children::<water_quality_result::Entity>(
+                    ctx,
+                    water_quality_result::Column::TestId,
+                    self.0.id,
+                )
+                .await?
+            }
+        };
         Ok(rows.into_iter().map(WaterQualityResult).collect())
     }
 }

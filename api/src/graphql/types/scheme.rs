@@ -88,7 +88,7 @@ impl Scheme {
         .await?;
         let rows =
             loaders::many::<village::Entity>(ctx, links.iter().map(|l| l.village_id)).await?;
-        Ok(rows.into_iter().map(Village).collect())
+        Ok(rows.into_iter().map(Village::from).collect())
     }
     /// Tasks raised on the scheme itself.
     #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]

@@ -63,7 +63,7 @@ impl Task {
         Ok(
             loaders::one::<water_quality_test::Entity>(ctx, link.opened_by_test_id)
                 .await?
-                .map(WaterQualityTest),
+                .map(WaterQualityTest::from),
         )
     }
     /// For a retest task: the clean test that closed it (moved it to DONE).
@@ -74,13 +74,15 @@ impl Task {
         };
         Ok(loaders::one::<water_quality_test::Entity>(ctx, test)
             .await?
-            .map(WaterQualityTest))
+            .map(WaterQualityTest::from))
     }
     async fn village(&self, ctx: &Context<'_>) -> ApiResult<Option<Village>> {
         let Some(id) = self.0.village_id else {
             return Ok(None);
         };
-        Ok(loaders::one::<village::Entity>(ctx, id).await?.map(Village))
+        Ok(loaders::one::<village::Entity>(ctx, id)
+            .await?
+            .map(Village::from))
     }
     async fn scheme(&self, ctx: &Context<'_>) -> ApiResult<Option<Scheme>> {
         let Some(id) = self.0.scheme_id else {

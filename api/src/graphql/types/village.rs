@@ -19,7 +19,38 @@ use crate::{
 };
 
 /// A revenue village, with its household tap coverage and Har Ghar Jal status.
-pub struct Village(pub village::Model);
+pub struct Village(pub village::Model, Option<Box<Preloaded>>);
+
+/// Children read in the same statement as the village, for the query shapes the resolvers
+/// recognise by look-ahead (`graphql/lookahead.rs`). What is `None` was not read that way and
+/// comes through the loaders, as for every other village.
+#[derive(Default)]
+pub struct Preloaded {
+    /// The latest water-quality test (`Some(None)`: the village has none within reach).
+    pub latest_test: Option<Option<WaterQualityTest>>,
+    /// Every scheme serving the village, in id order.
+    pub schemes: Option<Vec<scheme::Model>>,
+    /// Every task of the village within reach, in id order (the `status` argument filters them
+    /// as it filters the loader's).
+    pub tasks: Option<Vec<task::Model>>,
+}
+
+impl From<village::Model> for Village {
+    fn from(row: village::Model) -> Self {
+        Self(row, None)
+    }
+}
+
+impl Village {
+    pub fn preloaded(row: village::Model, preloaded: Preloaded) -> Self {
+        // Boxed: most villages carry nothing read ahead, and `Node` holds a `Village` inline.
+        Self(row, Some(Box::new(preloaded)))
+    }
+
+    fn read_ahead(&self) -> Option<&Preloaded> {
+        self.1.as_deref()
+    }
+}
 
 #[Object]
 impl Village {
@@ -100,7 +131,10 @@ impl Village {
     /// Schemes serving the village.
     #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn schemes(&self, ctx: &Context<'_>) -> ApiResult<Vec<Scheme>> {
-        let rows = loaders::schemes_of_village(ctx, self.0.id).await?;
+        let rows = match self.read_ahead().and_then(|p| p.schemes.as_ref()) {
+            Some(rows) => rows.clone(),
+            None => loaders::schemes_of_village(ctx, self.0.id).await?,
+        };
         Ok(rows.into_iter().map(Scheme).collect())
     }
     /// Partner assignments on the village; only active ones unless `includeInactive`.
@@ -127,8 +161,12 @@ impl Village {
         ctx: &Context<'_>,
         status: Option<Vec<TaskStatus>>,
     ) -> ApiResult<Vec<Task>> {
-        let rows =
-            loaders::children::<task::Entity>(ctx, task::Column::VillageId, self.0.id).await?;
+        let rows = match self.read_ahead().and_then(|p| p.tasks.as_ref()) {
+            Some(rows) => rows.clone(),
+            None => {
+                loaders::children::<task::Entity>(ctx, task::Column::VillageId, self.0.id).await?
+            }
+        };
         Ok(rows
             .into_iter()
             .filter(|t| status.as_ref().is_none_or(|s| s.contains(&t.status)))
@@ -140,9 +178,12 @@ impl Village {
         &self,
         ctx: &Context<'_>,
     ) -> ApiResult<Option<WaterQualityTest>> {
+        if let Some(latest) = self.read_ahead().and_then(|p| p.latest_test.as_ref()) {
+            return Ok(latest.clone());
+        }
         Ok(loaders::latest_test(ctx, self.0.id)
             .await?
-            .map(WaterQualityTest))
+            .map(WaterQualityTest::from))
     }
     /// Every water-quality test of the village, oldest first.
     #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
@@ -154,7 +195,7 @@ impl Village {
         )
         .await?;
         rows.sort_by_key(|t| (t.sampled_on, t.id));
-        Ok(rows.into_iter().map(WaterQualityTest).collect())
+        Ok(rows.into_iter().map(WaterQualityTest::from).collect())
     }
     /// The department's Har Ghar Jal report, once every household has a tap.
     async fn hgj_report(&self, ctx: &Context<'_>) -> ApiResult<Option<HgjReport>> {
