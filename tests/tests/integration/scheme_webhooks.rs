@@ -201,3 +201,241 @@ async fn scheme_events_on(backend: Backend) {
     assert_eq!(moved["type"], "scheme.transitioned", "[{db}] {moved:#}");
     assert_eq!(moved["data"]["changes"]["status"], to, "[{db}] {moved:#}");
 }
+
+/// The first delivery of `kind` (`scheme.inspected`, …) a receiver got, as JSON.
+fn of_type(got: &[crate::webhooks::Received], kind: &str) -> Option<Value> {
+    got.iter().map(|r| r.json()).find(|m| m["type"] == kind)
+}
+
+const ALL_KINDS: [&str; 5] = [
+    "SCHEME_TRANSITIONED",
+    "SCHEME_COMPONENT_ADDED",
+    "SCHEME_PROGRESS_RECORDED",
+    "SCHEME_INSPECTED",
+    "SCHEME_HANDED_OVER",
+];
+
+#[tokio::test]
+async fn components_inspections_and_handovers_reach_owners_as_they_read_them() {
+    each_backend(works_events_on).await;
+}
+
+/// A component added, a RECTIFY inspection and a hold on one scheme, a handover of another:
+/// each body carries what the event is about (WEBHOOKS.md, "Event kinds"), read as the owner
+/// reads it: the operator's name for no one, a free-text reason not for a dashboard.
+async fn works_events_on(backend: Backend) {
+    let app = TestApp::demo(backend).await;
+    let db = app.t.backend.name();
+    let schemes = crate::scheme_works::raipur_schemes(&app).await;
+    let (works, handed) = (schemes[2]["id"].clone(), schemes[3]["id"].clone());
+    let v = crate::scheme_works::force(&app, &works, "IN_PROGRESS").await;
+    let hv = crate::scheme_works::force(&app, &handed, "COMMISSIONED").await;
+
+    // A dashboard may read schemes (ACCESS.md, "Scheme works"), so it may ask for their events.
+    let dashboard = app.token(ClientSpec::new(Role::Dashboard)).await;
+    let admin_receiver = Receiver::start(|_| Answer::Status(200)).await;
+    let dashboard_receiver = Receiver::start(|_| Answer::Status(200)).await;
+    register(&app, &app.admin_token, &admin_receiver.url, &ALL_KINDS).await;
+    register(&app, &dashboard, &dashboard_receiver.url, &ALL_KINDS).await;
+    app.start_webhooks();
+
+    let today = api::service::today_ist().to_string();
+    let yesterday = (api::service::today_ist() - chrono::Days::new(1)).to_string();
+    let added = app
+        .data(
+            "mutation($in: AddSchemeComponentInput!) { addSchemeComponent(input: $in) {
+                scheme { version } component { id } } }",
+            json!({ "in": { "scheme": works, "expectedVersion": v, "kind": "OVERHEAD_RESERVOIR",
+                "plannedQuantity": 60.0, "estimatedCost": "4000000.00" } }),
+        )
+        .await;
+    let added_version = added["addSchemeComponent"]["scheme"]["version"].clone();
+    let tank = added["addSchemeComponent"]["component"]["id"].clone();
+    let inspected = app
+        .data(
+            "mutation($in: RecordInspectionInput!) { recordInspection(input: $in) {
+                inspection { id } scheme { version } } }",
+            json!({ "in": { "scheme": works, "component": tank, "inspectedOn": today,
+                "stage": "CONSTRUCTION", "verdict": "RECTIFY", "findings": [
+                    { "parameter": "Concrete cube strength (M25)", "observation": "16 N/mm²",
+                      "severity": "MAJOR" },
+                    { "parameter": "Curing register", "observation": "Not kept",
+                      "severity": "MINOR" } ],
+                "evidenceUrl": "https://tpia.example/report.pdf" } }),
+        )
+        .await;
+    let inspection = inspected["recordInspection"]["inspection"]["id"].clone();
+    let inspected_version = inspected["recordInspection"]["scheme"]["version"].clone();
+    // A hold's note is free text (a person may be named): personal data for a dashboard.
+    let note = "Contractor Ramesh Verma left the site";
+    let held = app
+        .data(
+            "mutation($id: ID!, $v: Int!, $note: String) { transitionScheme(id: $id,
+                expectedVersion: $v, to: ON_HOLD, note: $note) { scheme { version statusReason } } }",
+            json!({ "id": works, "v": inspected_version, "note": note }),
+        )
+        .await;
+    assert_eq!(
+        held["transitionScheme"]["scheme"]["statusReason"], note,
+        "[{db}]"
+    );
+    let handover = app
+        .data(
+            "mutation($in: HandOverSchemeInput!) { handOverScheme(input: $in) {
+                scheme { version } handover { operatorName } } }",
+            json!({ "in": { "id": handed, "expectedVersion": hv, "handedOverOn": today,
+                "gramPanchayatResolution": { "date": yesterday, "number": "GP/2026/14",
+                    "evidenceUrl": "https://gp.example/resolution.pdf" },
+                "vwsc": { "members": 11, "womenMembers": 6 },
+                "operator": { "trained": true, "name": "Dilip Kumar Sahu" },
+                "omArrangement": { "userChargePerHouseholdPerMonth": "50.00",
+                    "fundsSource": "USER_CHARGES" } } }),
+        )
+        .await;
+    // The administrator reads the name in the API; a webhook body carries it for no one.
+    assert_eq!(
+        handover["handOverScheme"]["handover"]["operatorName"], "Dilip Kumar Sahu",
+        "[{db}]"
+    );
+    let handed_version = handover["handOverScheme"]["scheme"]["version"].clone();
+
+    let types = [
+        "scheme.component_added",
+        "scheme.inspected",
+        "scheme.transitioned",
+        "scheme.handed_over",
+    ];
+    for (who, receiver) in [
+        ("administrator", &admin_receiver),
+        ("dashboard", &dashboard_receiver),
+    ] {
+        receiver
+            .wait_for(Duration::from_secs(30), "the four works events", |got| {
+                types.iter().all(|t| of_type(got, t).is_some())
+            })
+            .await;
+        let got = receiver.got();
+        assert_eq!(got.len(), types.len(), "[{db}] {who}: {got:#?}");
+        for r in &got {
+            assert!(!r.body.contains("Dilip"), "[{db}] {who}: {r:#?}");
+            assert!(!r.body.contains("operatorName"), "[{db}] {who}: {r:#?}");
+        }
+
+        let m = of_type(&got, "scheme.component_added").expect("component_added");
+        assert_eq!(m["data"]["entity"], "scheme", "[{db}] {who}: {m:#}");
+        assert_eq!(m["data"]["id"], works, "[{db}] {who}: {m:#}");
+        assert_eq!(
+            m["data"]["eventVersion"], added_version,
+            "[{db}] {who}: {m:#}"
+        );
+        let c = &m["data"]["changes"]["component"];
+        assert_eq!(c["id"], tank, "[{db}] {who}: {m:#}");
+        assert_eq!(c["kind"], "OVERHEAD_RESERVOIR", "[{db}] {who}: {m:#}");
+        assert_eq!(
+            c["plannedQuantity"].as_f64(),
+            Some(60.0),
+            "[{db}] {who}: {m:#}"
+        );
+        assert!(c["unit"].is_string(), "[{db}] {who}: {m:#}");
+        assert!(
+            m["data"]["changes"].get("components").is_none(),
+            "[{db}] {who}: only the one component: {m:#}"
+        );
+
+        let m = of_type(&got, "scheme.inspected").expect("inspected");
+        assert_eq!(m["data"]["id"], works, "[{db}] {who}: {m:#}");
+        assert_eq!(
+            m["data"]["eventVersion"], inspected_version,
+            "[{db}] {who}: {m:#}"
+        );
+        assert!(
+            m["data"]["version"].as_i64() >= inspected_version.as_i64(),
+            "[{db}] {who}: {m:#}"
+        );
+        let changes = &m["data"]["changes"];
+        assert_eq!(
+            changes["openFindings"],
+            json!({ "minor": 1, "major": 1, "critical": 0, "total": 2 }),
+            "[{db}] {who}: {m:#}"
+        );
+        let i = &changes["inspection"];
+        assert_eq!(i["id"], inspection, "[{db}] {who}: {m:#}");
+        assert_eq!(i["verdict"], "RECTIFY", "[{db}] {who}: {m:#}");
+        assert_eq!(i["stage"], "CONSTRUCTION", "[{db}] {who}: {m:#}");
+        assert_eq!(i["inspectedOn"], today, "[{db}] {who}: {m:#}");
+        assert_eq!(i["component"]["id"], tank, "[{db}] {who}: {m:#}");
+        let mut findings: Vec<(String, String, bool)> = i["findings"]
+            .as_array()
+            .unwrap_or_else(|| panic!("[{db}] {who}: findings: {m:#}"))
+            .iter()
+            .map(|f| {
+                (
+                    f["severity"].as_str().unwrap_or_default().to_owned(),
+                    f["parameter"].as_str().unwrap_or_default().to_owned(),
+                    f["open"] == true,
+                )
+            })
+            .collect();
+        findings.sort();
+        assert_eq!(
+            findings,
+            vec![
+                (
+                    "MAJOR".to_owned(),
+                    "Concrete cube strength (M25)".to_owned(),
+                    true
+                ),
+                ("MINOR".to_owned(), "Curing register".to_owned(), true),
+            ],
+            "[{db}] {who}: {m:#}"
+        );
+        assert!(
+            changes.get("inspections").is_none(),
+            "[{db}] {who}: only the one inspection: {m:#}"
+        );
+
+        let m = of_type(&got, "scheme.transitioned").expect("transitioned");
+        assert_eq!(m["data"]["id"], works, "[{db}] {who}: {m:#}");
+        assert_eq!(
+            m["data"]["changes"]["status"], "ON_HOLD",
+            "[{db}] {who}: {m:#}"
+        );
+        if who == "dashboard" {
+            assert!(
+                m["data"]["changes"].get("statusReason").is_none(),
+                "[{db}] {who}: {m:#}"
+            );
+            assert!(!m.to_string().contains("Ramesh"), "[{db}] {who}: {m:#}");
+        } else {
+            assert_eq!(
+                m["data"]["changes"]["statusReason"], note,
+                "[{db}] {who}: {m:#}"
+            );
+        }
+
+        let m = of_type(&got, "scheme.handed_over").expect("handed_over");
+        assert_eq!(m["data"]["entity"], "scheme", "[{db}] {who}: {m:#}");
+        assert_eq!(m["data"]["id"], handed, "[{db}] {who}: {m:#}");
+        assert_eq!(
+            m["data"]["eventVersion"], handed_version,
+            "[{db}] {who}: {m:#}"
+        );
+        assert_eq!(m["data"]["version"], handed_version, "[{db}] {who}: {m:#}");
+        let changes = &m["data"]["changes"];
+        assert_eq!(
+            changes["status"], "HANDED_OVER_TO_GP",
+            "[{db}] {who}: {m:#}"
+        );
+        assert_eq!(changes["handedOverOn"], today, "[{db}] {who}: {m:#}");
+        if who == "dashboard" {
+            assert!(changes.get("statusReason").is_none(), "[{db}] {who}: {m:#}");
+        }
+        assert_eq!(
+            changes["handover"],
+            json!({ "handedOverOn": today, "vwsc": { "members": 11, "womenMembers": 6 },
+                "operatorTrained": true, "omArrangement": {
+                    "userChargePerHouseholdPerMonth": "50.00", "fundsSource": "USER_CHARGES" } }),
+            "[{db}] {who}: {m:#}"
+        );
+    }
+}

@@ -98,7 +98,7 @@ async fn exec(db: &DatabaseConnection, sql: &str) {
 
 /// Puts a scheme in `status` directly (test setup), with no components' progress and an
 /// unchanged version, and recounts the rollups so they stay exact.
-async fn force(app: &TestApp, id: &Value, status: &str) -> i64 {
+pub(crate) async fn force(app: &TestApp, id: &Value, status: &str) -> i64 {
     let n = db_id(id);
     let target = today_ist().checked_add_days(Days::new(200)).expect("date");
     exec(
@@ -137,7 +137,7 @@ async fn version(app: &TestApp, id: &Value) -> i64 {
 }
 
 /// Raipur's schemes (district 387) as the administrator sees them.
-async fn raipur_schemes(app: &TestApp) -> Vec<Value> {
+pub(crate) async fn raipur_schemes(app: &TestApp) -> Vec<Value> {
     let raipur = app
         .data("{ district(lgdCode: 387) { id } }", json!({}))
         .await["district"]["id"]
