@@ -136,7 +136,9 @@ pub async fn serve(
         retry_window_secs = webhooks.settings.retry_window.as_secs(),
         "webhooks"
     );
-    webhooks.start(db.clone(), bus.clone());
+    let workers = webhooks.start(db.clone(), bus.clone());
+    // Sends in flight get their timeout to finish, and the recorder a few seconds to write.
+    let workers_limit = webhooks.settings.timeout + std::time::Duration::from_secs(5);
     let app = router(AppState {
         db: db.clone(),
         schema,
@@ -164,15 +166,23 @@ pub async fn serve(
     });
     let _ = stop_rx.await;
     trigger.start();
+    // The webhook workers stop while requests drain: they need the pool until their last
+    // outcome is written, so they must be done before it closes. Events that draining requests
+    // commit are in the log for the next start.
+    let workers = tokio::spawn(workers.stop(workers_limit));
     // Each step of the stop is bounded: a request or a background worker stuck on a database
     // that has gone away must not keep the process from exiting (an orchestrator would have to
     // kill it, and a drain that never ends looks like a hang).
-    match tokio::time::timeout(DRAIN, served).await {
-        Ok(served) => served??,
+    let served = match tokio::time::timeout(DRAIN, served).await {
+        Ok(served) => served,
         Err(_) => {
-            tracing::warn!(after = ?DRAIN, "requests still running at shutdown; stopping anyway")
+            tracing::warn!(after = ?DRAIN, "requests still running at shutdown; stopping anyway");
+            Ok(Ok(()))
         }
-    }
+    };
+    // Bounded by `workers_limit` inside; a panicked worker has nothing left to wait for.
+    let _ = workers.await;
+    served??;
     trigger.drained(std::time::Duration::from_secs(5)).await;
     if tokio::time::timeout(std::time::Duration::from_secs(5), db.close())
         .await

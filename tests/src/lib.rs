@@ -364,8 +364,9 @@ impl TestApp {
     }
 
     /// Runs this app's webhook dispatcher and delivery worker in the background.
+    /// They are not stopped: a dropped handle leaves them running until the test's runtime ends.
     pub fn start_webhooks(&self) {
-        self.webhooks.start(self.t.db.clone(), self.bus.clone());
+        drop(self.webhooks.start(self.t.db.clone(), self.bus.clone()));
     }
 
     /// Registers a client and returns its id and secret.

@@ -109,7 +109,17 @@ impl Service {
                 return Ok(Begun::Replay(done));
             }
         }
-        let txn = self.db().begin().await?;
+        // On SQLite the write lock is taken at BEGIN: a deferred transaction that reads first
+        // and then writes fails at once ("database is locked", no busy wait) when another
+        // connection (the webhook workers, another request) committed since its read. With the
+        // lock taken first it waits its turn (the busy timeout) instead. PostgreSQL ignores it.
+        let txn = self
+            .db()
+            .begin_with_options(sea_orm::TransactionOptions {
+                sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await?;
         if let Some(k) = key {
             let claim = idempotency_record::ActiveModel {
                 principal: Set(self.principal().sub.clone()),

@@ -15,13 +15,20 @@
 //!   task on one shared HTTP client (connections kept alive and reused);
 //! - each finished send hands its outcome to the recorder, which writes every outcome waiting
 //!   in one go: the attempts in one multi-row insert, the delivered ones in one update per
-//!   status code, failures one by one (each has its own next time), and each webhook's failure
-//!   run once.
+//!   status code, the failures in one update (each with its own next time, from a `VALUES`
+//!   list), and each webhook's failure run once.
 //!
 //! Outcomes are written back only while the claim is still ours (the attempt count is the
 //! fencing token): an attempt that outlived its lease is recorded but does not overwrite the
 //! newer claim's result. A delivery is leased until its outcome is written, so however far the
-//! recorder falls behind, the same attempt is not claimed again before the lease runs out.
+//! recorder falls behind, the same attempt is not claimed again before the lease runs out. A
+//! claimed delivery that waited in the queue until less than the send timeout (or half the
+//! lease) is left is handed back unsent rather than risk a send that outlives its lease.
+//!
+//! Stopping ([`super::Workers::stop`]): the claimer claims nothing more, the senders take
+//! nothing more from the queue and hand back what waits there (lease lifted, attempt
+//! uncounted), sends in flight finish and the recorder writes every outcome before the server
+//! closes its database pool.
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet, hash_map::Entry},
@@ -41,10 +48,13 @@ use sea_orm::{
     Set, Statement, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
-use tokio::sync::{Semaphore, mpsc};
+use tokio::{
+    sync::{Semaphore, mpsc},
+    task::JoinSet,
+};
 
 use super::{
-    Entity, Settings, Webhooks,
+    Entity, Settings, Stop, Webhooks,
     owner::{Acting, acting},
     signing, ssrf,
 };
@@ -72,7 +82,7 @@ pub struct Done {
     pub outcome: Outcome,
 }
 
-pub async fn run(db: DatabaseConnection, hooks: Webhooks, instance: String) {
+pub async fn run(db: DatabaseConnection, hooks: Webhooks, instance: String, mut stop: Stop) {
     let settings = hooks.settings.clone();
     let client = match ssrf::client(settings.reach, settings.timeout) {
         Ok(c) => c,
@@ -81,48 +91,53 @@ pub async fn run(db: DatabaseConnection, hooks: Webhooks, instance: String) {
             return;
         }
     };
-    let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
     let (done_tx, done_rx) = mpsc::unbounded_channel::<Done>();
-    tokio::spawn(recorder(
+    // Claimed deliveries wait here for a sending slot: the claimer fetches the next batch while
+    // the last one is being sent, so claims are large and their statements off the send path.
+    // Twice what is sent at once: enough that claims are large, few enough that a claimed
+    // delivery is sent well within its lease even when receivers are slow.
+    let queue = (settings.concurrency * 2).clamp(8, BATCH);
+    let (ready_tx, ready_rx) = mpsc::channel::<Ready>(queue);
+    // The recorder and the senders live in this set: if `run` is dropped (a stop that outlived
+    // its limit), they and every send in flight go with it.
+    let mut parts = JoinSet::new();
+    parts.spawn(recorder(
         db.clone(),
         settings.clone(),
         instance.clone(),
         done_rx,
     ));
-    // Claimed deliveries wait here for a sending slot: the claimer fetches the next batch while
-    // the last one is being sent, so claims are large and their statements off the send path.
-    let queue = settings.concurrency.clamp(BATCH / 4, BATCH);
-    let (ready_tx, mut ready_rx) = mpsc::channel::<Ready>(queue);
-    {
-        let settings = settings.clone();
-        tokio::spawn(async move {
-            while let Some((d, hook)) = ready_rx.recv().await {
-                let Ok(permit) = slots.clone().acquire_owned().await else {
-                    return;
-                };
-                let (client, settings, done) = (client.clone(), settings.clone(), done_tx.clone());
-                tokio::spawn(async move {
-                    let started = Utc::now();
-                    let clock = std::time::Instant::now();
-                    let outcome = send(&client, &settings, &hook, &d).await;
-                    // The recorder outlives every sender; if it is gone the process is stopping
-                    // and the lease will bring the delivery back.
-                    let _ = done.send(Done {
-                        delivery: d,
-                        hook,
-                        started,
-                        took: clock.elapsed(),
-                        outcome,
-                    });
-                    drop(permit);
-                });
-            }
-        });
-    }
-    loop {
+    parts.spawn(senders(
+        db.clone(),
+        client,
+        settings.clone(),
+        ready_rx,
+        done_tx,
+        stop.clone(),
+    ));
+    claimer(&db, &hooks, &settings, queue, ready_tx, &mut stop).await;
+    // The claimer has stopped; the senders finish what they have started, and the recorder
+    // writes every outcome before it ends.
+    while parts.join_next().await.is_some() {}
+}
+
+/// Claims due deliveries into the queue until the worker stops.
+async fn claimer(
+    db: &DatabaseConnection,
+    hooks: &Webhooks,
+    settings: &Settings,
+    queue: usize,
+    ready_tx: mpsc::Sender<Ready>,
+    stop: &mut Stop,
+) {
+    while !stop.is_requested() {
         // Claim only what the queue can take; wait for a quarter of it to be free (or all of it,
         // when sending outpaces claiming) rather than claiming one at a time.
-        let Ok(first) = ready_tx.reserve().await else {
+        let first = tokio::select! {
+            first = ready_tx.reserve() => first,
+            () = stop.requested() => return,
+        };
+        let Ok(first) = first else {
             return;
         };
         drop(first);
@@ -134,10 +149,19 @@ pub async fn run(db: DatabaseConnection, hooks: Webhooks, instance: String) {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let limit = ready_tx.capacity().clamp(1, BATCH);
-        match claim_ready(&db, &settings, limit).await {
+        match claim_ready(db, settings, limit).await {
             Ok((claimed, sends)) => {
-                for ready in sends {
-                    if ready_tx.send(ready).await.is_err() {
+                let mut sends = sends.into_iter();
+                while let Some(ready) = sends.next() {
+                    if let Err(mpsc::error::SendError(back)) = ready_tx.send(ready).await {
+                        // The senders have stopped: this claim and the rest of the batch go
+                        // back unsent.
+                        let unsent: Vec<Ready> = std::iter::once(back).chain(sends).collect();
+                        let n = hand_back(db, &unsent).await;
+                        tracing::info!(
+                            deliveries = n,
+                            "stopping: handed back webhook deliveries claimed but not sent"
+                        );
                         return;
                     }
                 }
@@ -151,8 +175,131 @@ pub async fn run(db: DatabaseConnection, hooks: Webhooks, instance: String) {
         tokio::select! {
             () = hooks.wake.notified() => {}
             () = tokio::time::sleep(settings.poll) => {}
+            () = stop.requested() => {}
         }
     }
+}
+
+/// Sends queued deliveries, at most `concurrency` at once, handing each outcome to the
+/// recorder. On a stop it takes nothing more from the queue, hands back what waits there, and
+/// waits for the sends in flight (each ends within the webhook timeout).
+async fn senders(
+    db: DatabaseConnection,
+    client: reqwest::Client,
+    settings: Arc<Settings>,
+    mut ready_rx: mpsc::Receiver<Ready>,
+    done: mpsc::UnboundedSender<Done>,
+    mut stop: Stop,
+) {
+    let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+    let mut sending = JoinSet::new();
+    let mut unsent = Vec::new();
+    let mut stale = Vec::new();
+    let min_lease_left = TimeDelta::from_std(settings.timeout.min(settings.lease / 2))
+        .unwrap_or(TimeDelta::seconds(10));
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = stop.requested() => break,
+            next = ready_rx.recv() => next,
+        };
+        let Some(ready) = next else { break };
+        let permit = tokio::select! {
+            biased;
+            () = stop.requested() => {
+                unsent.push(ready);
+                break;
+            }
+            permit = slots.clone().acquire_owned() => permit,
+        };
+        let Ok(permit) = permit else { break };
+        // A delivery that waited in the queue until little of its lease is left is not sent:
+        // the lease could run out mid-send and another claim (here or on another instance)
+        // would send it a second time. It goes back, due again at once.
+        if ready
+            .0
+            .lease_until
+            .is_none_or(|until| until - Utc::now() < min_lease_left)
+        {
+            stale.push(ready);
+            if stale.len() >= ROWS_PER_STATEMENT || ready_rx.is_empty() {
+                hand_back(&db, &stale).await;
+                stale.clear();
+            }
+            continue;
+        }
+        let (client, settings, done) = (client.clone(), settings.clone(), done.clone());
+        sending.spawn(async move {
+            let (d, hook) = ready;
+            let started = Utc::now();
+            let clock = std::time::Instant::now();
+            let outcome = send(&client, &settings, &hook, &d).await;
+            // The recorder ends only after every sender: the outcome is written.
+            let _ = done.send(Done {
+                delivery: d,
+                hook,
+                started,
+                took: clock.elapsed(),
+                outcome,
+            });
+            drop(permit);
+        });
+        while sending.try_join_next().is_some() {}
+    }
+    // Whatever still waits in the queue was claimed and never sent: hand it back so it is due
+    // again now rather than when its lease runs out.
+    ready_rx.close();
+    while let Some(ready) = ready_rx.recv().await {
+        unsent.push(ready);
+    }
+    unsent.append(&mut stale);
+    let n = hand_back(&db, &unsent).await;
+    if n > 0 {
+        tracing::info!(
+            deliveries = n,
+            "stopping: handed back webhook deliveries claimed but not sent"
+        );
+    }
+    while sending.join_next().await.is_some() {}
+}
+
+/// Lifts the lease of claims that were never sent and uncounts their attempt, while the claim
+/// is still ours (the attempt count is the fencing token). If that fails, the leases run out
+/// by themselves: the deliveries are only later, not lost.
+async fn hand_back(db: &DatabaseConnection, unsent: &[Ready]) -> u64 {
+    let backend = db.get_database_backend();
+    let mut n = 0;
+    for chunk in unsent.chunks(ROWS_PER_STATEMENT) {
+        let (ids, pairs) = ids_and_pairs(chunk.iter().map(|(d, _)| (d.id, d.attempts)));
+        let sql = format!(
+            "UPDATE webhook_delivery SET lease_until = NULL, attempts = attempts - 1 \
+             WHERE id IN ({ids}) AND status = 'PENDING' AND (id, attempts) IN (VALUES {pairs})"
+        );
+        match db.execute_raw(Statement::from_string(backend, sql)).await {
+            Ok(r) => n += r.rows_affected(),
+            Err(e) => {
+                tracing::warn!(error = %e, deliveries = unsent.len(), "cannot hand back unsent webhook deliveries; they are sent once their lease runs out");
+                break;
+            }
+        }
+    }
+    n
+}
+
+/// `(id, attempts)` claims as SQL: the plain id list (lets the database find the rows by
+/// primary key) and the pairs (keep only the rows still on the attempt we made). Both are
+/// integers read from the database, so they are written as literals.
+fn ids_and_pairs(claims: impl Iterator<Item = (i64, i32)>) -> (String, String) {
+    let (mut ids, mut pairs) = (String::new(), String::new());
+    for (id, attempts) in claims {
+        if !ids.is_empty() {
+            ids.push_str(", ");
+            pairs.push_str(", ");
+        }
+        ids.push_str(&id.to_string());
+        pairs.push_str(&format!("({id}, {attempts})"));
+    }
+    (ids, pairs)
 }
 
 /// Writes outcomes as they come, as many at a time as are waiting.
@@ -524,6 +671,7 @@ async fn record_in(
     let mut delivered: BTreeMap<u16, Vec<(i64, i32)>> = BTreeMap::new();
     // Per webhook: whether any attempt succeeded, else the last error.
     let mut hooks: HashMap<i64, (&webhook::Model, bool, Option<&str>)> = HashMap::new();
+    let mut failed: Vec<&Done> = Vec::new();
     for x in done {
         let ok = x.outcome.ok();
         let entry = hooks.entry(x.hook.id).or_insert((&x.hook, false, None));
@@ -538,38 +686,10 @@ async fn record_in(
             continue;
         }
         entry.2 = x.outcome.error.as_deref().or(entry.2);
-        let d = &x.delivery;
-        let ours = webhook_delivery::Entity::update_many()
-            .filter(webhook_delivery::Column::Id.eq(d.id))
-            .filter(webhook_delivery::Column::Attempts.eq(d.attempts))
-            .filter(webhook_delivery::Column::Status.eq(Status::Pending))
-            .col_expr(
-                webhook_delivery::Column::LeaseUntil,
-                Expr::value(None::<DateTime<Utc>>),
-            )
-            .col_expr(
-                webhook_delivery::Column::LastStatusCode,
-                Expr::value(x.outcome.status.map(i32::from)),
-            )
-            .col_expr(
-                webhook_delivery::Column::LastError,
-                Expr::value(x.outcome.error.clone()),
-            );
-        let next =
-            now + TimeDelta::from_std(backoff(settings, d.attempts)).unwrap_or(TimeDelta::hours(1));
-        if next > d.retry_until {
-            ours.col_expr(
-                webhook_delivery::Column::Status,
-                Expr::value(Status::Failed),
-            )
-            .col_expr(webhook_delivery::Column::FinishedAt, Expr::value(now))
-            .exec(db)
-            .await?;
-        } else {
-            ours.col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(next))
-                .exec(db)
-                .await?;
-        }
+        failed.push(x);
+    }
+    for chunk in failed.chunks(ROWS_PER_STATEMENT) {
+        note_failed_attempts(db, settings, now, chunk).await?;
     }
     let backend = db.get_database_backend();
     let param = |n: usize| match backend {
@@ -578,19 +698,7 @@ async fn record_in(
     };
     for (code, rows) in delivered {
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            // (id, attempts) pairs as literals: both are integers read from the database.
-            // The plain id list lets the database find the rows by primary key; the pairs
-            // then keep only those still on the attempt we made.
-            let ids = chunk
-                .iter()
-                .map(|(id, _)| id.to_string())
-                .collect::<Vec<_>>()
-                .join(", ");
-            let pairs = chunk
-                .iter()
-                .map(|(id, attempts)| format!("({id}, {attempts})"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let (ids, pairs) = ids_and_pairs(chunk.iter().copied());
             let sql = format!(
                 "UPDATE webhook_delivery SET status = 'DELIVERED', finished_at = {}, \
                  lease_until = NULL, last_status_code = {code}, last_error = NULL \
@@ -618,6 +726,72 @@ async fn record_in(
             note_failure(db, settings, hook, now, error).await?;
         }
     }
+    Ok(())
+}
+
+/// Failed attempts, in one statement: each delivery gets its next time (backoff with its own
+/// jitter) or, past its retry window, fails (dead letter); only while the claim is still ours.
+/// A receiver that is down fails every delivery it is sent, so this must not cost a statement
+/// per delivery.
+async fn note_failed_attempts(
+    db: &impl ConnectionTrait,
+    settings: &Settings,
+    now: DateTime<Utc>,
+    failed: &[&Done],
+) -> Result<(), DbErr> {
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let backend = db.get_database_backend();
+    let mut n = 0;
+    let mut param = || {
+        n += 1;
+        match backend {
+            DbBackend::Postgres => format!("${n}"),
+            _ => "?".to_owned(),
+        }
+    };
+    let mut rows = Vec::with_capacity(failed.len());
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(failed.len() * 3);
+    for x in failed {
+        let d = &x.delivery;
+        let next =
+            now + TimeDelta::from_std(backoff(settings, d.attempts)).unwrap_or(TimeDelta::hours(1));
+        // Past the window: failed now, and `next_attempt_at` stays as it was.
+        let (status, next) = if next > d.retry_until {
+            ("FAILED", None)
+        } else {
+            ("PENDING", Some(next))
+        };
+        // Integers and the status are literals (from the database and from here); the rest
+        // are parameters.
+        rows.push(format!(
+            "({}, {}, '{status}', {}, {}, {})",
+            d.id,
+            d.attempts,
+            param(),
+            param(),
+            param()
+        ));
+        values.push(x.outcome.status.map(i32::from).into());
+        values.push(x.outcome.error.clone().into());
+        values.push(next.into());
+    }
+    let finished = param();
+    values.push(now.into());
+    let sql = format!(
+        "WITH v(id, attempts, status, code, error, next_at) AS (VALUES {}) \
+         UPDATE webhook_delivery SET lease_until = NULL, last_status_code = v.code, \
+           last_error = v.error, status = v.status, \
+           next_attempt_at = COALESCE(v.next_at, webhook_delivery.next_attempt_at), \
+           finished_at = CASE WHEN v.status = 'FAILED' THEN {finished} \
+             ELSE webhook_delivery.finished_at END \
+         FROM v WHERE webhook_delivery.id = v.id AND webhook_delivery.attempts = v.attempts \
+           AND webhook_delivery.status = 'PENDING'",
+        rows.join(", ")
+    );
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
     Ok(())
 }
 

@@ -21,7 +21,7 @@ use sea_orm::{
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::{
-    Entity, EventKind, Filter, Settings, Webhooks, cursor,
+    Entity, EventKind, Filter, Settings, Stop, Webhooks, cursor,
     owner::{Acting, acting},
     payload::{self, EventRef},
 };
@@ -34,10 +34,12 @@ use crate::{
 /// Events read per step.
 const STEP: u64 = 500;
 
-pub async fn run(db: DatabaseConnection, hooks: Webhooks, bus: EventBus) {
+pub async fn run(db: DatabaseConnection, hooks: Webhooks, bus: EventBus, mut stop: Stop) {
     let schema = graphql::schema(Limits::default());
     let mut rx = bus.subscribe();
-    loop {
+    // A step under way when the stop comes is finished (it is one short transaction); events
+    // not yet dispatched are in the log, after the cursor, for the next start.
+    while !stop.is_requested() {
         match step(&db, &schema, &hooks.settings).await {
             Ok((read, created)) => {
                 if created > 0 {
@@ -59,6 +61,7 @@ pub async fn run(db: DatabaseConnection, hooks: Webhooks, bus: EventBus) {
                 _ => while !matches!(rx.try_recv(), Err(TryRecvError::Empty | TryRecvError::Closed)) {},
             },
             () = tokio::time::sleep(hooks.settings.poll) => {}
+            () = stop.requested() => {}
         }
     }
 }

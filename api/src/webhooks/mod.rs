@@ -25,7 +25,10 @@ use std::{sync::Arc, time::Duration};
 use entities::{task, village};
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Notify;
+use tokio::{
+    sync::{Notify, watch},
+    task::JoinHandle,
+};
 
 /// How webhooks are delivered (the `--webhook-*` flags).
 #[derive(Debug, Clone)]
@@ -99,11 +102,65 @@ impl Webhooks {
         }
     }
 
-    /// Starts the dispatcher and the delivery worker for this instance.
-    pub fn start(&self, db: DatabaseConnection, bus: crate::events::EventBus) {
+    /// Starts the dispatcher and the delivery worker for this instance. They run until
+    /// [`Workers::stop`]; dropping the handle leaves them running (tests that never stop).
+    pub fn start(&self, db: DatabaseConnection, bus: crate::events::EventBus) -> Workers {
         let instance = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
-        tokio::spawn(dispatch::run(db.clone(), self.clone(), bus));
-        tokio::spawn(deliver::run(db, self.clone(), instance));
+        let (tx, rx) = watch::channel(false);
+        let stop = Stop(rx);
+        let tasks = vec![
+            tokio::spawn(dispatch::run(db.clone(), self.clone(), bus, stop.clone())),
+            tokio::spawn(deliver::run(db, self.clone(), instance, stop)),
+        ];
+        Workers { stop: tx, tasks }
+    }
+}
+
+/// What a worker watches to learn that the server is stopping.
+#[derive(Clone)]
+pub struct Stop(watch::Receiver<bool>);
+
+impl Stop {
+    /// Resolves once a stop was asked for. A dropped [`Workers`] is not a stop: nobody can ask
+    /// any more, so this never resolves.
+    pub async fn requested(&mut self) {
+        if self.0.wait_for(|stop| *stop).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    pub fn is_requested(&self) -> bool {
+        *self.0.borrow()
+    }
+}
+
+/// The running dispatcher and delivery worker: the server stops them before it closes the
+/// database pool, so that they neither fail on a closed pool nor lose outcomes already in hand.
+pub struct Workers {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Asks the workers to stop and waits (at most `limit`) until they have: the dispatcher
+    /// finishes the step it is in; the delivery worker claims nothing more, hands back the
+    /// claims it has not started sending, lets sends in flight finish (each is bounded by the
+    /// webhook timeout) and records every outcome it has. Whatever still runs after `limit` is
+    /// dropped: its deliveries stay leased and are sent again once the lease runs out (at
+    /// least once).
+    pub async fn stop(self, limit: Duration) {
+        let _ = self.stop.send(true);
+        let aborts: Vec<_> = self.tasks.iter().map(JoinHandle::abort_handle).collect();
+        let all = futures_util::future::join_all(self.tasks);
+        if tokio::time::timeout(limit, all).await.is_err() {
+            tracing::warn!(
+                after = ?limit,
+                "webhook workers still busy at shutdown; stopping them (their deliveries are sent again after the lease)"
+            );
+            for a in aborts {
+                a.abort();
+            }
+        }
     }
 }
 
