@@ -151,7 +151,9 @@ impl PerRequest {
     pub(crate) fn parsed(&self, doc: &ExecutableDocument) -> Arc<ExecutableDocument> {
         let keys = lock(&self.keys);
         match keys.as_ref() {
-            Some(Keys { hit: Some(known), .. }) => known.clone(),
+            Some(Keys {
+                hit: Some(known), ..
+            }) => known.clone(),
             Some(Keys { text, .. }) => {
                 let shared = Arc::new(doc.clone());
                 lock(&self.caches.parsed).put(*text, shared.clone());

@@ -147,10 +147,9 @@ impl Loaders {
             .entry(key)
             .or_insert_with(|| {
                 let batches = self.batches.clone();
-                let loader = DataLoader::new(make(self.svc.clone()), move |batch| {
-                    batches.start(batch)
-                })
-                .delay(Duration::ZERO);
+                let loader =
+                    DataLoader::new(make(self.svc.clone()), move |batch| batches.start(batch))
+                        .delay(Duration::ZERO);
                 Arc::new(loader)
             })
             .clone();
