@@ -8,6 +8,7 @@
 #   SCALE (state), DURATION (10 s per cell); needs wrk and node with `ws` (bench/setup.sh).
 #   The dataset is bench/run.sh's (`sangam_bench_$SCALE`), loaded by BIN_A if absent.
 set -euo pipefail
+BIN_A=$(realpath "$2"); BIN_B=$(realpath "$4")
 cd "$(dirname "$0")"
 SCALE="${SCALE:-state}"
 DURATION="${DURATION:-10}"
@@ -16,7 +17,7 @@ PGURL_ADMIN="${PGURL_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}"
 DB="sangam_bench_${SCALE}"
 PGURL="${PGURL_ADMIN%/*}/${DB}"
 NAMES=("$1" "$3")
-BINS=("$2" "$4")
+BINS=("$BIN_A" "$BIN_B")
 OUT=$(mktemp)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }

@@ -26,6 +26,10 @@ for line in sys.stdin:
     else:
         parts = line.strip().split(None, 1)
         sym = parts[1] if len(parts) > 1 else "[unknown]"
+        kernel = sym.endswith("([kernel.kallsyms])")
+        sym = re.sub(r"\s+\([^()]*\)$", "", sym)  # the DSO
+        if kernel:
+            sym += "_[k]"
         # Rust symbols: drop the hash suffix; keep generic arguments out (they make stacks unique).
         sym = re.sub(r"::h[0-9a-f]{16}$", "", sym)
         sym = re.sub(r"\+0x[0-9a-f]+$", "", sym)

@@ -45,6 +45,6 @@ TOKEN="$TOKEN" BODY="$BODY" wrk -t2 -c32 -d"$((SECS - 1))s" --latency -s ../post
 wait $PERF
 perf report -i "$DATA" --stdio --no-children --no-inline --percent-limit 0.4 2>/dev/null | grep -v '^$' | head -400 >"$NAME-self.txt"
 perf report -i "$DATA" --stdio --children --no-inline -g none --percent-limit 1 2>/dev/null | grep -v '^$' | head -300 >"$NAME-children.txt"
-perf script -i "$DATA" --no-inline -F comm,tid,ip,sym 2>/dev/null | python3 "$PWD/fold.py" >"$NAME.folded"
+perf script -i "$DATA" --no-inline -F comm,tid,ip,sym,dso 2>/dev/null | python3 "$PWD/fold.py" >"$NAME.folded"
 rm -f "$DATA"
 echo "$NAME: $(awk '/Requests\/sec/ {print $2}' "$NAME-wrk.txt") req/s; reports in bench/profiles/$NAME-*"
