@@ -5,7 +5,7 @@
 # flipping each round) so that load from elsewhere on the machine falls on both; medians of the
 # rounds and B/A ratios at the end.
 # Usage: bench/dashboard.sh NAME_A BIN_A NAME_B BIN_B [ROUNDS=3]
-#   SCALE (state), DURATION (10 s per cell); needs wrk and node with `ws` (bench/setup.sh).
+#   SCALE (state), DURATION (10 s per cell), FANOUT_SECONDS (10: writes while 1,000 are subscribed); needs wrk and node with `ws` (bench/setup.sh).
 #   The dataset is bench/run.sh's (`sangam_bench_$SCALE`), loaded by BIN_A if absent.
 set -euo pipefail
 BIN_A=$(realpath "$2"); BIN_B=$(realpath "$4")
@@ -81,7 +81,7 @@ rss_with_subscribers() { # build -> one row: RSS while 1,000 subscribers are con
   local i=$1 pid=${SPIDS[$1]} before peak=0 now line
   before=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
   echo 5 >"/proc/$pid/clear_refs" # VmHWM from here on
-  node fanout.js "${URLS[$i]}" "${ADMIN[$i]}" "$TASKS" 1000 100 10 >/tmp/dashboard-fanout.$$ &
+  node fanout.js "${URLS[$i]}" "${ADMIN[$i]}" "$TASKS" 1000 100 "${FANOUT_SECONDS:-10}" >/tmp/dashboard-fanout.$$ &
   local npid=$!
   while kill -0 $npid 2>/dev/null; do
     now=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status"); [ "$now" -gt "$peak" ] && peak=$now
