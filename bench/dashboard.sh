@@ -107,7 +107,7 @@ for r in $(seq 1 "$ROUNDS"); do
   for i in $order; do cell hostile "$i" 32 "$HOSTILE" "${ADMIN[$i]}"; done
 done
 echo
-echo "Server memory with 1,000 taskEvents subscribers connected (\`node fanout.js URL TOKEN TASKS 1000 100 10\`), MB:"
+echo "Server memory with 1,000 taskEvents subscribers connected (\`node fanout.js URL TOKEN TASKS 1000 100 ${FANOUT_SECONDS:-10}\`), MB:"
 echo
 echo "| round | build | RSS before | VmRSS peak while connected (sampled every 0.2 s) | VmHWM since the subscribers came | subscribers, deliveries, delivery p99 |"
 echo "| --- | --- | --- | --- | --- | --- |"
