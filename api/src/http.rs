@@ -9,7 +9,7 @@ use async_graphql::{
 use axum::{
     Json, Router,
     body::Body,
-    extract::{FromRef, FromRequestParts, MatchedPath, State},
+    extract::{FromRef, MatchedPath, State},
     http::{HeaderMap, HeaderValue, Request, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -557,11 +557,12 @@ fn too_large(limit: usize, what: &str) -> ApiError {
 }
 
 async fn graphql_post(State(st): State<AppState>, req: Request<Body>) -> Response {
-    let headers = req.headers().clone();
-    let upload = is_multipart(&headers);
-    if !is_json(&headers) && !upload {
+    let (parts, body) = req.into_parts();
+    let headers = &parts.headers;
+    let upload = is_multipart(headers);
+    if !is_json(headers) && !upload {
         return reject(
-            &headers,
+            headers,
             ApiError::refused(
                 code::UNSUPPORTED_MEDIA_TYPE,
                 "a GraphQL request is sent as `Content-Type: application/json` (or, to upload a \
@@ -581,11 +582,11 @@ async fn graphql_post(State(st): State<AppState>, req: Request<Body>) -> Respons
     if let Some(n) = declared
         && n > limit as u64
     {
-        return reject(&headers, too_large(limit, what));
+        return reject(headers, too_large(limit, what));
     }
-    if upload && !preflighted(&headers) {
+    if upload && !preflighted(headers) {
         return reject(
-            &headers,
+            headers,
             ApiError::refused(
                 code::BAD_REQUEST,
                 "a multipart request needs an `Authorization` or `GraphQL-Require-Preflight` \
@@ -593,19 +594,22 @@ async fn graphql_post(State(st): State<AppState>, req: Request<Body>) -> Respons
             ),
         );
     }
-    let (mut parts, body) = req.into_parts();
-    let caller = match Caller::from_request_parts(&mut parts, &st).await {
+    let caller = match crate::caller::authorization(headers) {
+        Ok(value) => Caller::from_authorization(&st.auth, value).await,
+        Err(e) => Err(e),
+    };
+    let caller = match caller {
         Ok(c) => c,
-        Err(e) => return reject(&headers, e),
+        Err(e) => return reject(headers, e),
     };
     let batch = if upload {
-        read_multipart(&headers, body, limit).await
+        read_multipart(headers, body, limit).await
     } else {
         read_batch(body, limit).await
     };
     let batch = match batch {
         Ok(b) => b,
-        Err(e) => return reject(&headers, e),
+        Err(e) => return reject(headers, e),
     };
     let n = match &batch {
         BatchRequest::Single(_) => 1,
@@ -621,18 +625,18 @@ async fn graphql_post(State(st): State<AppState>, req: Request<Body>) -> Respons
             limit: st.options.max_batch,
             value: n,
         };
-        return reject(&headers, e);
+        return reject(headers, e);
     }
     let empty = batch
         .iter()
         .any(|r| r.query.trim().is_empty() && !r.extensions.contains_key("persistedQuery"));
     if empty {
         return reject(
-            &headers,
+            headers,
             ApiError::refused(code::BAD_REQUEST, "missing `query`"),
         );
     }
-    execute(&st, &headers, caller, batch, false).await
+    execute(&st, headers, caller, batch, false).await
 }
 
 /// Reads a GraphQL multipart request (<https://github.com/jaydenseric/graphql-multipart-request-spec>):
@@ -697,6 +701,14 @@ async fn read_batch(body: axum::body::Body, limit: usize) -> Result<BatchRequest
         }
         bad("the request body could not be read")
     })?;
+    // One operation (a JSON object, the usual body) is read once, straight into the request.
+    // Anything else, or an object that is not a request, is read as JSON first, to tell a batch
+    // from a malformed body and say what is wrong with it.
+    if bytes.trim_ascii_start().starts_with(b"{")
+        && let Ok(req) = serde_json::from_slice::<async_graphql::Request>(&bytes)
+    {
+        return Ok(BatchRequest::Single(req));
+    }
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|_| bad("malformed GraphQL request: the body is not JSON"))?;
     let shape = "malformed GraphQL request: the body must be a JSON object with a string `query` \

@@ -127,8 +127,15 @@ pub async fn graphql_ws(
     }
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| serve(st, socket, protocol))
 }
+
+/// The read buffer of each WebSocket. tungstenite's default is 128 KiB, and it zero-fills the
+/// whole buffer before its first read, so every connection held 128 KiB resident: 125 MB for a
+/// thousand subscribers, most of the server's memory. A client sends small messages (init,
+/// subscribe, ping, complete); a larger frame still arrives whole, the buffer growing for it.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// Where a connection is in the handshake, for choosing close codes.
 const WAITING: u8 = 0;

@@ -42,15 +42,22 @@ pub struct Completion {
     types: Arc<OnceLock<PossibleTypes>>,
 }
 
-impl ExtensionFactory for Completion {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(PerRequest {
+impl Completion {
+    /// One request's completion state.
+    pub(crate) fn per_request(&self) -> PerRequest {
+        PerRequest {
             types: self.types.clone(),
             executing: AtomicBool::new(false),
             hole_count: AtomicUsize::new(0),
             holes: Mutex::new(Vec::new()),
             doc: Mutex::new(None),
-        })
+        }
+    }
+}
+
+impl ExtensionFactory for Completion {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(self.per_request())
     }
 }
 
@@ -109,7 +116,7 @@ struct Hole {
     non_null: bool,
 }
 
-struct PerRequest {
+pub(crate) struct PerRequest {
     types: Arc<OnceLock<PossibleTypes>>,
     /// Set while a query or mutation executes (not for subscriptions, whose events have no
     /// completion hook to consume the holes).
@@ -276,19 +283,49 @@ fn order(
     doc: &ExecutableDocument,
     types: &PossibleTypes,
 ) {
+    // Without fragments the keys do not depend on an object's type: collect them once for all
+    // the objects of a list.
+    let plain = set
+        .items
+        .iter()
+        .all(|item| matches!(item.node, Selection::Field(_)));
+    let keys = plain.then(|| {
+        let mut keys = Vec::with_capacity(set.items.len());
+        collect(set, None, doc, types, &mut keys);
+        keys
+    });
+    order_objects(value, depth, set, doc, types, keys.as_deref());
+}
+
+fn order_objects(
+    value: &mut Value,
+    depth: usize,
+    set: &SelectionSet,
+    doc: &ExecutableDocument,
+    types: &PossibleTypes,
+    plain_keys: Option<&[&str]>,
+) {
     match value {
         Value::List(items) if depth > 0 => {
             for item in items {
-                order(item, depth - 1, set, doc, types);
+                order_objects(item, depth - 1, set, doc, types, plain_keys);
             }
         }
         Value::Object(obj) => {
-            let concrete = match obj.get("__typename") {
-                Some(Value::String(t)) => Some(t.clone()),
-                _ => None,
+            let collected;
+            let keys: &[&str] = match plain_keys {
+                Some(keys) => keys,
+                None => {
+                    let concrete = match obj.get("__typename") {
+                        Some(Value::String(t)) => Some(t.clone()),
+                        _ => None,
+                    };
+                    let mut keys = Vec::with_capacity(obj.len());
+                    collect(set, concrete.as_deref(), doc, types, &mut keys);
+                    collected = keys;
+                    &collected
+                }
             };
-            let mut keys = Vec::with_capacity(obj.len());
-            collect(set, concrete.as_deref(), doc, types, &mut keys);
             let in_order = obj
                 .keys()
                 .map(|k| k.as_str())
@@ -296,7 +333,7 @@ fn order(
             if !in_order {
                 let mut sorted = IndexMap::with_capacity(obj.len());
                 for k in keys {
-                    if let Some((name, v)) = obj.shift_remove_entry(k) {
+                    if let Some((name, v)) = obj.shift_remove_entry(*k) {
                         sorted.insert(name, v);
                     }
                 }
@@ -346,23 +383,16 @@ fn collect<'d>(
     }
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for PerRequest {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
+impl PerRequest {
+    /// The request's parsed document, for putting keys in order.
+    pub(crate) fn remember(&self, doc: Arc<ExecutableDocument>) {
         if let Ok(mut slot) = self.doc.lock() {
-            *slot = Some(Arc::new(doc.clone()));
+            *slot = Some(doc);
         }
-        Ok(doc)
     }
 
-    async fn execute(
+    /// Runs the operation, then fills the root's holes and orders the root's keys.
+    pub(crate) async fn execute(
         &self,
         ctx: &ExtensionContext<'_>,
         operation_name: Option<&str>,
@@ -393,7 +423,9 @@ impl Extension for PerRequest {
         res
     }
 
-    async fn resolve(
+    /// Resolves one field, recording it as a hole if it failed and completing its value
+    /// (holes beneath it filled, keys in order) if it did not.
+    pub(crate) async fn resolve(
         &self,
         ctx: &ExtensionContext<'_>,
         info: ResolveInfo<'_>,
@@ -412,8 +444,9 @@ impl Extension for PerRequest {
         let path_node = info.path_node;
         let return_type = info.return_type;
         let field = info.field;
-        let levels = shape(return_type);
-        let non_null = levels.first().copied().unwrap_or(false);
+        // Every field of every object comes through here: a scalar that resolved, with no
+        // hole anywhere, costs no allocation.
+        let non_null = return_type.trim_end().ends_with('!');
         match next.run(ctx, info).await {
             Err(e) => {
                 self.record(path_of(path_node), non_null);
@@ -424,7 +457,7 @@ impl Extension for PerRequest {
                 if self.hole_count.load(Ordering::Acquire) > 0 {
                     let path = path_of(path_node);
                     let holes = self.take_below(&path);
-                    if fill(&mut value, &levels, &holes) && non_null {
+                    if fill(&mut value, &shape(return_type), &holes) && non_null {
                         self.record(path, true);
                     }
                 }
@@ -433,7 +466,7 @@ impl Extension for PerRequest {
                     if let Some(doc) = doc {
                         order(
                             &mut value,
-                            levels.len() - 1,
+                            list_depth(return_type),
                             &field.selection_set.node,
                             &doc,
                             self.types(ctx),
@@ -447,12 +480,54 @@ impl Extension for PerRequest {
     }
 }
 
+/// How many list levels a type has: `[[Int]!]` has 2.
+fn list_depth(ty: &str) -> usize {
+    ty.bytes().filter(|b| *b == b'[').count()
+}
+
+/// Completion alone, as an extension of its own (the served schema runs it within
+/// [`super::hooks::Hooks`], with the other per-request hooks, as one extension).
+#[async_graphql::async_trait::async_trait]
+impl Extension for PerRequest {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        self.remember(Arc::new(doc.clone()));
+        Ok(doc)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        PerRequest::execute(self, ctx, operation_name, next).await
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        PerRequest::resolve(self, ctx, info, next).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn type_shapes() {
+        assert_eq!(list_depth("String"), 0);
+        assert_eq!(list_depth("[[Int]!]"), 2);
         assert_eq!(shape("String"), vec![false]);
         assert_eq!(shape("[Village!]!"), vec![true, true]);
         assert_eq!(shape("[[Int]!]"), vec![false, true, false]);

@@ -84,12 +84,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl ExtensionFactory for Documents {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(PerRequest {
+impl Documents {
+    /// One request's view of the caches.
+    pub(crate) fn per_request(&self) -> PerRequest {
+        PerRequest {
             caches: self.0.clone(),
             keys: Mutex::new(None),
-        })
+        }
+    }
+}
+
+impl ExtensionFactory for Documents {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(self.per_request())
     }
 }
 
@@ -99,11 +106,11 @@ struct Keys {
     text: Key,
     /// The hash of text, operation name and variables.
     validation: Key,
-    /// Whether the parsed document came from the cache.
-    hit: bool,
+    /// The parsed document, when it came from the cache.
+    hit: Option<Arc<ExecutableDocument>>,
 }
 
-struct PerRequest {
+pub(crate) struct PerRequest {
     caches: Arc<Caches>,
     keys: Mutex<Option<Keys>>,
 }
@@ -123,6 +130,60 @@ fn validation_key(text: &Key, req: &Request) -> Key {
     h.finalize().into()
 }
 
+impl PerRequest {
+    /// Notes the request's keys and, when its document is known, hands it the parsed copy.
+    pub(crate) fn prepared(&self, mut request: Request) -> Request {
+        let text: Key = Sha256::digest(request.query.as_bytes()).into();
+        let hit = lock(&self.caches.parsed).get(&text).cloned();
+        if let Some(doc) = &hit {
+            request.set_parsed_query((**doc).clone());
+        }
+        *lock(&self.keys) = Some(Keys {
+            text,
+            validation: validation_key(&text, &request),
+            hit,
+        });
+        request
+    }
+
+    /// Remembers a document the parser made; returns the shared copy (the remembered one),
+    /// which the request's other hooks may keep without copying it again.
+    pub(crate) fn parsed(&self, doc: &ExecutableDocument) -> Arc<ExecutableDocument> {
+        let keys = lock(&self.keys);
+        match keys.as_ref() {
+            Some(Keys {
+                hit: Some(known), ..
+            }) => known.clone(),
+            Some(Keys { text, .. }) => {
+                let shared = Arc::new(doc.clone());
+                lock(&self.caches.parsed).put(*text, shared.clone());
+                shared
+            }
+            None => Arc::new(doc.clone()),
+        }
+    }
+
+    /// Validates through `validate` unless this request's validation is remembered.
+    pub(crate) async fn validation(
+        &self,
+        validate: impl Future<Output = Result<ValidationResult, Vec<ServerError>>>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let key = lock(&self.keys).as_ref().map(|k| k.validation);
+        if let Some(key) = key
+            && let Some(known) = lock(&self.caches.validated).get(&key).copied()
+        {
+            return Ok(known);
+        }
+        let result = validate.await?;
+        if let Some(key) = key {
+            lock(&self.caches.validated).put(key, result);
+        }
+        Ok(result)
+    }
+}
+
+/// The caches alone, as an extension of their own (the served schema runs them within
+/// [`super::hooks::Hooks`], with the other per-request hooks, as one extension).
 #[async_graphql::async_trait::async_trait]
 impl Extension for PerRequest {
     async fn prepare_request(
@@ -131,19 +192,8 @@ impl Extension for PerRequest {
         request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        let mut request = next.run(ctx, request).await?;
-        let text: Key = Sha256::digest(request.query.as_bytes()).into();
-        let cached = lock(&self.caches.parsed).get(&text).cloned();
-        let hit = cached.is_some();
-        if let Some(doc) = cached {
-            request.set_parsed_query((*doc).clone());
-        }
-        *lock(&self.keys) = Some(Keys {
-            text,
-            validation: validation_key(&text, &request),
-            hit,
-        });
-        Ok(request)
+        let request = next.run(ctx, request).await?;
+        Ok(self.prepared(request))
     }
 
     async fn parse_query(
@@ -154,12 +204,7 @@ impl Extension for PerRequest {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
-        let miss = lock(&self.keys)
-            .as_ref()
-            .and_then(|k| (!k.hit).then_some(k.text));
-        if let Some(text) = miss {
-            lock(&self.caches.parsed).put(text, Arc::new(doc.clone()));
-        }
+        self.parsed(&doc);
         Ok(doc)
     }
 
@@ -168,17 +213,7 @@ impl Extension for PerRequest {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        let key = lock(&self.keys).as_ref().map(|k| k.validation);
-        if let Some(key) = key
-            && let Some(known) = lock(&self.caches.validated).get(&key).copied()
-        {
-            return Ok(known);
-        }
-        let result = next.run(ctx).await?;
-        if let Some(key) = key {
-            lock(&self.caches.validated).put(key, result);
-        }
-        Ok(result)
+        PerRequest::validation(self, next.run(ctx)).await
     }
 }
 

@@ -137,16 +137,16 @@ impl ExtensionFactory for QueryLimits {
     }
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for QueryLimits {
-    async fn parse_query(
+impl QueryLimits {
+    /// What the parser's outcome becomes: a document nested past the parser's limit is
+    /// refused as too deep, other parse errors get their code, and too many aliases refuse
+    /// the document.
+    pub(crate) fn parsed(
         &self,
-        ctx: &ExtensionContext<'_>,
         query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
+        parsed: ServerResult<ExecutableDocument>,
     ) -> ServerResult<ExecutableDocument> {
-        let doc = match next.run(ctx, query, variables).await {
+        let doc = match parsed {
             Ok(doc) => doc,
             Err(e) if e.message.contains("recursion depth") => {
                 let value = nesting(query).max(MAX_NESTING + 1);
@@ -166,12 +166,13 @@ impl Extension for QueryLimits {
         Ok(doc)
     }
 
-    async fn validation(
+    /// What validation's outcome becomes: its errors get their code, and a document deeper or
+    /// more complex than the limits is refused.
+    pub(crate) fn validated(
         &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
+        validated: Result<ValidationResult, Vec<ServerError>>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await.map_err(|errors| {
+        let result = validated.map_err(|errors| {
             errors
                 .into_iter()
                 .map(|e| with_code(e, code::VALIDATION_FAILED))
@@ -194,5 +195,28 @@ impl Extension for QueryLimits {
             )]);
         }
         Ok(result)
+    }
+}
+
+/// The limits alone, as an extension of their own (the served schema runs them within
+/// [`super::hooks::Hooks`], with the other per-request hooks, as one extension).
+#[async_graphql::async_trait::async_trait]
+impl Extension for QueryLimits {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        self.parsed(query, next.run(ctx, query, variables).await)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        self.validated(next.run(ctx).await)
     }
 }

@@ -1,7 +1,18 @@
 //! DataLoaders, built per request from that request's [`Service`], so a cache can never hand
 //! one principal's rows to another, and every batch passes through row scope.
+//!
+//! A request gets one [`Loaders`] and each loader is made the first time the request uses it:
+//! making all forty kinds up front (an allocation or three each, and a map insertion) cost
+//! every request, a dashboard's aggregate that uses none of them included.
 
-use std::{collections::HashMap, hash::Hash, marker::PhantomData, time::Duration};
+use std::{
+    any::{Any, TypeId},
+    collections::HashMap,
+    hash::Hash,
+    marker::PhantomData,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use async_graphql::{
     Context, Data,
@@ -117,49 +128,65 @@ impl Loader<i64> for VillageSchemes {
 /// soon as they are idle: see [`Batches`]).
 pub const SUBSCRIPTION_BATCH_WINDOW: Duration = Duration::from_millis(1);
 
-/// A loader whose batches go to `batches`, which decides when they run (the loader's own
-/// timer is off).
-fn loader<T>(batches: &Batches, inner: T) -> DataLoader<T> {
-    let batches = batches.clone();
-    DataLoader::new(inner, move |batch| batches.start(batch)).delay(Duration::ZERO)
+/// A request's (or a WebSocket connection's) loaders, for one principal, made on first use.
+pub struct Loaders {
+    svc: Service,
+    batches: Batches,
+    made: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
 
-macro_rules! attach_all {
-    ($data:ident, $svc:ident, $batches:ident; by_id: $($e:ident),*; children: $($c:ident),*) => {{
-        $($data.insert(loader($batches, ById::<$e::Entity>($svc.clone(), PhantomData)));)*
-        $($data.insert(loader($batches, Children::<$c::Entity>($svc.clone(), PhantomData)));)*
-    }};
+impl Loaders {
+    /// The loader of type `DataLoader<T>`, made from the service by `make` on first use. Its
+    /// batches go to the request's [`Batches`], which decide when they run (the loader's own
+    /// timer is off).
+    fn get<T: Send + Sync + 'static>(&self, make: impl FnOnce(Service) -> T) -> Arc<DataLoader<T>> {
+        let key = TypeId::of::<DataLoader<T>>();
+        // Only loaders behind the lock; a panic elsewhere cannot leave the map half-changed.
+        let mut made = self.made.lock().unwrap_or_else(PoisonError::into_inner);
+        let any = made
+            .entry(key)
+            .or_insert_with(|| {
+                let batches = self.batches.clone();
+                let loader =
+                    DataLoader::new(make(self.svc.clone()), move |batch| batches.start(batch))
+                        .delay(Duration::ZERO);
+                Arc::new(loader)
+            })
+            .clone();
+        drop(made);
+        // The entry under `TypeId::of::<DataLoader<T>>()` is always a `DataLoader<T>`.
+        any.downcast::<DataLoader<T>>()
+            .unwrap_or_else(|_| unreachable!("a loader stored under another type's id"))
+    }
 }
 
-/// Adds the service and a fresh set of loaders to a request's (or a WebSocket connection's)
+/// Adds the service and an empty set of loaders to a request's (or a WebSocket connection's)
 /// data: everything they load is for that one principal.
 pub fn attach(data: &mut Data, svc: Service, batches: &Batches) {
-    attach_all!(data, svc, batches;
-        by_id: state, division, district, block, gram_panchayat, village, scheme, organisation,
-            assignment, task, task_event, task_test_link, water_quality_test, scheme_component;
-        children: district, division, block, gram_panchayat, village, scheme_village,
-            organisation_theme, assignment, task, task_event, task_evidence, water_quality_test,
-            water_quality_result, hgj_report, hgj_certification, scheme_component,
-            scheme_progress, scheme_inspection, inspection_finding, scheme_handover,
-            scheme_inspector);
-    data.insert(loader(batches, LatestTest(svc.clone())));
-    data.insert(loader(batches, VillageSchemes(svc.clone())));
+    data.insert(Loaders {
+        svc: svc.clone(),
+        batches: batches.clone(),
+        made: Mutex::new(HashMap::new()),
+    });
     data.insert(svc);
 }
 
 /// Loaders come with the request's service; a request without one has no principal.
-fn missing(ctx: &Context<'_>, what: &str) -> ApiError {
-    match ctx.svc() {
-        Ok(_) => ApiError::internal(anyhow::anyhow!("no {what} loader attached to the request")),
-        Err(e) => e,
+fn loaders<'c>(ctx: &'c Context<'_>) -> ApiResult<&'c Loaders> {
+    match ctx.data_opt::<Loaders>() {
+        Some(l) => Ok(l),
+        None => match ctx.svc() {
+            Ok(_) => Err(ApiError::internal(anyhow::anyhow!(
+                "no loaders attached to the request"
+            ))),
+            Err(e) => Err(e),
+        },
     }
 }
 
 /// One row of `E` by id, batched with every other lookup of `E` in the request.
 pub async fn one<E: Scoped>(ctx: &Context<'_>, id: i64) -> ApiResult<Option<E::Model>> {
-    let loader = ctx
-        .data_opt::<DataLoader<ById<E>>>()
-        .ok_or_else(|| missing(ctx, "by-id"))?;
+    let loader = loaders(ctx)?.get(|svc| ById::<E>(svc, PhantomData));
     loader.load_one(id).await
 }
 
@@ -169,9 +196,7 @@ pub async fn many<E: Scoped>(
     ids: impl IntoIterator<Item = i64>,
 ) -> ApiResult<Vec<E::Model>> {
     let ids: Vec<i64> = ids.into_iter().collect();
-    let loader = ctx
-        .data_opt::<DataLoader<ById<E>>>()
-        .ok_or_else(|| missing(ctx, "by-id"))?;
+    let loader = loaders(ctx)?.get(|svc| ById::<E>(svc, PhantomData));
     let mut found = loader.load_many(ids.iter().copied()).await?;
     Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }
@@ -185,9 +210,7 @@ pub async fn children<E: Scoped>(
 where
     E::Column: Send + Sync,
 {
-    let loader = ctx
-        .data_opt::<DataLoader<Children<E>>>()
-        .ok_or_else(|| missing(ctx, "children"))?;
+    let loader = loaders(ctx)?.get(|svc| Children::<E>(svc, PhantomData));
     Ok(loader
         .load_one(Child(column, parent))
         .await?
@@ -195,9 +218,7 @@ where
 }
 
 pub async fn schemes_of_village(ctx: &Context<'_>, village: i64) -> ApiResult<Vec<scheme::Model>> {
-    let loader = ctx
-        .data_opt::<DataLoader<VillageSchemes>>()
-        .ok_or_else(|| missing(ctx, "village schemes"))?;
+    let loader = loaders(ctx)?.get(VillageSchemes);
     Ok(loader.load_one(village).await?.unwrap_or_default())
 }
 
@@ -205,8 +226,6 @@ pub async fn latest_test(
     ctx: &Context<'_>,
     village: i64,
 ) -> ApiResult<Option<water_quality_test::Model>> {
-    let loader = ctx
-        .data_opt::<DataLoader<LatestTest>>()
-        .ok_or_else(|| missing(ctx, "latest test"))?;
+    let loader = loaders(ctx)?.get(LatestTest);
     loader.load_one(village).await
 }

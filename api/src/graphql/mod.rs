@@ -7,6 +7,7 @@ pub mod completion;
 pub mod connection;
 pub mod context;
 pub mod documents;
+pub mod hooks;
 pub mod ids;
 pub mod imports;
 pub mod inputs;
@@ -73,11 +74,9 @@ pub fn schema(limits: Limits) -> AppSchema {
         builder = builder.extension(spans::ResolverSpans);
     }
     builder
-        .extension(limits.query)
-        .extension(nul_bytes::NulBytes)
-        .extension(completion::Completion::default())
-        // Last, so innermost: the hooks above still see every request's document.
-        .extension(documents::Documents::default())
+        // One extension for the limits, the NUL check, completion and the document caches:
+        // every field passes through each extension's hooks (see `hooks.rs`).
+        .extension(hooks::Hooks::new(limits.query))
         .data(limits)
         .finish()
 }

@@ -71,6 +71,24 @@ fn in_set(set: &SelectionSet, doc: &ExecutableDocument, vars: &Variables) -> Opt
     })
 }
 
+/// Refuses a document with a NUL character in any string argument, naming the argument.
+pub(crate) fn check(doc: &ExecutableDocument, variables: &Variables) -> ServerResult<()> {
+    let sets = doc
+        .operations
+        .iter()
+        .map(|(_, op)| &op.node.selection_set.node)
+        .chain(doc.fragments.values().map(|f| &f.node.selection_set.node));
+    for set in sets {
+        if let Some(argument) = in_set(set, doc, variables) {
+            let message = format!("`{argument}` contains a NUL character (U+0000)");
+            return Err(ApiError::bad_input(argument, message).into_server_error());
+        }
+    }
+    Ok(())
+}
+
+/// The check alone, as an extension of its own (the served schema runs it within
+/// [`super::hooks::Hooks`]).
 #[async_graphql::async_trait::async_trait]
 impl Extension for NulBytes {
     async fn parse_query(
@@ -81,17 +99,7 @@ impl Extension for NulBytes {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
-        let sets = doc
-            .operations
-            .iter()
-            .map(|(_, op)| &op.node.selection_set.node)
-            .chain(doc.fragments.values().map(|f| &f.node.selection_set.node));
-        for set in sets {
-            if let Some(argument) = in_set(set, &doc, variables) {
-                let message = format!("`{argument}` contains a NUL character (U+0000)");
-                return Err(ApiError::bad_input(argument, message).into_server_error());
-            }
-        }
+        check(&doc, variables)?;
         Ok(doc)
     }
 }

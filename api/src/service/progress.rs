@@ -157,14 +157,17 @@ impl Service {
     /// Ids of the reachable areas at `level` within `within`, in id order.
     async fn area_ids(&self, level: AreaLevel, within: Option<Area>) -> ApiResult<Vec<i64>> {
         async fn ids<E: Scoped>(svc: &Service, cond: Condition) -> ApiResult<Vec<i64>> {
-            use sea_orm::{QueryFilter, QueryOrder};
-            let rows = svc
+            use sea_orm::{QueryFilter, QueryOrder, QuerySelect};
+            // Only the ids: a report has no use for the areas' names and codes.
+            Ok(svc
                 .scoped::<E>()?
                 .filter(cond)
+                .select_only()
+                .column(E::id_column())
                 .order_by_asc(E::id_column())
+                .into_tuple::<i64>()
                 .all(svc.db())
-                .await?;
-            Ok(rows.iter().map(E::row_id).collect())
+                .await?)
         }
         let w = |f: fn(&Area) -> Condition| within.as_ref().map(f).unwrap_or_else(Condition::all);
         match level {
