@@ -131,6 +131,16 @@ fn is_in_memory(url: &str) -> bool {
 }
 
 /// The URL with any password replaced, for logs.
+/// Whether the pool has been closed, which only happens when the server stops: background loops
+/// then end quietly instead of logging each failed statement as a database fault.
+pub fn closed(db: &DatabaseConnection) -> bool {
+    match db.get_database_backend() {
+        DbBackend::Postgres => db.get_postgres_connection_pool().is_closed(),
+        DbBackend::Sqlite => db.get_sqlite_connection_pool().is_closed(),
+        _ => false,
+    }
+}
+
 pub fn mask_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();

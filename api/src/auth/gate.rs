@@ -354,6 +354,7 @@ async fn watch_sqlite(gate: Arc<Gate>, db: DatabaseConnection) {
                 gate.replace(sets);
                 gate.mark_current(started);
             }
+            Err(_) if crate::db::closed(&db) => return,
             // The sets go stale on their own after WINDOW; tokens are then checked exactly.
             Err(e) => tracing::warn!(error = %e, "cannot load revocations"),
         }
@@ -393,6 +394,10 @@ async fn watch_postgres(gate: Arc<Gate>, db: DatabaseConnection) {
             }
         };
         if let Err(e) = listen(&gate, &db, &pool, &beat_prefix).await {
+            if crate::db::closed(&db) {
+                pool.close().await;
+                return;
+            }
             tracing::warn!(error = %e, "revocation listener lost its connection");
         }
         gate.mark_stale();

@@ -125,6 +125,7 @@ pub async fn keep_pruned(db: DatabaseConnection, retention: chrono::TimeDelta) {
         match log::prune(&db, chrono::Utc::now() - retention).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(pruned = n, "pruned the event log"),
+            Err(_) if crate::db::closed(&db) => return,
             Err(e) => tracing::warn!(error = %e, "cannot prune the event log"),
         }
     }
@@ -137,6 +138,7 @@ async fn follow(db: DatabaseConnection, bus: EventBus) {
     let mut cursor = loop {
         match log::head(&db).await {
             Ok(head) => break head,
+            Err(_) if crate::db::closed(&db) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the event log; retrying");
                 tokio::time::sleep(RETRY).await;
@@ -146,6 +148,7 @@ async fn follow(db: DatabaseConnection, bus: EventBus) {
     loop {
         match drain(&db, &bus, &mut cursor).await {
             Ok(()) => bus.wake.notified().await,
+            Err(_) if crate::db::closed(&db) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the event log; retrying");
                 tokio::time::sleep(RETRY).await;

@@ -335,6 +335,9 @@ pub async fn keep_overdue_current(db: DatabaseConnection) {
     loop {
         let today = super::today_ist();
         if let Err(e) = refresh_overdue(&db, today).await {
+            if crate::db::closed(&db) {
+                return;
+            }
             tracing::warn!(error = ?e, "recounting overdue tasks failed; reports will recount");
         }
         let now = chrono::Utc::now() + chrono::TimeDelta::seconds(super::IST_OFFSET_SECS);
