@@ -52,6 +52,20 @@ pub enum ImportError {
     Failed(#[from] anyhow::Error),
 }
 
+impl ImportError {
+    /// A record the service refused for a reason other than the row (the database, a fault):
+    /// the import stops, naming the file and line. The cause is given whole: this goes to the
+    /// operator running the import, not to a GraphQL client.
+    fn write_failed(file: &str, line: impl std::fmt::Display, e: &crate::error::ApiError) -> Self {
+        use crate::error::ApiError;
+        let why = match e {
+            ApiError::Internal(cause) | ApiError::Unavailable(cause) => format!("{cause:#}"),
+            other => other.to_string(),
+        };
+        Self::Failed(anyhow::anyhow!("{file} line {line}: {why}"))
+    }
+}
+
 impl From<sea_orm::DbErr> for ImportError {
     fn from(e: sea_orm::DbErr) -> Self {
         Self::Failed(e.into())

@@ -727,13 +727,7 @@ pub(super) async fn import(ctx: &mut Ctx<'_>, f: Opened) -> Result<FileReport, s
             Err(e) => {
                 drop(tx);
                 savepoint.rollback().await.ok();
-                let why = match &e {
-                    ApiError::Internal(cause) | ApiError::Unavailable(cause) => {
-                        format!("{cause:#}")
-                    }
-                    other => other.to_string(),
-                };
-                return Err(anyhow::anyhow!("{} line {line}: {why}", f.name).into());
+                return Err(super::ImportError::write_failed(&f.name, line, &e));
             }
         }
         ctx.progress.inc(1);

@@ -654,14 +654,7 @@ pub(super) async fn import(ctx: &mut Ctx<'_>, f: Opened) -> Result<FileReport, s
                 ctx.service_events.extend(tx.into_events());
                 report.inserted += 1;
             }
-            Err(e) => {
-                let why = match &e {
-                    crate::error::ApiError::Internal(cause)
-                    | crate::error::ApiError::Unavailable(cause) => format!("{cause:#}"),
-                    other => other.to_string(),
-                };
-                return Err(anyhow::anyhow!("{} line {line}: {why}", f.name).into());
-            }
+            Err(e) => return Err(super::ImportError::write_failed(&f.name, line, &e)),
         }
         ctx.progress.inc(1);
     }
