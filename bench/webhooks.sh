@@ -3,7 +3,8 @@
 # BENCH_RATE/s (default 100) for BENCH_SECS (default 10) to BENCH_WEBHOOKS (default 50) webhooks
 # on one receiver; prints p50/p90/p99 from commit (the event's time) to receipt.
 # BENCH_DATABASE=postgres runs it on TEST_DATABASE_URL's server (a database of its own);
-# BENCH_CONCURRENCY sets --webhook-concurrency.
+# BENCH_CONCURRENCY sets --webhook-concurrency. SANGAM_BIN=target/release/sangam runs a release
+# server from the (debug) test build: the receiver and writers stay in the test process.
 #   bench/webhooks.sh                      # SQLite (a file)
 #   BENCH_DATABASE=postgres TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres bench/webhooks.sh
 set -euo pipefail

@@ -10,10 +10,17 @@ use std::{
 
 /// `target/<profile>/sangam`, next to the test binary's `deps/` directory. Test runners build
 /// test targets only, so the binary is built here (a no-op when it is up to date).
+/// `SANGAM_BIN` names another build instead: the benches that run as ignored tests use it to
+/// drive a release server from the debug test build (a release build of the tests takes long).
 pub fn sangam() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
+            if let Some(bin) = std::env::var_os("SANGAM_BIN") {
+                let bin = PathBuf::from(bin);
+                assert!(bin.exists(), "SANGAM_BIN {} does not exist", bin.display());
+                return bin;
+            }
             let exe = std::env::current_exe().expect("test path");
             let dir = exe
                 .parent()
