@@ -31,12 +31,6 @@ pub enum Level {
     Village,
 }
 
-macro_rules! field {
-    ($name:ident, $key:literal, [$($alias:literal),* $(,)?]) => {
-        pub const $name: Field = Field { key: $key, aliases: &[$($alias),*] };
-    };
-}
-
 field!(
     STATE_CODE,
     "state_code",

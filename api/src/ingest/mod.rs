@@ -12,6 +12,15 @@
 //! the end come one audit record per file, a recount of the rollups of every district touched,
 //! and one event per village inserted or changed (see [`finish`]).
 
+/// A column of an import file: its key and the headings it goes by (`table::Field`). Defined
+/// before the modules so that every file format declares its columns the same way.
+macro_rules! field {
+    ($name:ident, $key:literal, [$($alias:literal),* $(,)?]) => {
+        pub const $name: $crate::ingest::table::Field =
+            $crate::ingest::table::Field { key: $key, aliases: &[$($alias),*] };
+    };
+}
+
 pub mod bulk;
 mod coverage;
 pub mod lgd;

@@ -31,7 +31,7 @@ use super::{
     Ctx, Opened, parse,
     report::{Checks, FileReport},
     schemes::CODE,
-    table::{Field, normalise},
+    table::normalise,
 };
 use crate::{
     error::ApiError,
@@ -40,12 +40,6 @@ use crate::{
         text,
     },
 };
-
-macro_rules! field {
-    ($name:ident, $key:literal, [$($alias:literal),* $(,)?]) => {
-        pub const $name: Field = Field { key: $key, aliases: &[$($alias),*] };
-    };
-}
 
 field!(
     COMPONENT,

@@ -15,15 +15,8 @@ use super::{
     lgd::{advance_sequence, next_id},
     parse,
     report::{Checks, FileReport},
-    table::Field,
     villages,
 };
-
-macro_rules! field {
-    ($name:ident, $key:literal, [$($alias:literal),* $(,)?]) => {
-        pub const $name: Field = Field { key: $key, aliases: &[$($alias),*] };
-    };
-}
 
 field!(
     CODE,

@@ -32,12 +32,6 @@ use crate::service::{
     text,
 };
 
-macro_rules! field {
-    ($name:ident, $key:literal, [$($alias:literal),* $(,)?]) => {
-        pub const $name: Field = Field { key: $key, aliases: &[$($alias),*] };
-    };
-}
-
 field!(
     SAMPLE,
     "sample_id",
