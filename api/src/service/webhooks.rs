@@ -98,8 +98,9 @@ pub async fn check_target(argument: &str, url: &str, reach: ssrf::Reach) -> ApiR
 }
 
 impl Service {
-    /// The kinds, each one of rows the principal may read (a dashboard: no task, assignment or
-    /// scheme events); `argument` names the input field.
+    /// The kinds, each one of rows the principal may read (a dashboard: no task or assignment
+    /// events; scheme events without personal data, as `payload.rs` reads them); `argument`
+    /// names the input field.
     fn check_kinds(&self, argument: &str, kinds: &[EventKind]) -> ApiResult<String> {
         use entities::{assignment, scheme, task, village, water_quality_test};
         if kinds.is_empty() {
