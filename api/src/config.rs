@@ -287,6 +287,25 @@ pub struct DbArgs {
         global = true
     )]
     pub db_max_connections: u32,
+    /// PostgreSQL: a pooled connection idle for at least this long is pinged before it is
+    /// handed out, in milliseconds; 0 pings every one.
+    #[arg(
+        long,
+        env = "SANGAM_DB_PING_AFTER_IDLE_MS",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub db_ping_after_idle_ms: u64,
+}
+
+impl DbArgs {
+    /// The pool these arguments describe, holding at most `max_connections`.
+    pub fn pool(&self, max_connections: u32) -> crate::db::Pool {
+        crate::db::Pool {
+            max_connections,
+            ping_after_idle: std::time::Duration::from_millis(self.db_ping_after_idle_ms),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

@@ -38,7 +38,7 @@ pub async fn serve(
     let mut allowed_origins = AllowedOrigins::parse(&args.cors_allow_origins)?;
     let mut db = db::connect_patiently(
         &args.db.database_url,
-        args.db.db_max_connections,
+        args.db.pool(args.db.db_max_connections),
         std::time::Duration::from_secs(args.db_connect_timeout),
     )
     .await?;
@@ -216,7 +216,7 @@ async fn read_replica(url: &str, args: &ServeArgs) -> anyhow::Result<crate::repl
         args.replica_max_lag_secs.is_finite() && args.replica_max_lag_secs >= 0.0,
         "--replica-max-lag-secs must be a number of seconds, at least 0"
     );
-    let mut replica = db::connect(url, args.db.db_max_connections).await?;
+    let mut replica = db::connect_pool(url, args.db.pool(args.db.db_max_connections)).await?;
     crate::metrics::count_statements(&mut replica);
     tracing::info!(
         database_read_url = %db::mask_url(url),

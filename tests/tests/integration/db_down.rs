@@ -157,6 +157,70 @@ async fn terminate_backends(admin: &sea_orm::DatabaseConnection, db: &str) {
         .expect("terminate backends");
 }
 
+/// The pool's liveness check (`--db-ping-after-idle-ms`): a connection whose backend went away
+/// while it sat idle in the pool for longer than the threshold (a failover, a restart, an
+/// operator) is pinged as it is handed out, found dead and replaced, so no statement meets it;
+/// one used more recently than that is handed out unchecked (no round trip on the hot path),
+/// and its statement fails as SERVICE_UNAVAILABLE.
+#[tokio::test]
+async fn idle_connections_are_checked_busy_ones_are_not() {
+    use sea_orm::{ConnectionTrait, DatabaseConnection};
+    let Some(Backend::Postgres(admin_url)) = backends()
+        .into_iter()
+        .find(|b| matches!(b, Backend::Postgres(_)))
+    else {
+        eprintln!("TEST_DATABASE_URL not set: runs in the PostgreSQL suite");
+        return;
+    };
+    let admin = api::db::connect(&admin_url, 1).await.expect("admin");
+    let pg = PgDatabase::create(&admin_url)
+        .await
+        .expect("create database");
+    let name = pg_name(&pg.url);
+    // Two connections in the pool, both used just now.
+    async fn use_both(db: &DatabaseConnection) {
+        let (a, b) = tokio::join!(
+            db.execute_unprepared("SELECT pg_sleep(0.05)"),
+            db.execute_unprepared("SELECT pg_sleep(0.05)")
+        );
+        a.and(b).expect("both connections answer");
+    }
+    let pool = |ping_after_idle| api::db::Pool {
+        max_connections: 2,
+        ping_after_idle,
+    };
+
+    let checked = api::db::connect_pool(&pg.url, pool(Duration::from_millis(300)))
+        .await
+        .expect("pool");
+    use_both(&checked).await;
+    terminate_backends(&admin, &name).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    for i in 0..4 {
+        checked
+            .execute_unprepared("SELECT 1")
+            .await
+            .unwrap_or_else(|e| panic!("statement {i} met a connection that was gone: {e}"));
+    }
+    checked.close().await.ok();
+
+    let unchecked = api::db::connect_pool(&pg.url, pool(Duration::from_secs(60)))
+        .await
+        .expect("pool");
+    use_both(&unchecked).await;
+    terminate_backends(&admin, &name).await;
+    let err = unchecked
+        .execute_unprepared("SELECT 1")
+        .await
+        .expect_err("a connection used just now is not pinged, and its backend is gone");
+    assert_eq!(
+        api::error::ApiError::from(err).code(),
+        "SERVICE_UNAVAILABLE"
+    );
+    unchecked.close().await.ok();
+    drop(pg);
+}
+
 #[tokio::test]
 async fn terminated_backends_are_service_unavailable() {
     use sea_orm::{ConnectionTrait, TransactionTrait};
@@ -225,7 +289,7 @@ async fn startup_waits_for_the_database_and_says_what_failed() {
     let started = Instant::now();
     let err = api::db::connect_patiently(
         "postgres://postgres@127.0.0.1:1/sangam",
-        2,
+        api::db::Pool::of(2),
         Duration::from_millis(1500),
     )
     .await
@@ -249,9 +313,9 @@ async fn startup_waits_for_the_database_and_says_what_failed() {
     proxy.set_up(false);
     let through = admin.replacen(&host_port(&admin), &proxy.addr, 1);
     let opening = tokio::spawn(async move {
-        api::db::connect_patiently(&through, 2, Duration::from_secs(20)).await
+        api::db::connect_patiently(&through, api::db::Pool::of(2), Duration::from_secs(20)).await
     });
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
     proxy.set_up(true);
     let db = opening
         .await
