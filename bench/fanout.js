@@ -4,6 +4,10 @@
 // Usage: node fanout.js URL TOKEN TASKS [N=1000] [RATE=100] [SECONDS=10]
 const WebSocket = require("ws");
 const [url, token, tasks, n = 1000, rate = 100, seconds = 10] = process.argv.slice(2);
+// TASKS is N (tasks 1..N) or @FILE (task ids, one per line), as in write.lua.
+const taskIds = tasks.startsWith("@")
+  ? require("fs").readFileSync(tasks.slice(1), "utf8").split("\n").filter(Boolean)
+  : null;
 const ws_url = url.replace(/^http/, "ws") + "/graphql/ws";
 const sent = new Map(); // "taskId:version" -> send time (ms)
 // Receive times by "taskId:version". Matched to writes at the end: an event often arrives
@@ -36,7 +40,8 @@ function subscribe(i) {
 }
 
 async function write() {
-  const id = b64("Task:" + (1 + Math.floor(Math.random() * Number(tasks))));
+  const n = taskIds ? taskIds[Math.floor(Math.random() * taskIds.length)] : 1 + Math.floor(Math.random() * Number(tasks));
+  const id = b64("Task:" + n);
   const body = JSON.stringify({ query: "mutation($id: ID!) { commentOnTask(id: $id, text: \"fan-out\") { task { id version } } }", variables: { id } });
   const t0 = Date.now();
   const res = await fetch(url + "/graphql", { method: "POST", headers: { "content-type": "application/json", authorization: "Bearer " + token }, body });

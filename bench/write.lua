@@ -21,11 +21,20 @@ local function b64(data)
 end
 
 local token = os.getenv("TOKEN")
-local tasks = tonumber(os.getenv("TASKS"))
+-- $TASKS: N (tasks 1..N) or @FILE (the task ids in FILE, one per line: a state's tasks are not
+-- numbered contiguously once the seed interleaves states).
+local tasks, ids = os.getenv("TASKS"), nil
+if tasks:sub(1, 1) == "@" then
+  ids = {}
+  for line in io.lines(tasks:sub(2)) do ids[#ids + 1] = line end
+else
+  tasks = tonumber(tasks)
+end
 local headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token }
 
 request = function()
-  local id = b64("Task:" .. math.random(1, tasks))
+  local n = ids and ids[math.random(1, #ids)] or math.random(1, tasks)
+  local id = b64("Task:" .. n)
   local body = '{"query":"mutation($id: ID!) { commentOnTask(id: $id, text: \\"checked on site\\") { task { version } } }",'
     .. '"variables":{"id":"' .. id .. '"}}'
   return wrk.format("POST", "/graphql", headers, body)
