@@ -62,36 +62,50 @@ PY
 writes 50  # warm the pool, the caches and the prepared statements
 sleep 2
 mark="cost-$db-$$"
-psql "$url" -qAtc "select '$mark-start'" >/dev/null
 sleep 11  # idle backends flush their counters after 10 s (PGSTAT_IDLE_INTERVAL)
 before=$(stats)
 start=$(date +%s.%N)
+psql "$url" -qAtc "select '$mark-start'" >/dev/null
 writes "$N"
 took=$(echo "$(date +%s.%N) - $start" | bc)
 sleep 2  # the background readers catch up
 psql "$url" -qAtc "select '$mark-end'" >/dev/null
+window=$(echo "$(date +%s.%N) - $start" | bc)
 sleep 11
 after=$(stats)
-python3 - "$PGLOG" "$db" "$mark" "$N" "$took" "$before" "$after" <<'PY'
+python3 - "$PGLOG" "$db" "$mark" "$N" "$took" "$before" "$after" "$window" <<'PY'
 import collections, re, sys
 log, db, mark, n, took = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+window = float(sys.argv[8])
 before, after = [list(map(int, s.split())) for s in sys.argv[6:8]]
 line_re = re.compile(r"^\S+ \S+ \S+ \[(\d+)\] \S*@(\S+) LOG:  (?:statement|execute \S+): (.*)$")
-inside, stmts = False, []
+# A statement is the write's when its backend is inside a transaction (BEGIN … COMMIT); the
+# readers in the background (and the revocation heartbeat) send single statements.
+inside, stmts, in_tx = False, [], {}
 for line in open(log, errors="replace"):
     m = line_re.match(line.rstrip("\n"))
     if not m or m.group(2) != db:
         continue
-    sql = m.group(3)
+    pid, sql = m.group(1), m.group(3)
     if f"{mark}-start" in sql:
         inside = True
         continue
     if f"{mark}-end" in sql:
         break
+    if "pg_stat_" in sql:
+        continue
+    head = sql.strip().upper()
+    was = in_tx.get(pid, False)
+    if head.startswith("BEGIN"):
+        in_tx[pid] = True
+    elif head.startswith(("COMMIT", "ROLLBACK")):
+        in_tx[pid] = False
     if inside:
-        stmts.append(sql)
-def kind(sql):
+        stmts.append((was or in_tx.get(pid, False), sql))
+def kind(tx, sql):
     s = re.sub(r"\s+", " ", sql)
+    if "pg_notify" in s and "event_log" not in s:
+        return "write: pg_notify" if tx else "background: revocation heartbeat (pg_notify, timed)"
     if re.search(r'FROM "?event_log"? WHERE "?event_log"?\."?id"? >', s): return "background: log read after a cursor"
     if "pg_locks" in s: return "background: appenders in flight (pg_locks)"
     if re.search(r'ORDER BY "?event_log"?\."?id"? DESC', s): return "background: log head"
@@ -100,10 +114,12 @@ def kind(sql):
     if "event_log" in s: return "write: event log append"
     if "pg_notify" in s: return "write: pg_notify"
     return "write: " + (s[:70] + "…" if len(s) > 70 else s)
-counts = collections.Counter(kind(s) for s in stmts)
+counts = collections.Counter(kind(tx, s) for tx, s in stmts)
 print(f"{n} writes in {took:.1f} s ({n / took:.0f}/s); {len(stmts)} statements, {len(stmts) / n:.2f} per write")
+print(f"  per write  per second (of the {window:.1f} s logged)  statement")
 for k, c in sorted(counts.items(), key=lambda kv: (not kv[0].startswith("write"), -kv[1])):
-    print(f"  {c / n:6.3f}  {k}")
+    print(f"  {c / n:9.3f}  {c / window:10.1f}  {k}")
+print("  counters (the write's and the background's, from the before/after snapshots):")
 for name, b, a in zip("xact_commit tup_inserted tup_fetched tup_returned blks_hit seq_scan idx_scan n_tup_ins".split(), before, after):
     print(f"  per write: {name} {(a - b) / n:.2f}")
 PY

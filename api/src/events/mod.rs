@@ -164,7 +164,9 @@ impl EventBus {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, Following> {
-        self.following.lock().unwrap_or_else(PoisonError::into_inner)
+        self.following
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Where the follower reads from at this wake-up, given its `cursor`: `None` when it should
@@ -324,7 +326,9 @@ mod tests {
         let bus = EventBus::idle(false, Following::Idle);
         assert_eq!(bus.read_from(0), None, "nobody subscribes: no read");
         for id in 1..=3 {
-            log::append(&db, "test", &comment(id)).await.expect("append");
+            log::append(&db, "test", &comment(id))
+                .await
+                .expect("append");
         }
         let rx = bus.subscribe(&db).await.expect("subscribe");
         assert_eq!(*bus.state(), Following::Resume(3));
@@ -342,7 +346,11 @@ mod tests {
         assert_eq!(bus.read_from(7), None, "the last subscriber left: no read");
         assert_eq!(*bus.state(), Following::Idle);
         let again = bus.subscribe(&db).await.expect("subscribe");
-        assert_eq!(bus.read_from(7), Some(7), "the head (4) is behind the cursor");
+        assert_eq!(
+            bus.read_from(7),
+            Some(7),
+            "the head (4) is behind the cursor"
+        );
         drop(again);
     }
 

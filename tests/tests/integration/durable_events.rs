@@ -533,8 +533,16 @@ async fn after_a_time_with_no_subscriber_new_ones_get_what_follows_and_nothing_o
             "[{db}] resuming after {cursor}: every later event, once, in order"
         );
         let v6 = comment().await;
-        assert_eq!(version(&next(&mut fresh).await.expect("event")), v6, "[{db}]");
-        assert_eq!(version(&next(&mut resumed).await.expect("event")), v6, "[{db}]");
+        assert_eq!(
+            version(&next(&mut fresh).await.expect("event")),
+            v6,
+            "[{db}]"
+        );
+        assert_eq!(
+            version(&next(&mut resumed).await.expect("event")),
+            v6,
+            "[{db}]"
+        );
     })
     .await;
 }

@@ -376,7 +376,13 @@ async fn registered_later_on(backend: Backend) {
     let (_, task) = village_and_task(&app, &[]).await;
     app.start_webhooks();
     for n in 0..3 {
-        comment(&app, &app.admin_token, &task, &format!("Before any webhook, {n}")).await;
+        comment(
+            &app,
+            &app.admin_token,
+            &task,
+            &format!("Before any webhook, {n}"),
+        )
+        .await;
     }
     let one = |sql: &'static str| {
         let conn = &app.t.db;
@@ -401,14 +407,20 @@ async fn registered_later_on(backend: Backend) {
     let (hook, _) = register(&app, &app.admin_token, &receiver.url, &["TASK_COMMENTED"]).await;
     comment(&app, &app.admin_token, &task, "After the webhook").await;
     receiver
-        .wait_for(Duration::from_secs(10), "the comment after registering", |got| {
-            !got.is_empty()
-        })
+        .wait_for(
+            Duration::from_secs(10),
+            "the comment after registering",
+            |got| !got.is_empty(),
+        )
         .await;
     // Nothing older follows.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let got = receiver.got();
-    assert_eq!(got.len(), 1, "[{db}] only the event after registering: {got:#?}");
+    assert_eq!(
+        got.len(),
+        1,
+        "[{db}] only the event after registering: {got:#?}"
+    );
     let version = app
         .data(
             "query($id: ID!) { node(id: $id) { ... on Task { version } } }",
@@ -417,11 +429,16 @@ async fn registered_later_on(backend: Backend) {
         .await["node"]["version"]
         .clone();
     assert_eq!(
-        got[0].json()["data"]["eventVersion"], version,
+        got[0].json()["data"]["eventVersion"],
+        version,
         "[{db}] the last comment's event: {:#}",
         got[0].json()
     );
-    assert_eq!(deliveries(&app, &app.admin_token, &hook).await.len(), 1, "[{db}]");
+    assert_eq!(
+        deliveries(&app, &app.admin_token, &hook).await.len(),
+        1,
+        "[{db}]"
+    );
 }
 
 #[tokio::test]
