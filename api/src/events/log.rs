@@ -30,6 +30,13 @@
 //! exclusive lock would queue every write behind the slowest commit. The price of this choice:
 //! a reader that meets a gap waits for the transactions appending at that moment, so one slow
 //! write (a large import in one transaction) delays delivery, never loses it.
+//!
+//! # Waking readers
+//!
+//! On PostgreSQL an append also queues `pg_notify` on [`CHANNEL`], in the statement that takes
+//! the lock, so every instance's readers hear of the commit without a round trip of its own and
+//! whoever appends (a request, an import, the CLI) wakes them. SQLite has one process: the
+//! writer wakes its readers after commit (`EventBus::committed`).
 
 use std::time::Duration;
 
@@ -39,6 +46,8 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set, Statement, Value,
 };
+
+use super::CHANNEL;
 
 /// The advisory lock appenders share on PostgreSQL: `('Sang', 1)` in its two-key form.
 const LOCK: (i32, i32) = (0x5361_6e67, 1);
@@ -122,8 +131,12 @@ pub async fn append(
         return Ok(row.id);
     }
     // The lock is taken by the CTE, which the insert must read before it computes the row (and
-    // so draws the id): see the module's notes.
-    let sql = "WITH appending AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared($1, $2)) \
+    // so draws the id): see the module's notes. The wake-up rides in the same CTE, so a write of
+    // one event makes one round trip for the log, as it made one for its `pg_notify` before the
+    // log existed; a notification is sent only when the transaction commits, so where in the
+    // transaction it is queued does not matter.
+    let sql = "WITH appending AS MATERIALIZED \
+               (SELECT pg_advisory_xact_lock_shared($1, $2), pg_notify($13, '')) \
                INSERT INTO event_log \
                (kind, entity, entity_id, version, state_id, district_id, village_id, actor_sub, at, payload) \
                SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM appending RETURNING id";
@@ -140,6 +153,7 @@ pub async fn append(
         actor_sub.into(),
         at.into(),
         payload.into(),
+        CHANNEL.into(),
     ];
     let row = conn
         .query_one_raw(Statement::from_sql_and_values(
@@ -163,11 +177,12 @@ pub const EVENTS_PER_STATEMENT: usize = 3_000;
 /// [`EVENTS_PER_STATEMENT`]; returns how many. Their ids rise in the order given. Call it inside
 /// the write's transaction, as [`append`]; one event goes through [`append`] (one statement).
 ///
-/// On PostgreSQL the appenders' shared lock is taken once, in its own statement, before the
-/// first insert draws an id, and is held until the transaction ends (an `xact` lock), so every
-/// id drawn by every chunk is drawn under it: the guarantee of the module's notes is kept (a
-/// reader that finds a gap waits for this transaction). Taking it in the same statement as the
-/// insert, as [`append`] does, only saves that round trip. Within one multi-row `VALUES` insert
+/// On PostgreSQL the appenders' shared lock is taken once, in its own statement (with the
+/// wake-up), before the first insert draws an id, and is held until the transaction ends (an
+/// `xact` lock), so every id drawn by every chunk is drawn under it: the guarantee of the
+/// module's notes is kept (a reader that finds a gap waits for this transaction). Taking it in
+/// the same statement as the insert, as [`append`] does, only saves that round trip. Within one
+/// multi-row `VALUES` insert
 /// the rows (and so their sequence values) are produced in the listed order, on both databases;
 /// chunks run one after the other.
 pub async fn append_many(
@@ -187,8 +202,8 @@ pub async fn append_many(
     if backend == DbBackend::Postgres {
         conn.execute_raw(Statement::from_sql_and_values(
             backend,
-            "SELECT pg_advisory_xact_lock_shared($1, $2)",
-            [LOCK.0.into(), LOCK.1.into()],
+            "SELECT pg_advisory_xact_lock_shared($1, $2), pg_notify($3, '')",
+            [LOCK.0.into(), LOCK.1.into(), CHANNEL.into()],
         ))
         .await?;
     }

@@ -161,7 +161,7 @@ where
 {
     let bus = bus(&svc)?;
     // Subscribe before reading the log, so nothing falls between the replay and live events.
-    let rx = bus.subscribe();
+    let rx = bus.subscribe(svc.db()).await?;
     let after = after.as_deref().map(cursor).transpose()?;
     if let Some(after) = after {
         let oldest = log::oldest(svc.db()).await?;

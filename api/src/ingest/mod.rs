@@ -311,9 +311,6 @@ pub async fn run(
         return Ok(report);
     }
     finish(&mut ctx, kind, &report, request_id).await?;
-    if let Some(bus) = bus {
-        bus.notify_in(&txn).await?;
-    }
     txn.commit().await?;
     if let Some(bus) = bus {
         bus.committed();
@@ -324,7 +321,8 @@ pub async fn run(
 
 /// The end of every import, in its transaction: villages follow parents that moved, rollups of
 /// the districts touched are recounted, one audit record per file, and the changed villages'
-/// events are appended to the durable event log (the caller wakes the followers).
+/// events are appended to the durable event log (which wakes readers on PostgreSQL; on SQLite
+/// the caller does, after commit).
 ///
 /// Events are appended here and only here.
 async fn finish(

@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 use super::{Service, page, scope::may_read};
 use crate::{
     error::{ApiError, ApiResult},
+    events::log,
     principal::Scope,
-    webhooks::{Entity, EventKind, Filter, Settings, cursor, owner::Owner, signing, ssrf},
+    webhooks::{Entity, EventKind, Filter, Settings, owner::Owner, signing, ssrf},
 };
 
 /// Most webhooks one client may hold.
@@ -178,7 +179,10 @@ impl Service {
                     enabled: Set(true),
                     disabled_reason: Set(None),
                     failing_since: Set(None),
-                    after_event: Set(cursor(tx.conn()).await?),
+                    // After the log's head (final), not the dispatcher's cursor: it gets every
+                    // event committed after it and none from before, however far behind the
+                    // dispatcher is (it reads nothing while no webhook is enabled).
+                    after_event: Set(log::head(tx.conn()).await?),
                     created_at: Set(now),
                     updated_at: Set(now),
                     version: Set(1),

@@ -432,14 +432,11 @@ impl Tx<'_> {
                 .await?;
         }
         // Last, so appenders hold the log's lock as briefly as they can (see `events::log`).
-        // One statement for one event (the common case), one multi-row insert for more.
+        // One statement for one event (the common case), wake-up included on PostgreSQL; one
+        // more for the lock before a multi-row insert of many.
         log::append_many(&txn, &self.svc.principal().sub, &self.changes).await?;
-        let bus = self.svc.bus().filter(|_| !self.changes.is_empty());
-        if let Some(bus) = bus {
-            bus.notify_in(&txn).await?;
-        }
         txn.commit().await?;
-        if let Some(bus) = bus {
+        if let Some(bus) = self.svc.bus().filter(|_| !self.changes.is_empty()) {
             bus.committed();
         }
         self.svc.note_wal_position().await;

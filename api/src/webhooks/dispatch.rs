@@ -9,6 +9,13 @@
 //! transaction (in-memory SQLite has a single connection). Instances may dispatch
 //! the same events at the same time: a delivery is unique per (webhook, event), so the second
 //! insert is a no-op, and the cursor only moves forward.
+//!
+//! While no webhook is enabled the dispatcher reads no events and ignores wake-ups: each poll
+//! it moves the cursor to the log's head (`skip_to_head`): one statement to see there is no
+//! webhook, and when something was committed since, the head and one update, however many
+//! writes there were. Otherwise every write would cost it a read of the cursor, of the log and
+//! of the webhooks and a transaction to move the cursor, on connections of its own, competing
+//! with the writers.
 
 use std::collections::{HashMap, hash_map::Entry};
 
@@ -18,7 +25,6 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
     Statement, TransactionTrait, sea_query::Expr,
 };
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::{
     Entity, EventKind, Filter, Settings, Stop, Webhooks, cursor,
@@ -36,46 +42,90 @@ const STEP: u64 = 500;
 
 pub async fn run(db: DatabaseConnection, hooks: Webhooks, bus: EventBus, mut stop: Stop) {
     let schema = graphql::schema(Limits::default());
-    let mut rx = bus.subscribe();
+    let mut wake = bus.wake_ups();
+    // Whether something may have been committed since the last step that succeeded.
+    let mut behind = true;
     // A step under way when the stop comes is finished (it is one short transaction); events
     // not yet dispatched are in the log, after the cursor, for the next start.
     while !stop.is_requested() {
-        match step(&db, &schema, &hooks.settings).await {
-            Ok((read, created)) => {
+        // Seen before the step reads: the step reads every event committed so far, so the
+        // wake-ups already queued need no step of their own, and one arriving during the step
+        // asks for one more.
+        behind |= wake.has_changed().unwrap_or(true);
+        wake.borrow_and_update();
+        let stepped = step(&db, &schema, &hooks.settings, behind).await;
+        behind &= stepped.is_err();
+        let heed_wake_ups = match stepped {
+            Ok(Stepped::Dispatched { read, created }) => {
                 if created > 0 {
                     hooks.wake.notify_one();
                 }
                 if read as u64 >= STEP {
                     continue;
                 }
+                true
             }
-            Err(e) => tracing::warn!(error = %e, "webhook dispatch failed"),
-        }
+            // Nothing to dispatch to: a write is no reason to look, the poll is soon enough
+            // to move the cursor on and to notice a webhook registered meanwhile.
+            Ok(Stepped::NoWebhooks) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook dispatch failed");
+                true
+            }
+        };
         // Any committed event (on any instance) is a reason to look; the poll covers events
         // whose wake-up was missed.
         tokio::select! {
-            got = rx.recv() => match got {
-                Err(RecvError::Closed) => tokio::time::sleep(hooks.settings.poll).await,
-                // The next step reads every event committed so far: wake-ups already queued
-                // need no step of their own.
-                _ => while !matches!(rx.try_recv(), Err(TryRecvError::Empty | TryRecvError::Closed)) {},
-            },
+            changed = wake.changed(), if heed_wake_ups => {
+                if changed.is_err() {
+                    tokio::time::sleep(hooks.settings.poll).await;
+                }
+            }
             () = tokio::time::sleep(hooks.settings.poll) => {}
             () = stop.requested() => {}
         }
     }
 }
 
-/// Dispatches the next events; returns how many it read and how many deliveries it created.
+/// What a [`step`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stepped {
+    /// No webhook is enabled: no event was read, the cursor moved to the log's head.
+    NoWebhooks,
+    /// Read this many events and created this many deliveries.
+    Dispatched { read: usize, created: usize },
+}
+
+/// Dispatches the next events. `behind`: whether anything may have been committed since the
+/// last step that succeeded (a wake-up came, or this is the first); without it, and with no
+/// webhook enabled, the cursor is already at the head and only the webhooks are looked at.
 pub async fn step(
     db: &DatabaseConnection,
     schema: &AppSchema,
     settings: &Settings,
-) -> anyhow::Result<(usize, usize)> {
+    behind: bool,
+) -> anyhow::Result<Stepped> {
+    // A hint only (a webhook may be registered the next moment): what makes skipping sound is
+    // the order `skip_to_head` reads and writes in, and, on the path below, reading the events
+    // before the webhooks.
+    let any = webhook::Entity::find()
+        .filter(webhook::Column::Enabled.eq(true))
+        .one(db)
+        .await?
+        .is_some();
+    if !any {
+        if behind {
+            skip_to_head(db).await?;
+        }
+        return Ok(Stepped::NoWebhooks);
+    }
     let after = cursor(db).await?;
     let events = read_after(db, after, STEP).await?;
     let Some(last) = events.last().map(|e| e.id) else {
-        return Ok((0, 0));
+        return Ok(Stepped::Dispatched {
+            read: 0,
+            created: 0,
+        });
     };
     let read = events.len();
     let hooks = webhook::Entity::find()
@@ -186,7 +236,37 @@ pub async fn step(
         .exec(&txn)
         .await?;
     txn.commit().await?;
-    Ok((read, created))
+    Ok(Stepped::Dispatched { read, created })
+}
+
+/// With no webhook enabled, moves the cursor to the log's head without reading the events: no
+/// webhook wants them (a webhook registered later starts after the head of its time), so the
+/// dispatcher need never read them, now or once a webhook is registered.
+///
+/// The cursor must not pass an event an enabled webhook wants. The head is final when it is
+/// read (`log::head`: nothing at or below it commits later), and the cursor moves only if, in
+/// the same statement, there is still no enabled webhook. So a webhook that statement did not
+/// see was enabled after it, and so after every event it skips; one it would have seen keeps
+/// the cursor where it is, for the next step to dispatch from.
+async fn skip_to_head(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let head = crate::events::log::head(db).await?;
+    let backend = db.get_database_backend();
+    let (p1, p2) = match backend {
+        DbBackend::Postgres => ("$1", "$2"),
+        _ => ("?", "?"),
+    };
+    let sql = format!(
+        "UPDATE webhook_cursor SET last_event_id = {p1}, updated_at = {p2} \
+         WHERE id = 1 AND last_event_id < {p1} \
+         AND NOT EXISTS (SELECT 1 FROM webhook WHERE enabled)"
+    );
+    let values: Vec<sea_orm::Value> = match backend {
+        DbBackend::Postgres => vec![head.into(), Utc::now().into()],
+        _ => vec![head.into(), Utc::now().into(), head.into()],
+    };
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    Ok(())
 }
 
 /// One message body: an event as one owner reads it.

@@ -164,7 +164,8 @@ impl Workers {
     }
 }
 
-/// The dispatcher's position in the event log: a webhook registered now gets the events after it.
+/// The dispatcher's position in the event log: every event up to it is dispatched (or was
+/// skipped while no webhook was enabled).
 pub async fn cursor(db: &impl sea_orm::ConnectionTrait) -> Result<i64, sea_orm::DbErr> {
     use sea_orm::EntityTrait;
     Ok(entities::webhook_cursor::Entity::find_by_id(1)

@@ -471,3 +471,78 @@ async fn no_acknowledged_write_is_lost_when_postgresql_restarts() {
     drop(ws);
     drop((a, b));
 }
+
+/// The follower reads the log only while this instance has a subscriber (`api::events`). After
+/// a time with none, during which writes went on, a new subscriber gets only what is written
+/// after it came, and one resuming from a cursor gets everything after that cursor, once and
+/// in order: the follower went on from the right place.
+#[tokio::test]
+async fn after_a_time_with_no_subscriber_new_ones_get_what_follows_and_nothing_older() {
+    each_backend(|backend| async move {
+        let app = TestApp::demo(backend).await;
+        let db = app.t.backend.name();
+        let base = app.serve().await;
+        let task = a_task(&app).await;
+        let version = |msg: &Value| {
+            assert_eq!(msg["type"], "next", "[{db}] {msg:#}");
+            msg["payload"]["data"]["taskEvents"]["version"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("[{db}] a version: {msg:#}"))
+        };
+        let (on, id) = (&app, &task["id"]);
+        let comment = move || async move {
+            on.data(COMMENT, json!({ "id": id })).await["commentOnTask"]["task"]["version"]
+                .as_i64()
+                .expect("version")
+        };
+
+        let mut first = subscribe(&base, &app.admin_token, &task["id"], None).await;
+        let v1 = comment().await;
+        let msg = next(&mut first).await.expect("event");
+        assert_eq!(version(&msg), v1, "[{db}]");
+        let cursor = msg["payload"]["data"]["taskEvents"]["cursor"]
+            .as_str()
+            .expect("cursor")
+            .to_owned();
+        drop(first);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+
+        // Nobody subscribes: these are logged, and nobody reads them live.
+        let mut unheard = Vec::new();
+        for _ in 0..3 {
+            unheard.push(comment().await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
+        let mut fresh = subscribe(&base, &app.admin_token, &task["id"], None).await;
+        let mut resumed = subscribe(&base, &app.admin_token, &task["id"], Some(&cursor)).await;
+        let v5 = comment().await;
+        assert_eq!(
+            version(&next(&mut fresh).await.expect("event")),
+            v5,
+            "[{db}] a new subscriber's first event is the first write after it came"
+        );
+        let mut replayed = Vec::new();
+        for _ in 0..4 {
+            replayed.push(version(&next(&mut resumed).await.expect("event")));
+        }
+        let mut want = unheard.clone();
+        want.push(v5);
+        assert_eq!(
+            replayed, want,
+            "[{db}] resuming after {cursor}: every later event, once, in order"
+        );
+        let v6 = comment().await;
+        assert_eq!(
+            version(&next(&mut fresh).await.expect("event")),
+            v6,
+            "[{db}]"
+        );
+        assert_eq!(
+            version(&next(&mut resumed).await.expect("event")),
+            v6,
+            "[{db}]"
+        );
+    })
+    .await;
+}

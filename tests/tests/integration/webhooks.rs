@@ -359,6 +359,88 @@ async fn failing_three_times_on(backend: Backend) {
     );
 }
 
+/// While no webhook is enabled the dispatcher reads no events; it moves its cursor to the log's
+/// head each poll (`webhooks::dispatch`). A webhook registered after writes made meanwhile, one
+/// of them just before it (before the dispatcher has looked again), gets the event written
+/// after it and none from before.
+#[tokio::test]
+async fn a_webhook_registered_after_writes_with_none_gets_what_follows_and_nothing_older() {
+    each_backend(registered_later_on).await;
+}
+
+async fn registered_later_on(backend: Backend) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = TestApp::demo(backend).await;
+    let db = app.t.backend.name();
+    let receiver = Receiver::start(|_| Answer::Status(200)).await;
+    let (_, task) = village_and_task(&app, &[]).await;
+    app.start_webhooks();
+    for n in 0..3 {
+        comment(
+            &app,
+            &app.admin_token,
+            &task,
+            &format!("Before any webhook, {n}"),
+        )
+        .await;
+    }
+    let one = |sql: &'static str| {
+        let conn = &app.t.db;
+        async move {
+            let row = conn
+                .query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
+                .await
+                .expect("query")
+                .expect("a row");
+            row.try_get::<i64>("", "n").expect("n")
+        }
+    };
+    // Tests poll every 100 ms: the dispatcher has looked, found no webhook, and moved on.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        one("SELECT last_event_id AS n FROM webhook_cursor WHERE id = 1").await,
+        one("SELECT max(id) AS n FROM event_log").await,
+        "[{db}] with no webhook the cursor is at the log's head"
+    );
+
+    comment(&app, &app.admin_token, &task, "Just before the webhook").await;
+    let (hook, _) = register(&app, &app.admin_token, &receiver.url, &["TASK_COMMENTED"]).await;
+    comment(&app, &app.admin_token, &task, "After the webhook").await;
+    receiver
+        .wait_for(
+            Duration::from_secs(10),
+            "the comment after registering",
+            |got| !got.is_empty(),
+        )
+        .await;
+    // Nothing older follows.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let got = receiver.got();
+    assert_eq!(
+        got.len(),
+        1,
+        "[{db}] only the event after registering: {got:#?}"
+    );
+    let version = app
+        .data(
+            "query($id: ID!) { node(id: $id) { ... on Task { version } } }",
+            json!({ "id": task }),
+        )
+        .await["node"]["version"]
+        .clone();
+    assert_eq!(
+        got[0].json()["data"]["eventVersion"],
+        version,
+        "[{db}] the last comment's event: {:#}",
+        got[0].json()
+    );
+    assert_eq!(
+        deliveries(&app, &app.admin_token, &hook).await.len(),
+        1,
+        "[{db}]"
+    );
+}
+
 #[tokio::test]
 async fn signatures_verify_with_the_python_standardwebhooks_library() {
     let app = TestApp::demo(Backend::Sqlite).await;
