@@ -139,15 +139,57 @@ impl ProgressReport {
     }
     /// One row per area at `level`, in id order unless the query's `orderBy` says otherwise.
     #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
-    async fn rows(&self) -> Vec<ProgressRow> {
-        (0..self.0.rows.len())
-            .map(|i| {
-                ProgressRow(Row {
-                    report: self.0.clone(),
-                    index: Some(i),
-                })
+    async fn rows(&self) -> ProgressRows {
+        ProgressRows(self.0.clone())
+    }
+}
+
+/// The rows as a `[ProgressRow!]!` list. For plain values the list is made in one pass too:
+/// async-graphql would otherwise pass each item through the extensions' hooks (which leave list
+/// items alone) as a boxed future of its own, with its type's names formatted anew for each.
+pub struct ProgressRows(Arc<Report>);
+
+impl ProgressRows {
+    fn items(&self) -> impl Iterator<Item = ProgressRow> + '_ {
+        (0..self.0.rows.len()).map(|i| {
+            ProgressRow(Row {
+                report: self.0.clone(),
+                index: Some(i),
             })
-            .collect()
+        })
+    }
+}
+
+impl OutputType for ProgressRows {
+    fn type_name() -> Cow<'static, str> {
+        <Vec<ProgressRow> as OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Vec<ProgressRow> as OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Vec<ProgressRow> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        // Whether a selection is plain does not depend on the row: the first row decides.
+        let mut values = Vec::with_capacity(self.0.rows.len());
+        for row in self.items() {
+            match row.0.plain_values(&ctx.item.node) {
+                Some(value) => values.push(value),
+                None => {
+                    let rows: Vec<ProgressRow> = self.items().collect();
+                    return OutputType::resolve(&rows, ctx, field).await;
+                }
+            }
+        }
+        Ok(Value::List(values))
     }
 }
 
