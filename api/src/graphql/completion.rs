@@ -326,10 +326,15 @@ fn order_objects(
                     &collected
                 }
             };
-            let in_order = obj
-                .keys()
-                .map(|k| k.as_str())
-                .eq(keys.iter().copied().filter(|k| obj.contains_key(*k)));
+            // Every selected key present (the usual case): compared as they stand, without a
+            // lookup per key.
+            let in_order = if obj.len() == keys.len() {
+                obj.keys().map(|k| k.as_str()).eq(keys.iter().copied())
+            } else {
+                obj.keys()
+                    .map(|k| k.as_str())
+                    .eq(keys.iter().copied().filter(|k| obj.contains_key(*k)))
+            };
             if !in_order {
                 let mut sorted = IndexMap::with_capacity(obj.len());
                 for k in keys {

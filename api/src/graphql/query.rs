@@ -478,7 +478,7 @@ impl Query {
             return Ok(None);
         };
         ProgressOrder::apply(order_by, &mut report.rows, first);
-        Ok(Some(ProgressReport(report)))
+        Ok(Some(ProgressReport(std::sync::Arc::new(report))))
     }
 }
 

@@ -164,3 +164,56 @@ async fn a_report_counts_only_what_its_query_selects() {
     })
     .await;
 }
+
+/// A row whose selection is plain values only is answered without its field resolvers
+/// (`ProgressRow` in graphql/types/progress.rs); wrapped in an inline fragment on its own type,
+/// the same selection goes through them. The two answers must be the same text: values, nulls,
+/// aliases, a field selected twice, `__typename`, applied `@skip`/`@include`, and key order.
+#[tokio::test]
+async fn plain_rows_answer_as_their_resolvers_do() {
+    each_backend(|backend| async move {
+        let app = TestApp::demo(backend).await;
+        let cg = state_id(&app, 22).await;
+        let row = "tasksOverdue areaId id: areaId kind: __typename villages households tapConnections
+            coveragePercent villagesReported villagesCertified reportedPercent schemes tasksOpen
+            coverageDifference reportedDifference villages
+            hidden: households @skip(if: true) shown: households @include(if: $yes)";
+        let parent = "coverageDifference __typename areaId coveragePercent villages";
+        let text = |query: String| {
+            let app = &app;
+            let vars = json!({ "level": "DISTRICT", "within": cg, "yes": true });
+            async move {
+                let reply = app.send(app.graphql_request(Some(&app.admin_token), &query, vars)).await;
+                assert_eq!(reply.status, 200, "{}", reply.body);
+                reply.body
+            }
+        };
+        let query = |parent: &str, row: &str| {
+            format!("query($level: AreaLevel!, $within: ID, $yes: Boolean!) {{ progress(level: $level, within: $within) {{
+                parent {{ {parent} }} rows {{ {row} }} }} }}")
+        };
+        let plain = text(query(parent, row)).await;
+        let resolved = text(query(
+            &format!("... on ProgressRow {{ {parent} }}"),
+            &format!("... on ProgressRow {{ {row} }}"),
+        ))
+        .await;
+        assert_eq!(plain, resolved);
+
+        let answer: Value = serde_json::from_str(&plain).expect("json");
+        assert!(answer.get("errors").is_none(), "{plain}");
+        let rows = answer["data"]["progress"]["rows"].as_array().expect("rows");
+        assert_eq!(rows.len(), 12);
+        let first = rows[0].as_object().expect("row");
+        assert_eq!(first["kind"], "ProgressRow");
+        assert_eq!(first["id"], first["areaId"]);
+        assert_eq!(first["shown"], first["households"]);
+        assert!(!first.contains_key("hidden"));
+        assert!(answer["data"]["progress"]["parent"]["coverageDifference"].is_null());
+        // Key order, as text (serde_json's map here sorts keys), in the first row.
+        let row = &plain[plain.find("\"rows\":").expect("rows")..];
+        let at = |k: &str| row.find(&format!("\"{k}\":")).expect("key");
+        assert!(at("tasksOverdue") < at("areaId") && at("areaId") < at("kind") && at("reportedDifference") < at("shown"), "{plain}");
+    })
+    .await;
+}

@@ -1,8 +1,14 @@
 //! Progress reports for review meetings and dashboards.
 
-use std::sync::Arc;
+use std::{borrow::Cow, sync::Arc};
 
-use async_graphql::{Context, ID, Object, SimpleObject};
+use async_graphql::{
+    Context, ContextSelectionSet, ID, Object, OutputType, Positioned, ScalarType, ServerResult,
+    SimpleObject, Value,
+    indexmap::IndexMap,
+    parser::types::{Field, Selection, SelectionSet},
+    registry::Registry,
+};
 use entities::{enums::SchemeStatus, *};
 
 use super::{Area, Block, District, Division, GramPanchayat, State};
@@ -115,8 +121,9 @@ impl ProgressOrder {
     }
 }
 
-/// Progress of every area at one level, with the parent they are compared against.
-pub struct ProgressReport(pub Report);
+/// Progress of every area at one level, with the parent they are compared against. Shared by
+/// the rows, which read their totals (and the parent's) in place.
+pub struct ProgressReport(pub Arc<Report>);
 
 #[Object]
 impl ProgressReport {
@@ -125,29 +132,190 @@ impl ProgressReport {
     }
     /// The area the rows are within (the whole reach when no `within` was given).
     async fn parent(&self) -> ProgressRow {
-        ProgressRow {
-            totals: self.0.parent.clone(),
-            parent: None,
-        }
+        ProgressRow(Row {
+            report: self.0.clone(),
+            index: None,
+        })
     }
     /// One row per area at `level`, in id order unless the query's `orderBy` says otherwise.
     #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
-    async fn rows(&self) -> Vec<ProgressRow> {
-        let parent = Arc::new(self.0.parent.clone());
-        self.0
-            .rows
-            .iter()
-            .map(|t| ProgressRow {
-                totals: t.clone(),
-                parent: Some(parent.clone()),
-            })
-            .collect()
+    async fn rows(&self) -> ProgressRows {
+        ProgressRows(self.0.clone())
     }
 }
 
-pub struct ProgressRow {
-    totals: Totals,
-    parent: Option<Arc<Totals>>,
+/// The rows as a `[ProgressRow!]!` list. For plain values the list is made in one pass too:
+/// async-graphql would otherwise pass each item through the extensions' hooks (which leave list
+/// items alone) as a boxed future of its own, with its type's names formatted anew for each.
+pub struct ProgressRows(Arc<Report>);
+
+impl ProgressRows {
+    fn items(&self) -> impl Iterator<Item = ProgressRow> + '_ {
+        (0..self.0.rows.len()).map(|i| {
+            ProgressRow(Row {
+                report: self.0.clone(),
+                index: Some(i),
+            })
+        })
+    }
+}
+
+impl OutputType for ProgressRows {
+    fn type_name() -> Cow<'static, str> {
+        <Vec<ProgressRow> as OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Vec<ProgressRow> as OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Vec<ProgressRow> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        // Whether a selection is plain does not depend on the row: the first row decides.
+        let mut values = Vec::with_capacity(self.0.rows.len());
+        for row in self.items() {
+            match row.0.plain_values(&ctx.item.node) {
+                Some(value) => values.push(value),
+                None => {
+                    let rows: Vec<ProgressRow> = self.items().collect();
+                    return OutputType::resolve(&rows, ctx, field).await;
+                }
+            }
+        }
+        Ok(Value::List(values))
+    }
+}
+
+/// The `ProgressRow` type as served: [`Row`]'s resolvers, except for a selection of plain
+/// values only (a dashboard's), which is answered in one pass.
+///
+/// async-graphql resolves each field of an object as a boxed future of its own, passes it
+/// through the extensions' `resolve` hooks, and collects the results in a map: for a state's
+/// 75 districts of ten numbers each that was most of the server's CPU per request (BENCHMARKS.md,
+/// "S2 server CPU by instruction count"), for values already computed. Those fields cannot fail
+/// and have no arguments, so the extensions have nothing to do for them: completion needs only
+/// failures, and resolver spans skip scalar fields. The answer is the same value the resolvers
+/// would make (`ScalarType::to_value`), its keys in selection order.
+pub struct ProgressRow(Row);
+
+impl OutputType for ProgressRow {
+    fn type_name() -> Cow<'static, str> {
+        <Row as OutputType>::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Row as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        match self.0.plain_values(&ctx.item.node) {
+            Some(value) => Ok(value),
+            None => OutputType::resolve(&self.0, ctx, field).await,
+        }
+    }
+}
+
+/// One area's totals: `index` into the report's rows, or the parent's where `None`.
+struct Row {
+    report: Arc<Report>,
+    index: Option<usize>,
+}
+
+impl Row {
+    fn totals(&self) -> &Totals {
+        match self.index {
+            Some(i) => &self.report.rows[i],
+            None => &self.report.parent,
+        }
+    }
+
+    /// The parent's totals, for the differences; `None` on the parent row itself.
+    fn parent(&self) -> Option<&Totals> {
+        self.index.map(|_| &self.report.parent)
+    }
+
+    /// The object a selection of plain values only makes, or `None` for any other selection
+    /// (fragments, directives other than the already applied `@skip`/`@include`, or a field
+    /// with a selection or a loader of its own), which goes through the resolvers. An empty
+    /// selection (everything skipped) goes there too: async-graphql answers it with null.
+    fn plain_values(&self, set: &SelectionSet) -> Option<Value> {
+        if set.items.is_empty() {
+            return None;
+        }
+        let t = self.totals();
+        let mut object = IndexMap::with_capacity(set.items.len());
+        for item in &set.items {
+            let Selection::Field(f) = &item.node else {
+                return None;
+            };
+            let f = &f.node;
+            if !f.directives.is_empty() || !f.arguments.is_empty() {
+                return None;
+            }
+            let value = match f.name.node.as_str() {
+                "__typename" => Value::String(<Self as OutputType>::type_name().into_owned()),
+                "areaId" => opt(self.area_id()),
+                "villages" => t.villages.to_value(),
+                "households" => t.households.to_value(),
+                "tapConnections" => t.tap_connections.to_value(),
+                "coveragePercent" => opt(t.coverage_percent()),
+                "villagesReported" => t.villages_reported.to_value(),
+                "villagesCertified" => t.villages_certified.to_value(),
+                "reportedPercent" => opt(t.reported_percent()),
+                "schemes" => t.schemes_total().to_value(),
+                "tasksOpen" => t.tasks_open.to_value(),
+                "tasksOverdue" => t.tasks_overdue.to_value(),
+                "coverageDifference" => opt(self.coverage_difference()),
+                "reportedDifference" => opt(self.reported_difference()),
+                _ => return None,
+            };
+            // A key selected twice keeps its first place, as async-graphql's merge does.
+            object.insert(f.response_key().node.clone(), value);
+        }
+        Some(Value::Object(object))
+    }
+
+    fn area_id(&self) -> Option<ID> {
+        let a = self.totals().area?;
+        let kind = match a.level {
+            AreaLevel::State => ids::Kind::State,
+            AreaLevel::Division => ids::Kind::Division,
+            AreaLevel::District => ids::Kind::District,
+            AreaLevel::Block => ids::Kind::Block,
+            AreaLevel::GramPanchayat => ids::Kind::GramPanchayat,
+        };
+        Some(ids::encode(kind, a.id))
+    }
+
+    fn coverage_difference(&self) -> Option<f64> {
+        difference(
+            self.totals().coverage_percent(),
+            self.parent()?.coverage_percent(),
+        )
+    }
+
+    fn reported_difference(&self) -> Option<f64> {
+        difference(
+            self.totals().reported_percent(),
+            self.parent()?.reported_percent(),
+        )
+    }
+}
+
+/// A nullable scalar's value, as `Option<T>`'s resolver makes it.
+fn opt<T: ScalarType>(value: Option<T>) -> Value {
+    value.map_or(Value::Null, |v| v.to_value())
 }
 
 /// How many schemes are in one status.
@@ -161,23 +329,16 @@ fn difference(row: Option<f64>, parent: Option<f64>) -> Option<f64> {
     Some(row? - parent?)
 }
 
-#[Object]
-impl ProgressRow {
+#[Object(name = "ProgressRow")]
+impl Row {
     /// Global id of the area; null for the whole reach.
-    async fn area_id(&self) -> Option<ID> {
-        let a = self.totals.area?;
-        let kind = match a.level {
-            AreaLevel::State => ids::Kind::State,
-            AreaLevel::Division => ids::Kind::Division,
-            AreaLevel::District => ids::Kind::District,
-            AreaLevel::Block => ids::Kind::Block,
-            AreaLevel::GramPanchayat => ids::Kind::GramPanchayat,
-        };
-        Some(ids::encode(kind, a.id))
+    #[graphql(name = "areaId")]
+    async fn resolve_area_id(&self) -> Option<ID> {
+        self.area_id()
     }
     /// The area itself; null for the whole reach.
     async fn area(&self, ctx: &Context<'_>) -> ApiResult<Option<Area>> {
-        let Some(area::Area { level, id }) = self.totals.area else {
+        let Some(area::Area { level, id }) = self.totals().area else {
             return Ok(None);
         };
         Ok(match level {
@@ -199,61 +360,61 @@ impl ProgressRow {
         })
     }
     async fn villages(&self) -> i64 {
-        self.totals.villages
+        self.totals().villages
     }
     async fn households(&self) -> i64 {
-        self.totals.households
+        self.totals().households
     }
     async fn tap_connections(&self) -> i64 {
-        self.totals.tap_connections
+        self.totals().tap_connections
     }
     /// Households with a tap, in percent.
     async fn coverage_percent(&self) -> Option<f64> {
-        self.totals.coverage_percent()
+        self.totals().coverage_percent()
     }
     /// Villages reported Har Ghar Jal (including those since certified).
     async fn villages_reported(&self) -> i64 {
-        self.totals.villages_reported
+        self.totals().villages_reported
     }
     async fn villages_certified(&self) -> i64 {
-        self.totals.villages_certified
+        self.totals().villages_certified
     }
     /// Villages reported Har Ghar Jal, in percent of villages.
     async fn reported_percent(&self) -> Option<f64> {
-        self.totals.reported_percent()
+        self.totals().reported_percent()
     }
     /// Schemes serving the area's villages (a multi-village scheme counts once).
     async fn schemes(&self) -> i64 {
-        self.totals.schemes_total()
+        self.totals().schemes_total()
     }
     #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
     async fn schemes_by_status(&self) -> Vec<SchemeStatusCount> {
-        self.totals
+        self.totals()
             .schemes()
             .map(|(status, count)| SchemeStatusCount { status, count })
             .collect()
     }
     /// Tasks not yet done or cancelled.
     async fn tasks_open(&self) -> i64 {
-        self.totals.tasks_open
+        self.totals().tasks_open
     }
     /// Open tasks past their due date.
     async fn tasks_overdue(&self) -> i64 {
-        self.totals.tasks_overdue
+        self.totals().tasks_overdue
     }
     /// Scheme works: physical progress, overdue schemes, open inspection findings, handovers.
     async fn works(&self) -> super::works::SchemeWorksProgress {
-        super::works::SchemeWorksProgress(self.totals.works.clone())
+        super::works::SchemeWorksProgress(self.totals().works.clone())
     }
     /// Coverage minus the parent's coverage, in percentage points: negative means below the
     /// parent's average. Null on the parent row itself.
-    async fn coverage_difference(&self) -> Option<f64> {
-        let parent = self.parent.as_ref()?;
-        difference(self.totals.coverage_percent(), parent.coverage_percent())
+    #[graphql(name = "coverageDifference")]
+    async fn resolve_coverage_difference(&self) -> Option<f64> {
+        self.coverage_difference()
     }
     /// Reported share minus the parent's, in percentage points.
-    async fn reported_difference(&self) -> Option<f64> {
-        let parent = self.parent.as_ref()?;
-        difference(self.totals.reported_percent(), parent.reported_percent())
+    #[graphql(name = "reportedDifference")]
+    async fn resolve_reported_difference(&self) -> Option<f64> {
+        self.reported_difference()
     }
 }
