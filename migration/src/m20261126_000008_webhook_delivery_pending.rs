@@ -1,9 +1,9 @@
 //! The delivery worker claims at most a few due deliveries per webhook (the per-webhook cap), so
-//! it looks each webhook's oldest pending deliveries up by webhook. Without this index that look-up
-//! reads every due delivery: with a receiver that is down and 100,000 deliveries waiting, a claim
-//! took 200-270 ms on PostgreSQL; with it, 3 ms. Partial, on pending rows only: delivered and
-//! failed rows (nearly all of the table, over time) are never claimed. Both databases have
-//! partial indexes with this syntax.
+//! it looks each webhook's oldest pending deliveries up by webhook. Without this index each
+//! look-up walks the due deliveries of every webhook: with one of 50 webhooks 100,000 deliveries
+//! behind, a claim took 2.3 s on PostgreSQL; with it, the look-ups take 3 ms. Partial, on
+//! pending rows only: delivered and failed rows (nearly all of the table, over time) are never
+//! claimed. Both databases have partial indexes with this syntax.
 
 use sea_orm_migration::prelude::*;
 

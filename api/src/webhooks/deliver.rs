@@ -394,7 +394,7 @@ pub async fn claim(
     // Placeholders are made in the order they appear in the statement (SQLite's `?` are
     // positional).
     let set_until = param(until.into());
-    let mut due = |t: &str| {
+    let due = |t: &str, param: &mut dyn FnMut(sea_orm::Value) -> String| {
         format!(
             "{t}.status = 'PENDING' AND {t}.next_attempt_at <= {} \
              AND ({t}.lease_until IS NULL OR {t}.lease_until <= {})",
@@ -402,19 +402,19 @@ pub async fn claim(
             param(now.into())
         )
     };
-    let due_x = due("x");
-    let due_d = due("d");
+    let due_x = due("x", &mut param);
     let limit = param((limit as i64).into());
+    let due_d = due("d", &mut param);
     // No webhook can use more than one claim's worth.
     let cap = rooms.cap.clamp(1, BATCH);
-    let pick = format!(
-        "SELECT x.id, x.webhook_id, x.next_attempt_at FROM webhook_delivery x \
-         WHERE x.webhook_id = w.id AND {due_x} ORDER BY x.next_attempt_at, x.id LIMIT {cap}"
+    let oldest = format!(
+        "FROM webhook_delivery x WHERE x.webhook_id = w.id AND {due_x} \
+         ORDER BY x.next_attempt_at, x.id LIMIT {cap}"
     );
     let pick = if pg {
-        format!("CROSS JOIN LATERAL ({pick}) p")
+        format!("CROSS JOIN LATERAL (SELECT x.id, x.webhook_id, x.next_attempt_at {oldest}) p")
     } else {
-        format!("JOIN webhook_delivery p ON p.id IN ({pick})")
+        format!("JOIN webhook_delivery p ON p.id IN (SELECT x.id {oldest})")
     };
     // Webhook ids and rooms are integers from the database and from here: literals.
     let (full, some): (Vec<_>, Vec<_>) = rooms.busy.iter().partition(|(_, room)| *room == 0);
