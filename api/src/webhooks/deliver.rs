@@ -130,7 +130,10 @@ pub async fn run(db: DatabaseConnection, hooks: Webhooks, instance: String, mut 
         done_tx,
         stop.clone(),
     ));
-    claimer(&db, &hooks, &settings, &in_flight, queue, ready_tx, &mut stop).await;
+    claimer(
+        &db, &hooks, &settings, &in_flight, queue, ready_tx, &mut stop,
+    )
+    .await;
     // The claimer has stopped; the senders finish what they have started, and the recorder
     // writes every outcome before it ends.
     while parts.join_next().await.is_some() {}
@@ -296,11 +299,8 @@ async fn hand_back(db: &DatabaseConnection, unsent: &[Ready]) -> u64 {
     let backend = db.get_database_backend();
     let mut n = 0;
     for chunk in unsent.chunks(ROWS_PER_STATEMENT) {
-        let (ids, pairs) = ids_and_pairs(
-            chunk
-                .iter()
-                .map(|r| (r.delivery.id, r.delivery.attempts)),
-        );
+        let (ids, pairs) =
+            ids_and_pairs(chunk.iter().map(|r| (r.delivery.id, r.delivery.attempts)));
         let sql = format!(
             "UPDATE webhook_delivery SET lease_until = NULL, attempts = attempts - 1 \
              WHERE id IN ({ids}) AND status = 'PENDING' AND (id, attempts) IN (VALUES {pairs})"
@@ -436,7 +436,11 @@ pub async fn claim(
     // PostgreSQL refuses `FOR UPDATE` beside a window function, so the rows are locked one level
     // out, where the due conditions are repeated: a row another instance claimed after our
     // snapshot is re-read when we lock it, and is then no longer due.
-    let lock = if pg { "FOR UPDATE OF d SKIP LOCKED" } else { "" };
+    let lock = if pg {
+        "FOR UPDATE OF d SKIP LOCKED"
+    } else {
+        ""
+    };
     let text = format!(
         "UPDATE webhook_delivery SET lease_until = {set_until}, attempts = attempts + 1 \
          WHERE id IN (SELECT d.id FROM webhook_delivery d WHERE d.id IN ( \

@@ -49,6 +49,8 @@ pub enum Answer {
     Long(usize),
     /// 200 after this many milliseconds (a slow receiver, so that sends are in flight).
     After(u64),
+    /// This status after this many milliseconds.
+    StatusAfter(u16, u64),
 }
 
 type Rule = Arc<dyn Fn(usize) -> Answer + Send + Sync>;
@@ -126,6 +128,12 @@ async fn receive(State(st): State<Inner>, headers: HeaderMap, body: String) -> R
         Answer::After(ms) => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             StatusCode::OK.into_response()
+        }
+        Answer::StatusAfter(s, ms) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            StatusCode::from_u16(s)
+                .unwrap_or(StatusCode::OK)
+                .into_response()
         }
     }
 }
@@ -1208,7 +1216,13 @@ mod instances {
                 .unwrap_or(f64::NAN)
         };
         let distinct: std::collections::BTreeSet<&str> = got.iter().map(Received::id).collect();
-        let or_default = |v: &str| if v.is_empty() { "default".to_owned() } else { v.to_owned() };
+        let or_default = |v: &str| {
+            if v.is_empty() {
+                "default".to_owned()
+            } else {
+                v.to_owned()
+            }
+        };
         println!(
             "webhook bench [{db}, {count} instance(s), concurrency {}, per webhook {}]: {writes} \
              writes at {rate}/s to {hooks} webhooks in {:.1} s; {} of {expected} deliveries \
