@@ -3,8 +3,11 @@
 # BENCH_RATE/s (default 100) for BENCH_SECS (default 10) to BENCH_WEBHOOKS (default 50) webhooks
 # on one receiver; prints p50/p90/p99 from commit (the event's time) to receipt.
 # BENCH_DATABASE=postgres runs it on TEST_DATABASE_URL's server (a database of its own);
-# BENCH_CONCURRENCY sets --webhook-concurrency. SANGAM_BIN=target/release/sangam runs a release
-# server from the (debug) test build: the receiver and writers stay in the test process.
+# BENCH_CONCURRENCY sets --webhook-concurrency (default 256), BENCH_PER_WEBHOOK
+# --webhook-concurrency-per-webhook (default 8; each of the 50 webhooks gets 100 deliveries a
+# second, so this cap, not the total, may be what limits the bench).
+# SANGAM_BIN=target/release/sangam runs a release server from the (debug) test build: the
+# receiver and writers stay in the test process.
 #   bench/webhooks.sh                      # SQLite (a file)
 #   BENCH_DATABASE=postgres TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres bench/webhooks.sh
 set -euo pipefail

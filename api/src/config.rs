@@ -462,9 +462,35 @@ pub struct WebhookArgs {
     /// How often idle workers look for due deliveries, in milliseconds.
     #[arg(long, env = "SANGAM_WEBHOOK_POLL_MS", default_value_t = 500)]
     pub webhook_poll_ms: u64,
-    /// Most deliveries one instance sends at once.
-    #[arg(long, env = "SANGAM_WEBHOOK_CONCURRENCY", default_value_t = 32)]
+    /// Most deliveries one instance sends at once, over every webhook.
+    // 256 kept up with 5,000 deliveries a second on a release build (BENCHMARKS.md), where 32
+    // fell behind; it is safe as a default only because one webhook gets at most
+    // `webhook_concurrency_per_webhook` of them.
+    #[arg(
+        long,
+        env = "SANGAM_WEBHOOK_CONCURRENCY",
+        default_value_t = 256,
+        value_parser = at_least_one()
+    )]
     pub webhook_concurrency: usize,
+    /// Most deliveries of one webhook one instance has in flight at once (claimed and not yet
+    /// recorded).
+    // 8: a department's server is often one small machine behind a web server with a few dozen
+    // workers, shared with its own users; 8 requests at once from each Sangam instance leaves it
+    // room, and is more than the browsers' 6 connections per host that servers are sized for.
+    // At a 50 ms round trip, 8 at once still carry about 100 deliveries a second per webhook.
+    #[arg(
+        long,
+        env = "SANGAM_WEBHOOK_CONCURRENCY_PER_WEBHOOK",
+        default_value_t = 8,
+        value_parser = at_least_one()
+    )]
+    pub webhook_concurrency_per_webhook: usize,
+}
+
+/// A count of things at once: 0 would deliver nothing, and is refused rather than read as 1.
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(1..)
 }
 
 impl WebhookArgs {
@@ -483,6 +509,7 @@ impl WebhookArgs {
             lease: Duration::from_secs(self.webhook_lease_secs.max(1)),
             poll: Duration::from_millis(self.webhook_poll_ms.max(10)),
             concurrency: self.webhook_concurrency.max(1),
+            per_webhook: self.webhook_concurrency_per_webhook.max(1),
             ..crate::webhooks::Settings::default()
         }
     }

@@ -14,6 +14,7 @@ mod m20261126_000004_orderings_and_search;
 mod m20261126_000005_task_test_links;
 mod m20261126_000006_scheme_works;
 mod m20261126_000007_water_quality_sample_id;
+mod m20261126_000008_webhook_delivery_pending;
 pub mod rollups;
 pub mod search_key;
 pub mod works_rollups;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_task_test_links::Migration),
             Box::new(m20261126_000006_scheme_works::Migration),
             Box::new(m20261126_000007_water_quality_sample_id::Migration),
+            Box::new(m20261126_000008_webhook_delivery_pending::Migration),
         ]
     }
 }

@@ -8,13 +8,15 @@
 //!   `INSERT … SELECT` fans a batch out to every webhook).
 //! - [`deliver`] runs on every instance: it claims many due deliveries per statement (`FOR
 //!   UPDATE SKIP LOCKED` on PostgreSQL) under a lease, re-checks each owner's reach, signs and
-//!   sends them concurrently (a bounded number at once, one kept-alive HTTP client), records the
+//!   sends them concurrently (a bounded number at once, and a smaller bound per webhook counted
+//!   by [`in_flight`], one kept-alive HTTP client), records the
 //!   attempts in batches, and schedules retries with exponential backoff and jitter until the
 //!   retry window closes.
 //! - [`signing`] is Standard Webhooks; [`ssrf`] keeps deliveries out of private networks.
 
 pub mod deliver;
 pub mod dispatch;
+pub mod in_flight;
 pub mod owner;
 pub mod payload;
 pub mod signing;
@@ -49,6 +51,8 @@ pub struct Settings {
     pub poll: Duration,
     /// Most deliveries one worker sends at once.
     pub concurrency: usize,
+    /// Most deliveries of one webhook one worker holds at once (claimed and not yet recorded).
+    pub per_webhook: usize,
     /// How long a rotated-out secret keeps signing next to the new one.
     pub rotation_overlap: Duration,
 }
@@ -64,7 +68,8 @@ impl Default for Settings {
             disable_after: Duration::from_secs(3 * 24 * 3600),
             lease: Duration::from_secs(60),
             poll: Duration::from_millis(500),
-            concurrency: 32,
+            concurrency: 256,
+            per_webhook: 8,
             rotation_overlap: Duration::from_secs(24 * 3600),
         }
     }

@@ -43,6 +43,7 @@ mod subscriptions;
 mod synthetic;
 mod uploads;
 mod viewer;
+mod webhook_caps;
 mod webhooks;
 mod workflow;
 mod write_checks;

@@ -3,7 +3,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -46,6 +49,8 @@ pub enum Answer {
     Long(usize),
     /// 200 after this many milliseconds (a slow receiver, so that sends are in flight).
     After(u64),
+    /// This status after this many milliseconds.
+    StatusAfter(u16, u64),
 }
 
 type Rule = Arc<dyn Fn(usize) -> Answer + Send + Sync>;
@@ -54,6 +59,32 @@ type Rule = Arc<dyn Fn(usize) -> Answer + Send + Sync>;
 struct Inner {
     got: Arc<Mutex<Vec<Received>>>,
     rule: Rule,
+    open: Arc<Open>,
+}
+
+/// Requests being answered now, and the most there ever were at once.
+#[derive(Default)]
+struct Open {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+/// Counts a request as open until dropped, so a request the sender gives up on (the handler
+/// is dropped mid-answer) is closed too.
+struct Opened(Arc<Open>);
+
+impl Opened {
+    fn new(open: &Arc<Open>) -> Self {
+        let now = open.now.fetch_add(1, Ordering::SeqCst) + 1;
+        open.peak.fetch_max(now, Ordering::SeqCst);
+        Self(open.clone())
+    }
+}
+
+impl Drop for Opened {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// A webhook receiver on 127.0.0.1, recording every request.
@@ -61,9 +92,11 @@ pub struct Receiver {
     pub url: String,
     pub port: u16,
     got: Arc<Mutex<Vec<Received>>>,
+    open: Arc<Open>,
 }
 
 async fn receive(State(st): State<Inner>, headers: HeaderMap, body: String) -> Response {
+    let _open = Opened::new(&st.open);
     let n = {
         let mut got = st.got.lock().expect("lock");
         let mut headers: HashMap<String, String> = headers
@@ -96,15 +129,23 @@ async fn receive(State(st): State<Inner>, headers: HeaderMap, body: String) -> R
             tokio::time::sleep(Duration::from_millis(ms)).await;
             StatusCode::OK.into_response()
         }
+        Answer::StatusAfter(s, ms) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            StatusCode::from_u16(s)
+                .unwrap_or(StatusCode::OK)
+                .into_response()
+        }
     }
 }
 
 impl Receiver {
     pub async fn start(rule: impl Fn(usize) -> Answer + Send + Sync + 'static) -> Self {
         let got = Arc::new(Mutex::new(Vec::new()));
+        let open = Arc::new(Open::default());
         let state = Inner {
             got: got.clone(),
             rule: Arc::new(rule),
+            open: open.clone(),
         };
         let app = Router::new()
             .route("/hook", post(receive))
@@ -120,7 +161,13 @@ impl Receiver {
             url: format!("http://127.0.0.1:{port}/hook"),
             port,
             got,
+            open,
         }
+    }
+
+    /// The most requests this receiver was answering at once.
+    pub fn peak(&self) -> usize {
+        self.open.peak.load(Ordering::SeqCst)
     }
 
     pub fn got(&self) -> Vec<Received> {
@@ -173,7 +220,7 @@ pub async fn register(app: &TestApp, token: &str, url: &str, kinds: &[&str]) -> 
     )
 }
 
-async fn deliveries(app: &TestApp, token: &str, hook: &str) -> Vec<Value> {
+pub async fn deliveries(app: &TestApp, token: &str, hook: &str) -> Vec<Value> {
     let res = app.post_as(token, DELIVERIES, json!({ "w": hook })).await;
     assert!(res.get("errors").is_none(), "deliveries: {res:#}");
     res["data"]["webhookDeliveries"]["edges"]
@@ -185,7 +232,7 @@ async fn deliveries(app: &TestApp, token: &str, hook: &str) -> Vec<Value> {
 }
 
 /// A village of Raipur district (LGD 387) and a task raised on it by the administrator.
-async fn village_and_task(app: &TestApp, skip: &[Value]) -> (Value, String) {
+pub async fn village_and_task(app: &TestApp, skip: &[Value]) -> (Value, String) {
     let data = app
         .data("{ district(lgdCode: 387) { id } }", json!({}))
         .await;
@@ -225,7 +272,7 @@ async fn phed(app: &TestApp) -> Value {
         .clone()
 }
 
-async fn create_task(app: &TestApp, token: &str, village: &Value) -> String {
+pub async fn create_task(app: &TestApp, token: &str, village: &Value) -> String {
     let res = app
         .post_as(
             token,
@@ -241,7 +288,7 @@ async fn create_task(app: &TestApp, token: &str, village: &Value) -> String {
         .to_owned()
 }
 
-async fn comment(app: &TestApp, token: &str, task: &str, text: &str) {
+pub async fn comment(app: &TestApp, token: &str, task: &str, text: &str) {
     let res = app
         .post_as(
             token,
@@ -1191,6 +1238,10 @@ mod instances {
         if !concurrency.is_empty() {
             flags.extend(["--webhook-concurrency", concurrency.as_str()]);
         }
+        let per_webhook = std::env::var("BENCH_PER_WEBHOOK").unwrap_or_default();
+        if !per_webhook.is_empty() {
+            flags.extend(["--webhook-concurrency-per-webhook", per_webhook.as_str()]);
+        }
         let first = process::serve(&flags, &[("DATABASE_URL", &url)]);
         let mut servers = vec![first];
         for _ in 1..count {
@@ -1247,10 +1298,20 @@ mod instances {
                 .unwrap_or(f64::NAN)
         };
         let distinct: std::collections::BTreeSet<&str> = got.iter().map(Received::id).collect();
+        let or_default = |v: &str| {
+            if v.is_empty() {
+                "default".to_owned()
+            } else {
+                v.to_owned()
+            }
+        };
         println!(
-            "webhook bench [{db}, {count} instance(s)]: {writes} writes at {rate}/s to {hooks} \
-             webhooks in {:.1} s; {} of {expected} deliveries received ({} distinct) after \
-             {:.1} s; commit->receipt p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            "webhook bench [{db}, {count} instance(s), concurrency {}, per webhook {}]: {writes} \
+             writes at {rate}/s to {hooks} webhooks in {:.1} s; {} of {expected} deliveries \
+             received ({} distinct) after {:.1} s; commit->receipt p50 {:.0} ms, p90 {:.0} ms, \
+             p99 {:.0} ms, max {:.0} ms",
+            or_default(&concurrency),
+            or_default(&per_webhook),
             wrote_in.as_secs_f64(),
             got.len(),
             distinct.len(),
