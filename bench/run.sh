@@ -3,6 +3,8 @@
 # floor (a constant axum handler: Sangam's /healthz) and a database floor (pgbench running the
 # same SQL); then Sangam again over SQLite holding the same dataset (SQLITE=0 skips it).
 # Usage: bench/run.sh [state|national|district]   (results in bench/results/)
+#   SCENARIOS (default "S1 S2 S3 S4"): the read cells to run; READS_ONLY=1 stops after them
+#   (no database floors, writes, fan-out, hostile query or SQLite), for repeated side-by-side runs.
 set -euo pipefail
 cd "$(dirname "$0")"
 SCALE="${1:-state}"
@@ -139,16 +141,18 @@ done
   table_head
   for c in 1 32; do
     floor_http $c
-    for s in S1 S2 S3 S4; do
+    for s in ${SCENARIOS:-S1 S2 S3 S4}; do
       ours="${s}_OURS"; peer="${s}_PEER"
       tok=$ADMIN; [ "$s" = S1 ] && tok=$PARTNER; [ "$s" = S3 ] && tok=$DASH
       run "$s Sangam" "http://127.0.0.1:$PORT/graphql" "$tok" "${!ours}" $c $SPID "http://127.0.0.1:$PORT"
       run "$s PostGraphile" "http://127.0.0.1:$PEER/graphql" "" "${!peer}" $c $PPID_
     done
+    [ -n "${READS_ONLY:-}" ] && continue
     floor_db "S2 database floor (pgbench)" /tmp/s2.sql $c
     floor_db "S3 database floor (pgbench)" /tmp/s3.sql $c
     floor_db "S4 database floor (pgbench)" /tmp/s4.sql $c
   done
+  [ -n "${READS_ONLY:-}" ] && exit 0
   echo
   echo "S5 writes: \`commentOnTask\` on random tasks (one transaction: versioned update, history, audit), PostgreSQL:"
   echo
