@@ -91,6 +91,8 @@ print("| --- | --- | --- | --- | --- |")
 for c in (1, 32):
     ma, mb = statistics.median(s5[(a, c)]), statistics.median(s5[(b, c)])
     print(f"| S5 | {c} | {ma:.1f} | {mb:.1f} | {mb / ma:.3f} |")
+if not s6:  # S6_ROUNDS=0
+    sys.exit(0)
 for k in ("p50_ms", "p99_ms"):
     ma = statistics.median(x[k] for x in s6[a]); mb = statistics.median(x[k] for x in s6[b])
     print(f"| S6 {k} | 1000 subscribers | {ma:.0f} | {mb:.0f} | {mb / ma:.3f} |")
