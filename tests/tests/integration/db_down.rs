@@ -60,6 +60,19 @@ impl Proxy {
     }
 }
 
+/// The PostgreSQL server's admin URL; these tests need a server to break, so without
+/// TEST_DATABASE_URL they say so and pass (the PostgreSQL suite runs them).
+fn postgres_admin() -> Option<String> {
+    let found = backends().into_iter().find_map(|b| match b {
+        Backend::Postgres(url) => Some(url),
+        _ => None,
+    });
+    if found.is_none() {
+        eprintln!("TEST_DATABASE_URL not set: this test runs in the PostgreSQL suite");
+    }
+    found
+}
+
 fn host_port(url: &str) -> String {
     let after = url.split_once("://").map_or(url, |(_, r)| r);
     let after = after.rsplit_once('@').map_or(after, |(_, r)| r);
@@ -73,13 +86,7 @@ fn host_port(url: &str) -> String {
 
 #[tokio::test]
 async fn readiness_and_queries_follow_the_database() {
-    let Some(Backend::Postgres(admin)) = backends()
-        .into_iter()
-        .find(|b| matches!(b, Backend::Postgres(_)))
-    else {
-        eprintln!(
-            "TEST_DATABASE_URL not set: the PostgreSQL outage test runs in the PostgreSQL suite"
-        );
+    let Some(admin) = postgres_admin() else {
         return;
     };
     let pg = PgDatabase::create(&admin).await.expect("create database");
@@ -165,11 +172,7 @@ async fn terminate_backends(admin: &sea_orm::DatabaseConnection, db: &str) {
 #[tokio::test]
 async fn idle_connections_are_checked_busy_ones_are_not() {
     use sea_orm::{ConnectionTrait, DatabaseConnection};
-    let Some(Backend::Postgres(admin_url)) = backends()
-        .into_iter()
-        .find(|b| matches!(b, Backend::Postgres(_)))
-    else {
-        eprintln!("TEST_DATABASE_URL not set: runs in the PostgreSQL suite");
+    let Some(admin_url) = postgres_admin() else {
         return;
     };
     let admin = api::db::connect(&admin_url, 1).await.expect("admin");
@@ -224,11 +227,7 @@ async fn idle_connections_are_checked_busy_ones_are_not() {
 #[tokio::test]
 async fn terminated_backends_are_service_unavailable() {
     use sea_orm::{ConnectionTrait, TransactionTrait};
-    let Some(Backend::Postgres(admin_url)) = backends()
-        .into_iter()
-        .find(|b| matches!(b, Backend::Postgres(_)))
-    else {
-        eprintln!("TEST_DATABASE_URL not set: runs in the PostgreSQL suite");
+    let Some(admin_url) = postgres_admin() else {
         return;
     };
     let admin = api::db::connect(&admin_url, 1).await.expect("admin");
@@ -302,10 +301,7 @@ async fn startup_waits_for_the_database_and_says_what_failed() {
         "it retried"
     );
 
-    let Some(Backend::Postgres(admin)) = backends()
-        .into_iter()
-        .find(|b| matches!(b, Backend::Postgres(_)))
-    else {
+    let Some(admin) = postgres_admin() else {
         return;
     };
     // The database comes up a little after Sangam: the start waits for it.
