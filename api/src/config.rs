@@ -292,7 +292,7 @@ pub struct DbArgs {
     #[arg(
         long,
         env = "SANGAM_DB_PING_AFTER_IDLE_MS",
-        default_value_t = 1000,
+        default_value_t = crate::db::DEFAULT_PING_AFTER_IDLE_MS,
         global = true
     )]
     pub db_ping_after_idle_ms: u64,

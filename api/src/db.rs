@@ -5,6 +5,10 @@ use std::time::Duration;
 use anyhow::Context;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 
+/// How long a pooled PostgreSQL connection may sit idle before it is pinged as it is handed
+/// out (`--db-ping-after-idle-ms`'s default).
+pub const DEFAULT_PING_AFTER_IDLE_MS: u64 = 1000;
+
 /// How a pool is sized and how it checks its PostgreSQL connections.
 #[derive(Debug, Clone, Copy)]
 pub struct Pool {
@@ -14,11 +18,11 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// A pool of at most `max_connections`, pinging connections idle for a second or more.
+    /// A pool of at most `max_connections`, pinging connections idle for the default time.
     pub fn of(max_connections: u32) -> Self {
         Self {
             max_connections,
-            ping_after_idle: Duration::from_secs(1),
+            ping_after_idle: Duration::from_millis(DEFAULT_PING_AFTER_IDLE_MS),
         }
     }
 }
