@@ -17,8 +17,13 @@
 //! `quality:read` asking for tests), nothing is read ahead for it: the child resolver goes to its
 //! loader, which refuses that field as it always has.
 
-use async_graphql::{Context, Lookahead};
-use entities::{scheme, scheme_village, task, village, water_quality_result, water_quality_test};
+use std::sync::Arc;
+
+use async_graphql::{Context, InputType, Lookahead, SelectionField};
+use entities::{
+    enums::TaskStatus, scheme, scheme_village, task, village, water_quality_result,
+    water_quality_test,
+};
 use sea_orm::Condition;
 
 use super::{
@@ -26,12 +31,12 @@ use super::{
     context::CtxExt,
     types::{
         WaterQualityTest,
-        village::{Preloaded, Village},
+        village::{Preloaded, PreloadedTasks, Village},
     },
 };
 use crate::{
     error::ApiResult,
-    service::{Scoped, page::Ordering, scope::may_read},
+    service::{Scoped, page::Ordering, preload::PageTasks, scope::may_read},
 };
 
 /// Whether the principal may read `E` at all; when it may not, the child is left to its
@@ -77,8 +82,39 @@ fn on_nodes(connection: &Lookahead<'_>, field: &str) -> bool {
         || connection.field("nodes").field(field).exists()
 }
 
+/// The `tasks` fields the query selects on the villages of a connection.
+fn task_fields<'a>(connection: &Lookahead<'a>) -> Vec<SelectionField<'a>> {
+    let mut fields = connection
+        .field("edges")
+        .field("node")
+        .field("tasks")
+        .selection_fields();
+    fields.extend(connection.field("nodes").field("tasks").selection_fields());
+    fields
+}
+
+/// The statuses every `tasks` field of the query filters on, together (`None`: some field
+/// takes every task, or an argument does not parse; its resolver reports that).
+fn task_statuses(fields: &[SelectionField<'_>]) -> Option<Vec<TaskStatus>> {
+    let mut all = Vec::new();
+    for field in fields {
+        let args = field.arguments().ok()?;
+        let (_, value) = args
+            .into_iter()
+            .find(|(name, _)| name.as_str() == "status")?;
+        let statuses = <Option<Vec<TaskStatus>> as InputType>::parse(Some(value)).ok()??;
+        for s in statuses {
+            if !all.contains(&s) {
+                all.push(s);
+            }
+        }
+    }
+    Some(all)
+}
+
 /// One page of the reachable villages matching `filter`, with the schemes and tasks of the
-/// whole page read in one more statement when the query selects either.
+/// whole page read in one more statement when the query selects either (only the tasks in
+/// the statuses the query filters on, when every `tasks` field filters).
 pub async fn villages(
     ctx: &Context<'_>,
     filter: Condition,
@@ -92,13 +128,19 @@ pub async fn villages(
     let schemes = on_nodes(&selection, "schemes")
         && readable::<scheme_village::Entity>(ctx)
         && readable::<scheme::Entity>(ctx);
-    let tasks = on_nodes(&selection, "tasks") && readable::<task::Entity>(ctx);
+    let task_fields = task_fields(&selection);
+    let tasks = !task_fields.is_empty() && readable::<task::Entity>(ctx);
     if page.rows.is_empty() || !(schemes || tasks) {
         return Ok(connection(page, Village::from));
     }
-    let ids: Vec<i64> = page.rows.iter().map(|v| v.id).collect();
+    let statuses: Option<Arc<[TaskStatus]>> = task_statuses(&task_fields).map(Arc::from);
+    let read = match (&statuses, tasks) {
+        (_, false) => PageTasks::None,
+        (None, true) => PageTasks::All,
+        (Some(s), true) => PageTasks::In(s),
+    };
     let mut children = svc
-        .schemes_and_tasks_of_villages(&ids, schemes, tasks)
+        .schemes_and_tasks_of_villages(&page.rows, schemes, read)
         .await?;
     Ok(connection(page, |row| {
         // A village without any is absent from the maps: it has none.
@@ -108,10 +150,10 @@ pub async fn villages(
                 .schemes
                 .as_mut()
                 .map(|m| m.remove(&row.id).unwrap_or_default()),
-            tasks: children
-                .tasks
-                .as_mut()
-                .map(|m| m.remove(&row.id).unwrap_or_default()),
+            tasks: children.tasks.as_mut().map(|m| PreloadedTasks {
+                statuses: statuses.clone(),
+                rows: m.remove(&row.id).unwrap_or_default(),
+            }),
         };
         Village::preloaded(row, preloaded)
     }))

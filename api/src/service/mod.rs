@@ -11,6 +11,7 @@ pub mod page;
 pub mod preload;
 pub mod progress;
 pub mod quality;
+pub mod read_at;
 pub mod rollup;
 pub mod schemes;
 pub mod scope;
@@ -142,6 +143,14 @@ impl Service {
     pub fn reach_of<E: Scoped>(&self) -> ApiResult<Condition> {
         scope::may_read::<E>(&self.who)?;
         Ok(E::reach(&self.reach()))
+    }
+
+    /// What keeps `E`'s rows within reach when they are read with a village this principal
+    /// has just been found to reach ([`scope::BeneathVillage`]); FORBIDDEN when the principal
+    /// may not read `E` at all.
+    pub fn reach_beneath_village<E: scope::BeneathVillage>(&self) -> ApiResult<Condition> {
+        scope::may_read::<E>(&self.who)?;
+        Ok(E::reach_beneath(&self.reach()))
     }
 
     pub(crate) fn reach(&self) -> scope::Reach<'_> {

@@ -6,20 +6,35 @@
 
 use std::collections::HashMap;
 
-use entities::{scheme, task, village, water_quality_result, water_quality_test};
+use entities::{
+    enums::TaskStatus, scheme, scheme_village, task, village, water_quality_result,
+    water_quality_test,
+};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, IdenStatic, Iterable,
-    JoinType, Order, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, Iterable, JoinType, Order, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait,
     sea_query::{Condition, Expr, ExprTrait, Query, UnionType},
 };
 
-use super::Service;
+use super::{
+    Service,
+    read_at::{ReadAt, width},
+};
 use crate::error::ApiResult;
 
 /// A village's latest water-quality test and, when they were asked for, its results.
 pub struct LatestTest {
     pub test: water_quality_test::Model,
     pub results: Option<Vec<water_quality_result::Model>>,
+}
+
+/// Which tasks of a page's villages to read.
+#[derive(Clone, Copy)]
+pub enum PageTasks<'a> {
+    None,
+    All,
+    /// Those in one of these statuses (what every `tasks(status:)` of the query asks for).
+    In(&'a [TaskStatus]),
 }
 
 /// The schemes and tasks of a page of villages, by village, each in id order (what the
@@ -30,8 +45,7 @@ pub struct VillageChildren {
     pub tasks: Option<HashMap<i64, Vec<task::Model>>>,
 }
 
-/// Adds every column of `E` to `q`, named `{prefix}{column}`, so rows of several tables can be
-/// read from one result row with `FromQueryResult::from_query_result(row, prefix)`.
+/// Adds every column of `E` to `q`, in `Column::iter()` order (what [`ReadAt`] reads).
 fn with_columns<E: EntityTrait, Q: QuerySelect>(mut q: Q, prefix: &str) -> Q {
     for col in E::Column::iter() {
         let alias = format!("{prefix}{}", col.as_str());
@@ -40,8 +54,8 @@ fn with_columns<E: EntityTrait, Q: QuerySelect>(mut q: Q, prefix: &str) -> Q {
     q
 }
 
-/// Adds a NULL for every column of `E`, named as [`with_columns`] names them: the other side of
-/// a `UNION ALL` whose branches read different tables.
+/// Adds a NULL for every column of `E`: the other side of a `UNION ALL` whose branches read
+/// different tables.
 fn without_columns<E: EntityTrait, Q: QuerySelect>(mut q: Q, prefix: &str) -> Q {
     for col in E::Column::iter() {
         let alias = format!("{prefix}{}", col.as_str());
@@ -50,13 +64,12 @@ fn without_columns<E: EntityTrait, Q: QuerySelect>(mut q: Q, prefix: &str) -> Q 
     q
 }
 
-/// The row of `E` read under `prefix` in `row`, or `None` when the row holds none (an outer
-/// join that found nothing, or the other branch of a union). A row that is there but does not
-/// decode is an error, never `None`.
-fn optional<M: FromQueryResult>(row: &QueryResult, prefix: &str) -> Result<Option<M>, DbErr> {
-    match row.try_get::<Option<i64>>(prefix, "id")? {
-        Some(_) => M::from_query_result(row, prefix).map(Some),
-        None => Ok(None),
+/// `cond` and `more`, leaving out `more` when it is no condition at all.
+fn and(cond: Condition, more: Condition) -> Condition {
+    if more.is_empty() {
+        cond
+    } else {
+        cond.add(more)
     }
 }
 
@@ -66,33 +79,16 @@ const SCHEME: &str = "s_";
 const TASK: &str = "k_";
 const PARENT: &str = "parent";
 
-/// One row of [`Service::village_with_latest_test`]: the village, and the test and result
-/// joined to it (if any).
-struct VillageTestRow {
-    village: village::Model,
-    test: Option<water_quality_test::Model>,
-    result: Option<water_quality_result::Model>,
-}
-
-impl FromQueryResult for VillageTestRow {
-    fn from_query_result(row: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-        Ok(Self {
-            village: village::Model::from_query_result(row, pre)?,
-            test: optional(row, TEST)?,
-            result: optional(row, RESULT)?,
-        })
-    }
-}
-
 impl Service {
     /// The reachable village matching `filter` (a natural key: one village at most) with its
-    /// latest reachable water-quality test, by sample date and then id as the `LatestTest`
-    /// loader picks it, and, when `with_results`, that test's reachable results in id order.
-    /// One statement: the village, left-joined to the test a correlated subquery picks
+    /// latest water-quality test, by sample date and then id as the `LatestTest` loader picks
+    /// it, and, when `with_results`, that test's results in id order. One statement: the
+    /// village, under its row scope, left-joined to the test a correlated subquery picks
     /// (`ORDER BY sampled_on DESC, id DESC LIMIT 1`, an index walk on `(village_id,
-    /// sampled_on)`), left-joined to its results. FORBIDDEN when the principal may not read
-    /// tests (or results, when asked for): callers check that first and read through the
-    /// loaders instead, which refuse field by field.
+    /// sampled_on)`), left-joined to its results; the test and the results are limited by
+    /// what their scope adds to the village's ([`super::scope::BeneathVillage`]). FORBIDDEN
+    /// when the principal may not read tests (or results, when asked for): callers check
+    /// that first and read through the loaders instead, which refuse field by field.
     pub async fn village_with_latest_test(
         &self,
         filter: Condition,
@@ -100,19 +96,16 @@ impl Service {
     ) -> ApiResult<Option<(village::Model, Option<LatestTest>)>> {
         use water_quality_result as r;
         use water_quality_test as t;
-        // Inside the subquery `water_quality_test` names the subquery's own table (the nearest
-        // one in scope), so the scope condition applies to the tests it chooses from.
         let latest = Query::select()
             .column((t::Entity, t::Column::Id))
             .from(t::Entity)
-            .cond_where(
-                Condition::all()
-                    .add(
-                        Expr::col((t::Entity, t::Column::VillageId))
-                            .equals((village::Entity, village::Column::Id)),
-                    )
-                    .add(self.reach_of::<t::Entity>()?),
-            )
+            .cond_where(and(
+                Condition::all().add(
+                    Expr::col((t::Entity, t::Column::VillageId))
+                        .equals((village::Entity, village::Column::Id)),
+                ),
+                self.reach_beneath_village::<t::Entity>()?,
+            ))
             .order_by((t::Entity, t::Column::SampledOn), Order::Desc)
             .order_by((t::Entity, t::Column::Id), Order::Desc)
             .limit(1)
@@ -137,56 +130,89 @@ impl Service {
             QueryTrait::query(&mut q).join(
                 JoinType::LeftJoin,
                 r::Entity,
-                Condition::all()
-                    .add(
+                and(
+                    Condition::all().add(
                         Expr::col((r::Entity, r::Column::TestId))
                             .equals((t::Entity, t::Column::Id)),
-                    )
-                    .add(self.reach_of::<r::Entity>()?),
+                    ),
+                    self.reach_beneath_village::<r::Entity>()?,
+                ),
             );
             q = q.order_by_asc(r::Column::Id);
         }
-        let rows = q.into_model::<VillageTestRow>().all(self.db()).await?;
-        let mut rows = rows.into_iter();
-        let Some(first) = rows.next() else {
+        let db = self.db();
+        let rows = db
+            .query_all_raw(db.get_database_backend().build(QueryTrait::query(&mut q)))
+            .await?;
+        // Columns: the village's, the test's, then the result's.
+        let test_at = width::<village::Model>();
+        let result_at = test_at + width::<t::Model>();
+        let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let latest = first.test.map(|test| LatestTest {
-            test,
-            results: with_results.then(|| {
-                std::iter::once(first.result)
-                    .chain(rows.map(|row| row.result))
-                    .flatten()
-                    .collect()
-            }),
-        });
-        Ok(Some((first.village, latest)))
+        let row = village::Model::read_at(first, 0)?;
+        let Some(test) = t::Model::optional_at(first, test_at)? else {
+            return Ok(Some((row, None)));
+        };
+        let results = if with_results {
+            let mut results = Vec::with_capacity(rows.len());
+            for r in &rows {
+                results.extend(r::Model::optional_at(r, result_at)?);
+            }
+            Some(results)
+        } else {
+            None
+        };
+        Ok(Some((row, Some(LatestTest { test, results }))))
     }
 
-    /// The schemes (when `schemes`) and the tasks (when `tasks`) of `villages`, in one
-    /// statement: a `UNION ALL` of the scheme links joined to their schemes, exactly as
-    /// [`Service::schemes_of_villages`] reads them, and the villages' tasks, each branch within
-    /// its table's row scope. FORBIDDEN when the principal may not read what it asks for:
-    /// callers check that first.
+    /// The schemes (when `schemes`) and the tasks (as `tasks` says) of a page of `villages`,
+    /// in one statement: a `UNION ALL` of the villages' scheme links joined to their schemes
+    /// and of the villages' tasks. `villages` are rows this service has just read under their
+    /// row scope (a page of [`Service::list`]), so each branch adds only what its table's
+    /// scope adds to the village's ([`super::scope::BeneathVillage`]). FORBIDDEN when the
+    /// principal may not read what it asks for: callers check that first.
     pub async fn schemes_and_tasks_of_villages(
         &self,
-        villages: &[i64],
+        villages: &[village::Model],
         schemes: bool,
-        tasks: bool,
+        tasks: PageTasks<'_>,
     ) -> ApiResult<VillageChildren> {
+        let ids = || villages.iter().map(|v| v.id);
         let mut branches = Vec::new();
         if schemes {
-            let q = self
-                .scheme_links(villages)?
+            let scheme_reach = self.reach_beneath_village::<scheme::Entity>()?;
+            let link = scheme_village::Entity::belongs_to(scheme::Entity)
+                .from(scheme_village::Column::SchemeId)
+                .to(scheme::Column::Id)
+                .on_condition(move |_, _| scheme_reach.clone())
+                .into();
+            let links = and(
+                Condition::all().add(scheme_village::Column::VillageId.is_in(ids())),
+                self.reach_beneath_village::<scheme_village::Entity>()?,
+            );
+            let q = scheme_village::Entity::find()
+                .join(JoinType::LeftJoin, link)
+                .filter(links)
                 .select_only()
-                .column_as(entities::scheme_village::Column::VillageId, PARENT);
+                .column_as(scheme_village::Column::VillageId, PARENT);
             let q = with_columns::<scheme::Entity, _>(q, SCHEME);
             branches.push(without_columns::<task::Entity, _>(q, TASK).into_query());
         }
-        if tasks {
-            let q = self
-                .scoped::<task::Entity>()?
-                .filter(task::Column::VillageId.is_in(villages.iter().copied()))
+        let statuses = match tasks {
+            PageTasks::None => None,
+            PageTasks::All => Some(Condition::all()),
+            PageTasks::In(s) => {
+                Some(Condition::all().add(task::Column::Status.is_in(s.iter().copied())))
+            }
+        };
+        if let Some(statuses) = statuses {
+            let cond = and(
+                Condition::all().add(task::Column::VillageId.is_in(ids())),
+                self.reach_beneath_village::<task::Entity>()?,
+            );
+            let q = task::Entity::find()
+                .filter(and(cond, statuses))
                 .select_only()
                 .column_as(task::Column::VillageId, PARENT);
             let q = without_columns::<scheme::Entity, _>(q, SCHEME);
@@ -199,25 +225,27 @@ impl Service {
         for other in branches {
             statement.union(UnionType::All, other);
         }
-        let rows = self
-            .db()
-            .query_all_raw(self.db().get_database_backend().build(&statement))
+        let db = self.db();
+        let rows = db
+            .query_all_raw(db.get_database_backend().build(&statement))
             .await?;
         let mut out = VillageChildren {
             schemes: schemes.then(HashMap::new),
-            tasks: tasks.then(HashMap::new),
+            tasks: (!matches!(tasks, PageTasks::None)).then(HashMap::new),
         };
+        // Columns: the village's id, the scheme's, then the task's.
+        let (scheme_at, task_at) = (1, 1 + width::<scheme::Model>());
         for row in &rows {
-            let Some(parent) = row.try_get::<Option<i64>>("", PARENT)? else {
+            let Some(parent) = row.try_get_by_index::<Option<i64>>(0)? else {
                 continue;
             };
             if let Some(all) = &mut out.schemes
-                && let Some(s) = optional::<scheme::Model>(row, SCHEME)?
+                && let Some(s) = scheme::Model::optional_at(row, scheme_at)?
             {
                 all.entry(parent).or_default().push(s);
             }
             if let Some(all) = &mut out.tasks
-                && let Some(t) = optional::<task::Model>(row, TASK)?
+                && let Some(t) = task::Model::optional_at(row, task_at)?
             {
                 all.entry(parent).or_default().push(t);
             }

@@ -1,5 +1,7 @@
 //! Villages: the unit where every department's work meets.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::{enums::*, *};
@@ -30,9 +32,26 @@ pub struct Preloaded {
     pub latest_test: Option<Option<WaterQualityTest>>,
     /// Every scheme serving the village, in id order.
     pub schemes: Option<Vec<scheme::Model>>,
-    /// Every task of the village within reach, in id order (the `status` argument filters them
-    /// as it filters the loader's).
-    pub tasks: Option<Vec<task::Model>>,
+    /// The village's tasks within reach, in id order.
+    pub tasks: Option<PreloadedTasks>,
+}
+
+/// A village's tasks read ahead: every one, or only those in some statuses.
+pub struct PreloadedTasks {
+    /// `None`: every task was read.
+    pub statuses: Option<Arc<[TaskStatus]>>,
+    pub rows: Vec<task::Model>,
+}
+
+impl PreloadedTasks {
+    /// Whether these rows hold every task a `tasks(status: wanted)` field answers with.
+    fn cover(&self, wanted: Option<&[TaskStatus]>) -> bool {
+        match (&self.statuses, wanted) {
+            (None, _) => true,
+            (Some(read), Some(wanted)) => wanted.iter().all(|s| read.contains(s)),
+            (Some(_), None) => false,
+        }
+    }
 }
 
 impl From<village::Model> for Village {
@@ -161,17 +180,20 @@ impl Village {
         ctx: &Context<'_>,
         status: Option<Vec<TaskStatus>>,
     ) -> ApiResult<Vec<Task>> {
-        let rows = match self.read_ahead().and_then(|p| p.tasks.as_ref()) {
-            Some(rows) => rows.clone(),
-            None => {
-                loaders::children::<task::Entity>(ctx, task::Column::VillageId, self.0.id).await?
-            }
-        };
-        Ok(rows
-            .into_iter()
-            .filter(|t| status.as_ref().is_none_or(|s| s.contains(&t.status)))
-            .map(Task)
-            .collect())
+        let wanted = |t: &task::Model| status.as_ref().is_none_or(|s| s.contains(&t.status));
+        let read = self.read_ahead().and_then(|p| p.tasks.as_ref());
+        if let Some(read) = read.filter(|r| r.cover(status.as_deref())) {
+            return Ok(read
+                .rows
+                .iter()
+                .filter(|t| wanted(t))
+                .cloned()
+                .map(Task)
+                .collect());
+        }
+        let rows =
+            loaders::children::<task::Entity>(ctx, task::Column::VillageId, self.0.id).await?;
+        Ok(rows.into_iter().filter(|t| wanted(t)).map(Task).collect())
     }
     /// The most recent water-quality test of any source in the village.
     async fn latest_water_quality_test(
