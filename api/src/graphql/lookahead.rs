@@ -8,7 +8,9 @@
 //!   the bench's S4 (`Service::village_with_latest_test`).
 //! - `villages` selecting `schemes` and/or `tasks` on its nodes: the page, then one statement
 //!   for both children of the whole page, the bench's S1
-//!   (`Service::schemes_and_tasks_of_villages`).
+//!   (`Service::schemes_and_tasks_of_villages`). When every `tasks` field filters on
+//!   `status`, only the tasks in those statuses (all the fields' together) are read; a field
+//!   whose filter those rows would not cover goes to its loader, as a safeguard.
 //!
 //! Everything else, and every child a shape leaves out (a village's `district`, a test's
 //! `village`), goes through the loaders as before. What is read ahead is what the loaders would

@@ -327,3 +327,204 @@ async fn without_quality_read_the_latest_test_is_still_refused() {
     })
     .await;
 }
+
+/// A page of villages selecting `sel` on each, read ahead (`villages`) and through the loaders
+/// (`nodes(ids:)`): the same villages must get the same answer, and the page at most two
+/// statements (more would mean a child fell back to its loader). Returns the page.
+async fn page_as_the_loaders(
+    app: &TestApp,
+    token: &str,
+    args: &str,
+    sel: &str,
+    variables: Value,
+) -> Vec<Value> {
+    let db = app.t.backend.name();
+    let (params, vars) = match variables.as_object().is_some_and(|v| !v.is_empty()) {
+        true => ("($s: [TaskStatus!])", variables),
+        false => ("", json!({})),
+    };
+    let fast =
+        format!("query{params} {{ villages({args}) {{ edges {{ node {{ id {sel} }} }} }} }}");
+    app.post_as(token, &fast, vars.clone()).await;
+    let before = app.t.statement_count();
+    let reply = app.post_as(token, &fast, vars.clone()).await;
+    let spent = app.t.statement_count() - before;
+    assert!(reply.get("errors").is_none(), "[{db}] {sel}: {reply}");
+    assert!(spent <= 2, "[{db}] {sel}: {spent} statements");
+    let page: Vec<Value> = reply["data"]["villages"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect();
+    assert!(!page.is_empty(), "[{db}] {sel}: an empty page");
+    let ids: Vec<Value> = page.iter().map(|v| v["id"].clone()).collect();
+    let general = format!(
+        "query{params} {{ nodes(ids: {}) {{ ... on Village {{ id {sel} }} }} }}",
+        Value::Array(ids)
+    );
+    let general = app.post_as(token, &general, vars).await;
+    assert!(general.get("errors").is_none(), "[{db}] {sel}: {general}");
+    assert_eq!(
+        Value::Array(page.clone()),
+        general["data"]["nodes"],
+        "[{db}] {sel}: the page read ahead differs from the loaders' answer"
+    );
+    page
+}
+
+/// How many tasks a page's villages list under `key`.
+fn tasks_on(page: &[Value], key: &str) -> usize {
+    page.iter()
+        .map(|v| v[key].as_array().map_or(0, Vec::len))
+        .sum()
+}
+
+#[tokio::test]
+async fn a_pages_children_keep_the_roles_scope_and_every_status_filter() {
+    each_backend(|backend| async move {
+        let app = TestApp::demo(backend).await;
+        let db = app.t.backend.name();
+        settled(&app).await;
+        let admin = app.admin_token.clone();
+        let cg = app.data("{ state(lgdCode: 22) { id } }", json!({})).await["state"]["id"].clone();
+        let page = format!("first: 50, filter: {{ within: {cg} }}");
+        let page = page.as_str();
+        let every = page_as_the_loaders(&app, &admin, page, "tasks { id status }", json!({})).await;
+        let statuses: Vec<&str> = every
+            .iter()
+            .flat_map(|v| v["tasks"].as_array().expect("tasks"))
+            .filter_map(|t| t["status"].as_str())
+            .collect();
+        assert!(
+            statuses.contains(&"OPEN") && statuses.iter().any(|s| *s != "OPEN"),
+            "[{db}] the page should hold open tasks and others: {statuses:?}"
+        );
+        // Aliases with different filters, a filter beside none, an empty list, a single value
+        // (coerced to a list), and a variable: each read ahead once for all the fields.
+        for sel in [
+            "open: tasks(status: [OPEN]) { id } done: tasks(status: [DONE, VERIFIED]) { id }",
+            "open: tasks(status: OPEN) { id } all: tasks { id status }",
+            "none: tasks(status: []) { id } blocked: tasks(status: [BLOCKED, OPEN]) { id title }",
+        ] {
+            page_as_the_loaders(&app, &admin, page, sel, json!({})).await;
+        }
+        let open = page_as_the_loaders(
+            &app,
+            &admin,
+            page,
+            "mine: tasks(status: $s) { id status }",
+            json!({ "s": ["OPEN"] }),
+        )
+        .await;
+        assert!(
+            tasks_on(&open, "mine") > 0 && tasks_on(&open, "mine") < tasks_on(&every, "tasks"),
+            "[{db}] the variable's filter should keep some tasks and drop others"
+        );
+
+        // A department reads its own tasks of the page's villages, not every task on them.
+        let orgs = app
+            .data(
+                "{ organisations(filter: { kind: DEPARTMENT, department: PHED }, first: 100) {
+                    edges { node { code state { lgdCode } } } } }",
+                json!({}),
+            )
+            .await;
+        let phed = orgs["organisations"]["edges"]
+            .as_array()
+            .expect("organisations")
+            .iter()
+            .find(|e| e["node"]["state"]["lgdCode"] == 22)
+            .and_then(|e| e["node"]["code"].as_str())
+            .expect("a PHED department in Chhattisgarh")
+            .to_owned();
+        let department = app
+            .token(ClientSpec::new(Role::Department).org(&phed).states(&[22]))
+            .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let theirs =
+            page_as_the_loaders(&app, &department, page, "tasks { id status }", json!({})).await;
+        assert!(
+            tasks_on(&theirs, "tasks") > 0
+                && tasks_on(&theirs, "tasks") < tasks_on(&every, "tasks"),
+            "[{db}] the department should see some of the page's tasks, not all: {} of {}",
+            tasks_on(&theirs, "tasks"),
+            tasks_on(&every, "tasks")
+        );
+    })
+    .await;
+}
+
+/// A page's schemes and tasks whose selection is plain values only are answered in one pass
+/// (`graphql/types/plain.rs`); inside a fragment they go through the resolvers. Both must make
+/// the same response text: values, nulls, key order, aliases, a repeated key, `__typename`.
+#[tokio::test]
+async fn plain_schemes_and_tasks_answer_as_their_resolvers_do() {
+    each_backend(|backend| async move {
+        let app = TestApp::demo(backend).await;
+        let db = app.t.backend.name();
+        let task = "version id kind title description status priority dueOn createdAt updatedAt
+            __typename again: title title";
+        let scheme = "version id code name nameHi type status implementingAgency sanctionedOn
+            targetCompletionOn completedOn fhtcTarget workOrderOn commissionedOn handedOverOn
+            __typename c: code";
+        let query = |scheme: &str, task: &str| {
+            format!(
+                "{{ villages(first: 50) {{ edges {{ node {{ id schemes {{ {scheme} }}
+                    tasks {{ {task} }} open: tasks(status: [OPEN]) {{ {task} }} }} }} }} }}"
+            )
+        };
+        let text = |query: String| {
+            let app = &app;
+            async move {
+                let reply = app
+                    .send(app.graphql_request(Some(&app.admin_token), &query, json!({})))
+                    .await;
+                assert_eq!(reply.status, 200, "{}", reply.body);
+                reply.body
+            }
+        };
+        let plain = text(query(scheme, task)).await;
+        let resolved = text(query(
+            &format!("... on Scheme {{ {scheme} }}"),
+            &format!("... on Task {{ {task} }}"),
+        ))
+        .await;
+        assert_eq!(plain, resolved, "[{db}]");
+        let answer: Value = serde_json::from_str(&plain).expect("json");
+        assert!(answer.get("errors").is_none(), "[{db}] {plain}");
+        let nodes: Vec<&Value> = answer["data"]["villages"]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| &e["node"])
+            .collect();
+        let tasks: Vec<&Value> = nodes
+            .iter()
+            .flat_map(|v| v["tasks"].as_array().expect("tasks"))
+            .collect();
+        let schemes = nodes
+            .iter()
+            .flat_map(|v| v["schemes"].as_array().expect("schemes"));
+        assert!(
+            tasks.iter().any(|t| t["dueOn"].is_null())
+                || tasks.iter().any(|t| t["dueOn"].is_string()),
+            "[{db}] the page should hold tasks: {plain}"
+        );
+        assert!(
+            tasks
+                .iter()
+                .all(|t| t["__typename"] == "Task" && t["again"] == t["title"]),
+            "[{db}] {plain}"
+        );
+        assert!(
+            schemes.clone().count() > 0 && schemes.clone().all(|s| s["c"] == s["code"]),
+            "[{db}] {plain}"
+        );
+        assert!(
+            schemes.clone().any(|s| s["completedOn"].is_null()),
+            "[{db}] some scheme should be unfinished: {plain}"
+        );
+    })
+    .await;
+}

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod geography;
 pub mod organisation;
+pub mod plain;
 pub mod progress;
 pub mod quality;
 pub mod scheme;

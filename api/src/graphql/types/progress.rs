@@ -4,14 +4,14 @@ use std::{borrow::Cow, sync::Arc};
 
 use async_graphql::{
     Context, ContextSelectionSet, ID, Object, OutputType, Positioned, ScalarType, ServerResult,
-    SimpleObject, Value,
-    indexmap::IndexMap,
-    parser::types::{Field, Selection, SelectionSet},
-    registry::Registry,
+    SimpleObject, Value, parser::types::Field, registry::Registry,
 };
 use entities::{enums::SchemeStatus, *};
 
-use super::{Area, Block, District, Division, GramPanchayat, State};
+use super::{
+    Area, Block, District, Division, GramPanchayat, State,
+    plain::{Plain, PlainList},
+};
 use crate::{
     error::ApiResult,
     graphql::{ids, loaders},
@@ -139,70 +139,22 @@ impl ProgressReport {
     }
     /// One row per area at `level`, in id order unless the query's `orderBy` says otherwise.
     #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
-    async fn rows(&self) -> ProgressRows {
-        ProgressRows(self.0.clone())
-    }
-}
-
-/// The rows as a `[ProgressRow!]!` list. For plain values the list is made in one pass too:
-/// async-graphql would otherwise pass each item through the extensions' hooks (which leave list
-/// items alone) as a boxed future of its own, with its type's names formatted anew for each.
-pub struct ProgressRows(Arc<Report>);
-
-impl ProgressRows {
-    fn items(&self) -> impl Iterator<Item = ProgressRow> + '_ {
-        (0..self.0.rows.len()).map(|i| {
-            ProgressRow(Row {
-                report: self.0.clone(),
-                index: Some(i),
-            })
-        })
-    }
-}
-
-impl OutputType for ProgressRows {
-    fn type_name() -> Cow<'static, str> {
-        <Vec<ProgressRow> as OutputType>::type_name()
-    }
-
-    fn qualified_type_name() -> String {
-        <Vec<ProgressRow> as OutputType>::qualified_type_name()
-    }
-
-    fn create_type_info(registry: &mut Registry) -> String {
-        <Vec<ProgressRow> as OutputType>::create_type_info(registry)
-    }
-
-    async fn resolve(
-        &self,
-        ctx: &ContextSelectionSet<'_>,
-        field: &Positioned<Field>,
-    ) -> ServerResult<Value> {
-        // Whether a selection is plain does not depend on the row: the first row decides.
-        let mut values = Vec::with_capacity(self.0.rows.len());
-        for row in self.items() {
-            match row.0.plain_values(&ctx.item.node) {
-                Some(value) => values.push(value),
-                None => {
-                    let rows: Vec<ProgressRow> = self.items().collect();
-                    return OutputType::resolve(&rows, ctx, field).await;
-                }
-            }
-        }
-        Ok(Value::List(values))
+    async fn rows(&self) -> PlainList<ProgressRow> {
+        PlainList(
+            (0..self.0.rows.len())
+                .map(|i| {
+                    ProgressRow(Row {
+                        report: self.0.clone(),
+                        index: Some(i),
+                    })
+                })
+                .collect(),
+        )
     }
 }
 
 /// The `ProgressRow` type as served: [`Row`]'s resolvers, except for a selection of plain
-/// values only (a dashboard's), which is answered in one pass.
-///
-/// async-graphql resolves each field of an object as a boxed future of its own, passes it
-/// through the extensions' `resolve` hooks, and collects the results in a map: for a state's
-/// 75 districts of ten numbers each that was most of the server's CPU per request (BENCHMARKS.md,
-/// "S2 server CPU by instruction count"), for values already computed. Those fields cannot fail
-/// and have no arguments, so the extensions have nothing to do for them: completion needs only
-/// failures, and resolver spans skip scalar fields. The answer is the same value the resolvers
-/// would make (`ScalarType::to_value`), its keys in selection order.
+/// values only (a dashboard's), which is answered in one pass ([`Plain`]).
 pub struct ProgressRow(Row);
 
 impl OutputType for ProgressRow {
@@ -219,10 +171,33 @@ impl OutputType for ProgressRow {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        match self.0.plain_values(&ctx.item.node) {
+        match self.plain_values(&ctx.item.node) {
             Some(value) => Ok(value),
             None => OutputType::resolve(&self.0, ctx, field).await,
         }
+    }
+}
+
+impl Plain for ProgressRow {
+    fn plain(&self, name: &str) -> Option<Value> {
+        let row = &self.0;
+        let t = row.totals();
+        Some(match name {
+            "areaId" => opt(row.area_id()),
+            "villages" => t.villages.to_value(),
+            "households" => t.households.to_value(),
+            "tapConnections" => t.tap_connections.to_value(),
+            "coveragePercent" => opt(t.coverage_percent()),
+            "villagesReported" => t.villages_reported.to_value(),
+            "villagesCertified" => t.villages_certified.to_value(),
+            "reportedPercent" => opt(t.reported_percent()),
+            "schemes" => t.schemes_total().to_value(),
+            "tasksOpen" => t.tasks_open.to_value(),
+            "tasksOverdue" => t.tasks_overdue.to_value(),
+            "coverageDifference" => opt(row.coverage_difference()),
+            "reportedDifference" => opt(row.reported_difference()),
+            _ => return None,
+        })
     }
 }
 
@@ -243,47 +218,6 @@ impl Row {
     /// The parent's totals, for the differences; `None` on the parent row itself.
     fn parent(&self) -> Option<&Totals> {
         self.index.map(|_| &self.report.parent)
-    }
-
-    /// The object a selection of plain values only makes, or `None` for any other selection
-    /// (fragments, directives other than the already applied `@skip`/`@include`, or a field
-    /// with a selection or a loader of its own), which goes through the resolvers. An empty
-    /// selection (everything skipped) goes there too: async-graphql answers it with null.
-    fn plain_values(&self, set: &SelectionSet) -> Option<Value> {
-        if set.items.is_empty() {
-            return None;
-        }
-        let t = self.totals();
-        let mut object = IndexMap::with_capacity(set.items.len());
-        for item in &set.items {
-            let Selection::Field(f) = &item.node else {
-                return None;
-            };
-            let f = &f.node;
-            if !f.directives.is_empty() || !f.arguments.is_empty() {
-                return None;
-            }
-            let value = match f.name.node.as_str() {
-                "__typename" => Value::String(<Self as OutputType>::type_name().into_owned()),
-                "areaId" => opt(self.area_id()),
-                "villages" => t.villages.to_value(),
-                "households" => t.households.to_value(),
-                "tapConnections" => t.tap_connections.to_value(),
-                "coveragePercent" => opt(t.coverage_percent()),
-                "villagesReported" => t.villages_reported.to_value(),
-                "villagesCertified" => t.villages_certified.to_value(),
-                "reportedPercent" => opt(t.reported_percent()),
-                "schemes" => t.schemes_total().to_value(),
-                "tasksOpen" => t.tasks_open.to_value(),
-                "tasksOverdue" => t.tasks_overdue.to_value(),
-                "coverageDifference" => opt(self.coverage_difference()),
-                "reportedDifference" => opt(self.reported_difference()),
-                _ => return None,
-            };
-            // A key selected twice keeps its first place, as async-graphql's merge does.
-            object.insert(f.response_key().node.clone(), value);
-        }
-        Some(Value::Object(object))
     }
 
     fn area_id(&self) -> Option<ID> {

@@ -8,6 +8,7 @@ use entities::{enums::*, *};
 
 use super::{
     Assignment, Block, District, GramPanchayat, Scheme, State, Task, WaterQualityTest,
+    plain::PlainList,
     quality::{HgjCertification, HgjReport},
 };
 use crate::{
@@ -149,12 +150,12 @@ impl Village {
     }
     /// Schemes serving the village.
     #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
-    async fn schemes(&self, ctx: &Context<'_>) -> ApiResult<Vec<Scheme>> {
+    async fn schemes(&self, ctx: &Context<'_>) -> ApiResult<PlainList<Scheme>> {
         let rows = match self.read_ahead().and_then(|p| p.schemes.as_ref()) {
             Some(rows) => rows.clone(),
             None => loaders::schemes_of_village(ctx, self.0.id).await?,
         };
-        Ok(rows.into_iter().map(Scheme).collect())
+        Ok(PlainList(rows.into_iter().map(Scheme).collect()))
     }
     /// Partner assignments on the village; only active ones unless `includeInactive`.
     #[graphql(complexity = "crate::graphql::limits::FANOUT * child_complexity")]
@@ -179,21 +180,25 @@ impl Village {
         &self,
         ctx: &Context<'_>,
         status: Option<Vec<TaskStatus>>,
-    ) -> ApiResult<Vec<Task>> {
+    ) -> ApiResult<PlainList<Task>> {
         let wanted = |t: &task::Model| status.as_ref().is_none_or(|s| s.contains(&t.status));
         let read = self.read_ahead().and_then(|p| p.tasks.as_ref());
-        if let Some(read) = read.filter(|r| r.cover(status.as_deref())) {
-            return Ok(read
+        let tasks = match read.filter(|r| r.cover(status.as_deref())) {
+            Some(read) => read
                 .rows
                 .iter()
                 .filter(|t| wanted(t))
                 .cloned()
                 .map(Task)
-                .collect());
-        }
-        let rows =
-            loaders::children::<task::Entity>(ctx, task::Column::VillageId, self.0.id).await?;
-        Ok(rows.into_iter().filter(|t| wanted(t)).map(Task).collect())
+                .collect(),
+            None => {
+                let rows =
+                    loaders::children::<task::Entity>(ctx, task::Column::VillageId, self.0.id)
+                        .await?;
+                rows.into_iter().filter(|t| wanted(t)).map(Task).collect()
+            }
+        };
+        Ok(PlainList(tasks))
     }
     /// The most recent water-quality test of any source in the village.
     async fn latest_water_quality_test(
