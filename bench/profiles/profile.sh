@@ -45,16 +45,18 @@ case $QUERY in
   hostile) TOKEN=$(token "$AID" "$ASEC"); BODY=$(q '{ villages(first: 1) { edges { node { district { state { districts { blocks { villages { district { state { districts { blocks { villages { name } } } } } } } } } } } } } }') ;;
 esac
 # Warm: connections open, documents cached.
-TOKEN="$TOKEN" BODY="$BODY" wrk -t2 -c32 -d3s -s ../post.lua "http://127.0.0.1:$PORT/graphql" >/dev/null 2>&1
+# wrk runs from bench/: post.lua loads failures.lua from the working directory.
+(cd .. && TOKEN="$TOKEN" BODY="$BODY" wrk -t2 -c32 -d3s -s post.lua "http://127.0.0.1:$PORT/graphql" >/dev/null 2>&1)
 DATA=$(mktemp /tmp/perf-XXXXXX.data)
 perf record -e cpu-clock -F "$FREQ" --call-graph dwarf,16384 -p "$SPID" -o "$DATA" -- sleep "$SECS" 2>/dev/null &
 PERF=$!
 sleep 0.5
 CONNS="${CONNS:-32}"; THREADS=2; [ "$CONNS" -lt 2 ] && THREADS=1
-TOKEN="$TOKEN" BODY="$BODY" wrk -t"$THREADS" -c"$CONNS" -d"$((SECS - 1))s" --latency -s ../post.lua "http://127.0.0.1:$PORT/graphql" >"$NAME-wrk.txt" 2>&1
+(cd .. && TOKEN="$TOKEN" BODY="$BODY" wrk -t"$THREADS" -c"$CONNS" -d"$((SECS - 1))s" --latency -s post.lua \
+  "http://127.0.0.1:$PORT/graphql") >"$NAME-wrk.txt" 2>&1
 wait $PERF
-perf report -i "$DATA" --stdio --no-children --no-inline --percent-limit 0.4 2>/dev/null | grep -v '^$' | head -400 >"$NAME-self.txt"
-perf report -i "$DATA" --stdio --children --no-inline -g none --percent-limit 1 2>/dev/null | grep -v '^$' | head -300 >"$NAME-children.txt"
+perf report -i "$DATA" --stdio --no-children --no-inline --percent-limit 0.4 2>/dev/null | grep -v '^$' | awk 'NR <= 400' >"$NAME-self.txt"
+perf report -i "$DATA" --stdio --children --no-inline -g none --percent-limit 1 2>/dev/null | grep -v '^$' | awk 'NR <= 300' >"$NAME-children.txt"
 perf script -i "$DATA" --no-inline -F comm,tid,ip,sym,dso 2>/dev/null | python3 "$PWD/fold.py" >"$NAME.folded"
 rm -f "$DATA"
 echo "$NAME: $(awk '/Requests\/sec/ {print $2}' "$NAME-wrk.txt") req/s; reports in bench/profiles/$NAME-*"
