@@ -182,11 +182,13 @@ impl Service {
         let mut branches = Vec::new();
         if schemes {
             let scheme_reach = self.reach_beneath_village::<scheme::Entity>()?;
-            let link = scheme_village::Entity::belongs_to(scheme::Entity)
+            let mut link = scheme_village::Entity::belongs_to(scheme::Entity)
                 .from(scheme_village::Column::SchemeId)
-                .to(scheme::Column::Id)
-                .on_condition(move |_, _| scheme_reach.clone())
-                .into();
+                .to(scheme::Column::Id);
+            if !scheme_reach.is_empty() {
+                link = link.on_condition(move |_, _| scheme_reach.clone());
+            }
+            let link = link.into();
             let links = and(
                 Condition::all().add(scheme_village::Column::VillageId.is_in(ids())),
                 self.reach_beneath_village::<scheme_village::Entity>()?,
