@@ -312,7 +312,8 @@ impl BeneathVillage for scheme::Entity {
 }
 
 /// A village's task carries the village's state and district (task creation copies them, and
-/// imports that move a village move its tasks in the same transaction), so the jurisdiction
+/// imports that move a village move its tasks in the same transaction: the integration test
+/// `imports::tasks_and_schemes_follow_villages_that_lgd_moved`), so the jurisdiction
 /// test on the village is the test on the task; a partner's tasks of its own villages are its
 /// own. What remains is a department's (or agency's) "assigned to or raised by us".
 impl BeneathVillage for task::Entity {
