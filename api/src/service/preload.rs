@@ -1,8 +1,10 @@
 //! Reads that bring a village's children with the village, for the query shapes the GraphQL
 //! layer recognises by look-ahead (`graphql/lookahead.rs`): one statement where the loaders
 //! would spend one per level. Each table's rows are limited exactly as the loaders limit them:
-//! every table enters through [`Service::scoped`] or [`Service::reach_of`] (`scope.rs`), and what
-//! is returned is what the loaders would have returned, in the same order.
+//! the villages enter through [`Service::scoped`], their children through
+//! [`Service::reach_beneath_village`] (what each child's scope adds to the village's, stated in
+//! `scope.rs`), and what is returned is what the loaders would have returned, in the same order.
+//! Rows are read by column position (`read_at.rs`).
 
 use std::collections::HashMap;
 
