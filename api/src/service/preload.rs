@@ -13,8 +13,8 @@ use entities::{
     water_quality_test,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, Iterable, JoinType, Order, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IdenStatic, Iterable, JoinType, Order,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Value,
     sea_query::{Condition, Expr, ExprTrait, Query, UnionType},
 };
 
@@ -207,7 +207,15 @@ impl Service {
             PageTasks::None => None,
             PageTasks::All => Some(Condition::all()),
             PageTasks::In(s) => {
-                Some(Condition::all().add(task::Column::Status.is_in(s.iter().copied())))
+                let mut status = Expr::col((task::Entity, task::Column::Status));
+                if self.db().get_database_backend() == DbBackend::Sqlite {
+                    // Without statistics SQLite walks `ix_task_status_due_on` for a status
+                    // list (most of the table: 2.5 s per page at national scale) instead of
+                    // the page's village keys; a unary `+` keeps the filter off that index.
+                    // (`?`: the SQLite builder's placeholder for the expression.)
+                    status = Expr::cust_with_expr("+?", status);
+                }
+                Some(Condition::all().add(status.is_in(s.iter().map(|&v| Value::from(v)))))
             }
         };
         if let Some(statuses) = statuses {
