@@ -346,9 +346,16 @@ async fn page_as_the_loaders(
     let fast =
         format!("query{params} {{ villages({args}) {{ edges {{ node {{ id {sel} }} }} }} }}");
     app.post_as(token, &fast, vars.clone()).await;
-    let before = app.t.statement_count();
-    let reply = app.post_as(token, &fast, vars.clone()).await;
-    let spent = app.t.statement_count() - before;
+    // The fewest of three: a token whose client was just created can still cost a statement
+    // while the in-memory sets reload (auth/gate.rs); a child sent to its loader costs one on
+    // every try.
+    let mut spent = usize::MAX;
+    let mut reply = Value::Null;
+    for _ in 0..3 {
+        let before = app.t.statement_count();
+        reply = app.post_as(token, &fast, vars.clone()).await;
+        spent = spent.min(app.t.statement_count() - before);
+    }
     assert!(reply.get("errors").is_none(), "[{db}] {sel}: {reply}");
     assert!(spent <= 2, "[{db}] {sel}: {spent} statements");
     let page: Vec<Value> = reply["data"]["villages"]["edges"]
